@@ -1,0 +1,73 @@
+package quota
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors callers check with errors.Is. The server maps each to a
+// gRPC status in one place.
+var (
+	// ErrWorkspaceNotFound: the workspace was never set up.
+	ErrWorkspaceNotFound = errors.New("quota: workspace not found")
+	// ErrReservationNotFound: no such reservation in the workspace.
+	ErrReservationNotFound = errors.New("quota: reservation not found")
+	// ErrRequestIDReused: the request_id was used before for a different
+	// request.
+	ErrRequestIDReused = errors.New("quota: request_id was already used for a different request")
+	// ErrNoMember: the request has no member (programmatic usage needs the
+	// workspace pool, which does not exist yet).
+	ErrNoMember = errors.New("quota: a member is required")
+)
+
+// InvalidError is bad input: Field names the offending field with the API's
+// spelling (e.g. "usage.sub_agents[2].models[0].input_tokens").
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("quota: invalid %s: %s", e.Field, e.Reason)
+}
+
+// Invalid returns an *InvalidError.
+func Invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// TransitionError is an illegal state transition of a reservation, such as
+// refunding a committed one.
+type TransitionError struct {
+	ReservationID string
+	From          State
+	To            State
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("quota: reservation %s is %s and cannot become %s", e.ReservationID, e.From, e.To)
+}
+
+// Denial reasons, in precedence order. They are the ErrorInfo reasons on the
+// wire.
+const (
+	// ReasonNoSeat: the member has no seat and no credits.
+	ReasonNoSeat = "NO_SEAT"
+	// ReasonCreditsExhausted: every source open to the member is spent.
+	ReasonCreditsExhausted = "CREDITS_EXHAUSTED"
+)
+
+// DeniedError is a refused hold: the member could not hold Requested (at
+// least Minimum); Available is what every open source had together.
+type DeniedError struct {
+	Reason    string
+	MemberID  string
+	Requested int64
+	Minimum   int64
+	Available int64
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("quota: %s: member %s asked for %d µcredits (at least %d), %d available",
+		e.Reason, e.MemberID, e.Requested, e.Minimum, e.Available)
+}

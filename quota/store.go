@@ -1,0 +1,125 @@
+package quota
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps accounts, reservations and prices. Package store implements it
+// on Redis. Every mutation is atomic: its check, its change, its idempotency
+// record and its ledger entry happen in one step. A mutation retried with
+// the same RequestID and Fingerprint returns the first outcome and changes
+// nothing; the same RequestID with another Fingerprint is
+// ErrRequestIDReused.
+type Store interface {
+	// SetWorkspace creates or updates a workspace.
+	SetWorkspace(ctx context.Context, op WorkspaceOp) (Workspace, error)
+	// GetWorkspace returns a workspace or ErrWorkspaceNotFound.
+	GetWorkspace(ctx context.Context, workspaceID string) (Workspace, error)
+	// SetSeat changes a member's seat (see SeatOp).
+	SetSeat(ctx context.Context, op SeatOp) (Balance, error)
+	// Reserve takes a hold, or fails with a *DeniedError.
+	Reserve(ctx context.Context, op ReserveOp) (Outcome, error)
+	// Extend raises a held reservation and/or moves its deadline.
+	Extend(ctx context.Context, op ExtendOp) (Outcome, error)
+	// Commit charges a priced run from the hold, then from the sources in
+	// order, records any shortfall and releases the rest.
+	Commit(ctx context.Context, op CommitOp) (Outcome, error)
+	// Refund voids a held reservation.
+	Refund(ctx context.Context, op RefundOp) (Outcome, error)
+	// GetReservation returns a reservation as of now (a hold past its
+	// deadline is expired).
+	GetReservation(ctx context.Context, workspaceID, reservationID string, now time.Time) (Reservation, error)
+	// GetBalance returns a member's balance as of now.
+	GetBalance(ctx context.Context, workspaceID, memberID string, now time.Time) (Balance, error)
+	// LoadPricing returns the stored price table; ok is false when none was
+	// ever stored.
+	LoadPricing(ctx context.Context) (table PriceTable, ok bool, err error)
+	// SavePricing replaces the price table.
+	SavePricing(ctx context.Context, op PricingOp) (PriceTable, error)
+	// Sweep releases up to limit holds whose deadline has passed, across all
+	// workspaces, and returns how many it released. Any number of sweepers
+	// may run at once.
+	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// Idem identifies a mutation for idempotency: the caller's request id and a
+// fingerprint of the whole request.
+type Idem struct {
+	RequestID   string
+	Fingerprint string
+}
+
+// Outcome is the result of a reservation mutation.
+type Outcome struct {
+	Reservation Reservation
+	Balance     Balance
+}
+
+// WorkspaceOp sets a workspace.
+type WorkspaceOp struct {
+	Idem
+	Workspace Workspace
+	Now       time.Time
+}
+
+// SeatOp sets a member's seat. Rank orders seats: a higher rank is an
+// upgrade and applies at once, a lower one at the next reset. Monthly and
+// Lifetime are the seat's allocations (Seat.Monthly, Seat.Lifetime).
+type SeatOp struct {
+	Idem
+	WorkspaceID string
+	MemberID    string
+	Seat        Seat
+	Rank        int
+	Monthly     int64
+	Lifetime    int64
+	Now         time.Time
+}
+
+// ReserveOp takes a hold of Amount, at least Min, until Deadline.
+type ReserveOp struct {
+	Idem
+	WorkspaceID   string
+	MemberID      string
+	ReservationID string
+	Origin        Origin
+	Amount        int64
+	Min           int64
+	Deadline      time.Time
+	Now           time.Time
+}
+
+// ExtendOp adds AddAmount to a hold (all or nothing) and, unless Deadline is
+// zero, moves its deadline.
+type ExtendOp struct {
+	Idem
+	WorkspaceID   string
+	ReservationID string
+	AddAmount     int64
+	Deadline      time.Time
+	Now           time.Time
+}
+
+// CommitOp settles a reservation with a priced run.
+type CommitOp struct {
+	Idem
+	WorkspaceID   string
+	ReservationID string
+	Cost          RunCost
+	Now           time.Time
+}
+
+// RefundOp voids a reservation.
+type RefundOp struct {
+	Idem
+	WorkspaceID   string
+	ReservationID string
+	Now           time.Time
+}
+
+// PricingOp replaces the price table.
+type PricingOp struct {
+	Idem
+	Table PriceTable
+}

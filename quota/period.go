@@ -22,7 +22,7 @@ func PeriodStart(anchor time.Time, k int) time.Time {
 	// the year here; the clamped day is applied afterwards.
 	first := time.Date(a.Year(), a.Month()+time.Month(k), 1, 0, 0, 0, 0, time.UTC)
 	y, m := first.Year(), first.Month()
-	d := min(a.Day(), daysIn(y, m))
+	d := min(a.Day(), daysInMonth(y, m))
 	return time.Date(y, m, d, a.Hour(), a.Minute(), a.Second(), a.Nanosecond(), time.UTC)
 }
 
@@ -45,8 +45,8 @@ func PeriodAt(anchor, now time.Time) (start, end time.Time) {
 	return start, PeriodStart(a, k+1)
 }
 
-// daysIn returns the number of days of month m of year y (leap years
+// daysInMonth returns the number of days of month m of year y (leap years
 // included: day 0 of the next month is the last day of this one).
-func daysIn(y int, m time.Month) int {
+func daysInMonth(y int, m time.Month) int {
 	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }

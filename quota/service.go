@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -44,8 +45,18 @@ type Service struct {
 	prices atomic.Pointer[PriceTable]
 }
 
+// Validate checks that the TTL bounds are ordered, with the default
+// between them.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.MinTTL <= 0 || c.MinTTL > c.MaxTTL || c.DefaultTTL < c.MinTTL || c.DefaultTTL > c.MaxTTL {
+		return fmt.Errorf("quota: want 0 < min TTL (%s) <= default TTL (%s) <= max TTL (%s)", c.MinTTL, c.DefaultTTL, c.MaxTTL)
+	}
+	return nil
+}
+
 // NewService returns a Service on st. Until RefreshPricing succeeds it
-// prices with DefaultPriceTable.
+// prices with DefaultPriceTable. Check cfg with Config.Validate first.
 func NewService(st Store, cfg Config) *Service {
 	s := &Service{st: st, cfg: cfg.withDefaults()}
 	t := DefaultPriceTable()
@@ -90,7 +101,10 @@ func (s *Service) EstimateCost(origin Origin, run AgentRun) (RunCost, error) {
 
 // SetWorkspace creates or updates a workspace.
 func (s *Service) SetWorkspace(ctx context.Context, idem Idem, ws Workspace) (Workspace, error) {
-	ws.SubscriptionStart = ws.SubscriptionStart.UTC()
+	if ws.SubscriptionStart.IsZero() {
+		return Workspace{}, Invalid("subscription_start", "is required")
+	}
+	ws.SubscriptionStart = ws.SubscriptionStart.UTC().Truncate(time.Millisecond)
 	return s.st.SetWorkspace(ctx, WorkspaceOp{Idem: idem, Workspace: ws, Now: s.cfg.Now()})
 }
 
@@ -153,21 +167,24 @@ func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error
 		return Outcome{}, err
 	}
 	amount, min := r.Amount, r.Min
+	least := int64(1)
+	if r.Origin == OriginSidekick {
+		least = 0 // free: any amount is accepted and nothing is held
+	}
+	if err := checkAmount("amount", amount, least); err != nil {
+		return Outcome{}, err
+	}
+	if err := checkAmount("min_amount", min, 0); err != nil {
+		return Outcome{}, err
+	}
+	if min == 0 {
+		min = amount
+	}
+	if min > amount {
+		return Outcome{}, Invalid("min_amount", "must not exceed amount (%d)", amount)
+	}
 	if r.Origin == OriginSidekick {
 		amount, min = 0, 0
-	} else {
-		if err := checkAmount("amount", amount, 1); err != nil {
-			return Outcome{}, err
-		}
-		if err := checkAmount("min_amount", min, 0); err != nil {
-			return Outcome{}, err
-		}
-		if min == 0 {
-			min = amount
-		}
-		if min > amount {
-			return Outcome{}, Invalid("min_amount", "must not exceed amount (%d)", amount)
-		}
 	}
 	now := s.cfg.Now()
 	return s.st.Reserve(ctx, ReserveOp{
@@ -190,7 +207,8 @@ type ExtendRequest struct {
 
 // Extend raises a hold and/or moves its deadline.
 func (s *Service) Extend(ctx context.Context, r ExtendRequest) (Outcome, error) {
-	if _, ok := originOfID(r.ReservationID); !ok {
+	origin, ok := originOfID(r.ReservationID)
+	if !ok {
 		return Outcome{}, ErrReservationNotFound
 	}
 	if err := checkAmount("add_amount", r.AddAmount, 0); err != nil {
@@ -205,6 +223,9 @@ func (s *Service) Extend(ctx context.Context, r ExtendRequest) (Outcome, error) 
 	}
 	now := s.cfg.Now()
 	op := ExtendOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, ReservationID: r.ReservationID, AddAmount: r.AddAmount, Now: now}
+	if origin == OriginSidekick {
+		op.AddAmount = 0 // a free run holds nothing
+	}
 	if ttl > 0 {
 		op.Deadline = now.Add(ttl)
 	}

@@ -559,6 +559,13 @@ func TestSidekickIsFree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if o.Reservation.Held != 0 {
+			t.Fatalf("sidekick hold: %+v", o.Reservation)
+		}
+		x, err := e.svc.Extend(e.ctx, quota.ExtendRequest{Idem: e.id(), WorkspaceID: "ws1", ReservationID: o.Reservation.ID, AddAmount: 50 * C})
+		if err != nil || x.Reservation.Held != 0 {
+			t.Fatalf("extend of a free hold holds nothing: %+v, %v", x.Reservation, err)
+		}
 		c, err := e.commit(o.Reservation.ID, quota.AgentRun{AgentID: "sidekick",
 			Models:  []quota.ModelUsage{{Model: "gpt-5", InputTokens: 1000}},
 			Actions: []quota.ToolAction{{Tool: "data_retrieval"}}})

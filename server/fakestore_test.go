@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/quota-svc/quota/quota"
+)
+
+// fakeStore is a quota.Store whose methods call the function fields set by
+// a test. It records every call; a method whose field is nil fails with an
+// error naming it, which the server answers INTERNAL.
+type fakeStore struct {
+	setWorkspace   func(context.Context, quota.WorkspaceOp) (quota.Workspace, error)
+	getWorkspace   func(ctx context.Context, workspaceID string) (quota.Workspace, error)
+	setSeat        func(context.Context, quota.SeatOp) (quota.Balance, error)
+	reserve        func(context.Context, quota.ReserveOp) (quota.Outcome, error)
+	extend         func(context.Context, quota.ExtendOp) (quota.Outcome, error)
+	commit         func(context.Context, quota.CommitOp) (quota.Outcome, error)
+	refund         func(context.Context, quota.RefundOp) (quota.Outcome, error)
+	getReservation func(ctx context.Context, workspaceID, reservationID string, now time.Time) (quota.Reservation, error)
+	getBalance     func(ctx context.Context, workspaceID, memberID string, now time.Time) (quota.Balance, error)
+	loadPricing    func(context.Context) (quota.PriceTable, bool, error)
+	savePricing    func(context.Context, quota.PricingOp) (quota.PriceTable, error)
+	sweep          func(ctx context.Context, now time.Time, limit int) (int, error)
+
+	mu    sync.Mutex
+	calls []string
+}
+
+var _ quota.Store = (*fakeStore)(nil)
+
+// record notes a call to method.
+func (f *fakeStore) record(method string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, method)
+}
+
+// Calls returns the methods called so far, in order.
+func (f *fakeStore) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// unexpected is the error of a method the test did not set up.
+func unexpected(method string) error {
+	return fmt.Errorf("fakeStore: unexpected call to %s", method)
+}
+
+func (f *fakeStore) SetWorkspace(ctx context.Context, op quota.WorkspaceOp) (quota.Workspace, error) {
+	f.record("SetWorkspace")
+	if f.setWorkspace == nil {
+		return quota.Workspace{}, unexpected("SetWorkspace")
+	}
+	return f.setWorkspace(ctx, op)
+}
+
+func (f *fakeStore) GetWorkspace(ctx context.Context, id string) (quota.Workspace, error) {
+	f.record("GetWorkspace")
+	if f.getWorkspace == nil {
+		return quota.Workspace{}, unexpected("GetWorkspace")
+	}
+	return f.getWorkspace(ctx, id)
+}
+
+func (f *fakeStore) SetSeat(ctx context.Context, op quota.SeatOp) (quota.Balance, error) {
+	f.record("SetSeat")
+	if f.setSeat == nil {
+		return quota.Balance{}, unexpected("SetSeat")
+	}
+	return f.setSeat(ctx, op)
+}
+
+func (f *fakeStore) Reserve(ctx context.Context, op quota.ReserveOp) (quota.Outcome, error) {
+	f.record("Reserve")
+	if f.reserve == nil {
+		return quota.Outcome{}, unexpected("Reserve")
+	}
+	return f.reserve(ctx, op)
+}
+
+func (f *fakeStore) Extend(ctx context.Context, op quota.ExtendOp) (quota.Outcome, error) {
+	f.record("Extend")
+	if f.extend == nil {
+		return quota.Outcome{}, unexpected("Extend")
+	}
+	return f.extend(ctx, op)
+}
+
+func (f *fakeStore) Commit(ctx context.Context, op quota.CommitOp) (quota.Outcome, error) {
+	f.record("Commit")
+	if f.commit == nil {
+		return quota.Outcome{}, unexpected("Commit")
+	}
+	return f.commit(ctx, op)
+}
+
+func (f *fakeStore) Refund(ctx context.Context, op quota.RefundOp) (quota.Outcome, error) {
+	f.record("Refund")
+	if f.refund == nil {
+		return quota.Outcome{}, unexpected("Refund")
+	}
+	return f.refund(ctx, op)
+}
+
+func (f *fakeStore) GetReservation(ctx context.Context, ws, id string, now time.Time) (quota.Reservation, error) {
+	f.record("GetReservation")
+	if f.getReservation == nil {
+		return quota.Reservation{}, unexpected("GetReservation")
+	}
+	return f.getReservation(ctx, ws, id, now)
+}
+
+func (f *fakeStore) GetBalance(ctx context.Context, ws, member string, now time.Time) (quota.Balance, error) {
+	f.record("GetBalance")
+	if f.getBalance == nil {
+		return quota.Balance{}, unexpected("GetBalance")
+	}
+	return f.getBalance(ctx, ws, member, now)
+}
+
+func (f *fakeStore) LoadPricing(ctx context.Context) (quota.PriceTable, bool, error) {
+	f.record("LoadPricing")
+	if f.loadPricing == nil {
+		return quota.PriceTable{}, false, unexpected("LoadPricing")
+	}
+	return f.loadPricing(ctx)
+}
+
+func (f *fakeStore) SavePricing(ctx context.Context, op quota.PricingOp) (quota.PriceTable, error) {
+	f.record("SavePricing")
+	if f.savePricing == nil {
+		return quota.PriceTable{}, unexpected("SavePricing")
+	}
+	return f.savePricing(ctx, op)
+}
+
+func (f *fakeStore) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	f.record("Sweep")
+	if f.sweep == nil {
+		return 0, unexpected("Sweep")
+	}
+	return f.sweep(ctx, now, limit)
+}

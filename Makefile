@@ -16,8 +16,10 @@ lint:
 	go vet ./...
 	$(BUF) lint
 
-# test runs every test, against a redis-server the tests start themselves.
+# test installs what the tests need when missing (.ci/deps: redis-server,
+# gcc), then runs every test; the tests start their own redis-server.
 test:
+	bash .ci/deps
 	go test -race -count=1 ./...
 
 # check-gen fails if gen/ differs from what proto/ generates.

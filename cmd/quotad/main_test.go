@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,47 +20,87 @@ import (
 	"github.com/quota-svc/quota/store/redistest"
 )
 
+// quotadUnderTest is a quotad started by startQuotad.
+type quotadUnderTest struct {
+	// Config is the configuration it runs with.
+	Config Config
+	// Conn is a client connection to it.
+	Conn *grpc.ClientConn
+	// Stop cancels run's context and returns what run returned, or an
+	// error if it did not return within the drain timeout and 5 s; later
+	// calls return the same.
+	Stop func() error
+}
+
+// startQuotad runs quotad with run on 127.0.0.1:0, on the embedded store
+// (backend "embedded") or on a redis-server of its own (backend "redis"),
+// and returns it once it serves, with a client connection to it. The
+// connection is closed and quotad stopped when t ends.
+func startQuotad(t *testing.T, backend string) *quotadUnderTest {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	switch backend {
+	case "embedded":
+	case "redis":
+		srv, err := redistest.StartServer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		cfg.RedisURL = "redis://" + srv.Addr() + "/3"
+	default:
+		t.Fatalf("startQuotad: unknown backend %q", backend)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	ready := make(chan string)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log, ready) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
+			return errors.New("run did not return after cancel")
+		}
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stopping quotad: %v", err)
+		}
+	})
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run returned before serving: %v", err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &quotadUnderTest{Config: cfg, Conn: conn, Stop: stop}
+}
+
 // TestServeAndShutdown runs quotad on the embedded store and on a real
 // redis-server, calls it with the generated client, and stops it.
 func TestServeAndShutdown(t *testing.T) {
 	for _, backend := range []string{"embedded", "redis"} {
 		t.Run(backend, func(t *testing.T) {
-			cfg := defaultConfig()
-			cfg.Listen = "127.0.0.1:0"
-			if backend == "redis" {
-				srv, err := redistest.StartServer()
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(srv.Close)
-				cfg.RedisURL = "redis://" + srv.Addr() + "/3"
-			}
-			ctx, cancel := context.WithCancel(context.Background())
+			q := startQuotad(t, backend)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			log := slog.New(slog.NewTextHandler(t.Output(), nil))
-			ready := make(chan string)
-			done := make(chan error, 1)
-			go func() { done <- run(ctx, cfg, log, ready) }()
-			var addr string
-			select {
-			case addr = <-ready:
-			case err := <-done:
-				t.Fatalf("run returned before serving: %v", err)
-			}
-
-			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			health, err := healthpb.NewHealthClient(q.Conn).Check(ctx, &healthpb.HealthCheckRequest{})
 			if err != nil {
 				t.Fatalf("health Check: %v", err)
 			}
 			if got := health.GetStatus(); got != healthpb.HealthCheckResponse_SERVING {
 				t.Errorf("health status = %v, want SERVING", got)
 			}
-			pricing, err := quotav1.NewAdminServiceClient(conn).GetPricing(ctx, &quotav1.GetPricingRequest{})
+			pricing, err := quotav1.NewAdminServiceClient(q.Conn).GetPricing(ctx, &quotav1.GetPricingRequest{})
 			if err != nil {
 				t.Fatalf("GetPricing: %v", err)
 			}
@@ -66,14 +108,8 @@ func TestServeAndShutdown(t *testing.T) {
 				t.Errorf("GetPricing fallback model = %q, want %q", got, want)
 			}
 
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("run after cancel = %v, want nil", err)
-				}
-			case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
-				t.Fatal("run did not return after cancel")
+			if err := q.Stop(); err != nil {
+				t.Errorf("run after cancel = %v, want nil", err)
 			}
 		})
 	}

@@ -15,9 +15,15 @@ var (
 	// ErrRequestIDReused: the request_id was used before for a different
 	// request.
 	ErrRequestIDReused = errors.New("quota: request_id was already used for a different request")
-	// ErrNoMember: the request has no member (programmatic usage needs the
-	// workspace pool, which does not exist yet).
+	// ErrNoMember: the request names no member (or, for Reserve, neither a
+	// member nor a programmatic spender).
 	ErrNoMember = errors.New("quota: a member is required")
+	// ErrMemberAndSpender: a Reserve names both a member and a spender.
+	ErrMemberAndSpender = errors.New("quota: a reservation is for a member or a programmatic spender, not both")
+	// ErrGrantNotFound: no such pool grant in the workspace.
+	ErrGrantNotFound = errors.New("quota: pool grant not found")
+	// ErrGrantEnded: the grant has already expired or been voided.
+	ErrGrantEnded = errors.New("quota: pool grant has already ended")
 )
 
 // InvalidError is bad input: Field names the offending field with the API's
@@ -48,8 +54,9 @@ func (e *TransitionError) Error() string {
 	return fmt.Sprintf("quota: reservation %s is %s and cannot become %s", e.ReservationID, e.From, e.To)
 }
 
-// Denial reasons, in precedence order. They are the ErrorInfo reasons on the
-// wire.
+// Denial reasons, in precedence order: ReasonNoSeat,
+// ReasonPoolCapReached, ReasonProgrammaticCapReached,
+// ReasonCreditsExhausted. They are the ErrorInfo reasons on the wire.
 const (
 	// ReasonNoSeat: the member has no seat and no credits.
 	ReasonNoSeat = "NO_SEAT"
@@ -62,6 +69,7 @@ const (
 type DeniedError struct {
 	Reason    string
 	MemberID  string
+	SpenderID string
 	Requested int64
 	Minimum   int64
 	Available int64

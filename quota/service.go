@@ -145,7 +145,10 @@ func (s *Service) GetReservation(ctx context.Context, workspaceID, reservationID
 type ReserveRequest struct {
 	Idem
 	WorkspaceID string
-	MemberID    string
+	// MemberID is the member whose credits are held; for programmatic
+	// usage (no member), SpenderID names the API key or trigger instead.
+	MemberID  string
+	SpenderID string
 	// Amount to hold; Min the least acceptable (0: all of Amount). Sidekick
 	// runs are free and hold nothing.
 	Amount, Min int64
@@ -156,8 +159,11 @@ type ReserveRequest struct {
 
 // Reserve takes a hold.
 func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error) {
-	if r.MemberID == "" {
+	switch {
+	case r.MemberID == "" && r.SpenderID == "":
 		return Outcome{}, ErrNoMember
+	case r.MemberID != "" && r.SpenderID != "":
+		return Outcome{}, ErrMemberAndSpender
 	}
 	if r.Origin < OriginConversation || r.Origin > OriginAutomation {
 		return Outcome{}, Invalid("origin", "must be CONVERSATION, SIDEKICK or AUTOMATION")
@@ -188,7 +194,7 @@ func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error
 	}
 	now := s.cfg.Now()
 	return s.st.Reserve(ctx, ReserveOp{
-		Idem: r.Idem, WorkspaceID: r.WorkspaceID, MemberID: r.MemberID,
+		Idem: r.Idem, WorkspaceID: r.WorkspaceID, MemberID: r.MemberID, SpenderID: r.SpenderID,
 		ReservationID: newReservationID(r.Origin), Origin: r.Origin,
 		Amount: amount, Min: min, Deadline: now.Add(ttl), Now: now,
 	})

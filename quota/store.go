@@ -37,6 +37,22 @@ type Store interface {
 	LoadPricing(ctx context.Context) (table PriceTable, ok bool, err error)
 	// SavePricing replaces the price table.
 	SavePricing(ctx context.Context, op PricingOp) (PriceTable, error)
+	// SetPolicy sets a workspace's pool and overage settings.
+	SetPolicy(ctx context.Context, op PolicyOp) (Workspace, error)
+	// SetMemberCap sets or clears a member's pool cap override.
+	SetMemberCap(ctx context.Context, op MemberCapOp) (Balance, error)
+	// AddGrant adds a grant to a workspace's pool; the store assigns its
+	// id and creation order.
+	AddGrant(ctx context.Context, op GrantOp) (Grant, error)
+	// VoidGrant ends a grant: what is left is forfeited at once, what is
+	// held is forfeited when released.
+	VoidGrant(ctx context.Context, op VoidGrantOp) (Grant, error)
+	// ListGrants returns up to limit grants created after the cursor
+	// (0: from the first), oldest first, and the cursor of the next page
+	// (0: no more).
+	ListGrants(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]Grant, int64, error)
+	// GetWorkspaceBalance returns a workspace's pool and usage as of now.
+	GetWorkspaceBalance(ctx context.Context, workspaceID string, now time.Time) (WorkspaceBalance, error)
 	// Sweep releases up to limit holds whose deadline has passed, across all
 	// workspaces, and returns how many it released. Any number of sweepers
 	// may run at once.
@@ -77,11 +93,13 @@ type SeatOp struct {
 	Now         time.Time
 }
 
-// ReserveOp takes a hold of Amount, at least Min, until Deadline.
+// ReserveOp takes a hold of Amount, at least Min, until Deadline, for a
+// member or (SpenderID) a programmatic spender.
 type ReserveOp struct {
 	Idem
 	WorkspaceID   string
 	MemberID      string
+	SpenderID     string
 	ReservationID string
 	Origin        Origin
 	Amount        int64
@@ -122,4 +140,36 @@ type RefundOp struct {
 type PricingOp struct {
 	Idem
 	Table PriceTable
+}
+
+// PolicyOp sets a workspace's pool and overage settings.
+type PolicyOp struct {
+	Idem
+	WorkspaceID string
+	Policy      Policy
+	Now         time.Time
+}
+
+// MemberCapOp sets a member's pool cap override.
+type MemberCapOp struct {
+	Idem
+	WorkspaceID string
+	MemberID    string
+	Cap         MemberCap
+	Now         time.Time
+}
+
+// GrantOp adds a grant (Kind, Amount, Start, Expiry, Priority of Grant).
+type GrantOp struct {
+	Idem
+	Grant Grant
+	Now   time.Time
+}
+
+// VoidGrantOp voids a grant.
+type VoidGrantOp struct {
+	Idem
+	WorkspaceID string
+	GrantID     string
+	Now         time.Time
 }

@@ -85,17 +85,27 @@ type Source int
 // Sources, in draw order.
 const (
 	SourceUnknown Source = iota
+	// SourceSeat is the member's seat credits for the current period.
 	SourceSeat
+	// SourceFree is the member's free lifetime credits.
 	SourceFree
+	// SourcePool is the workspace pool: its grants, by priority, then
+	// earliest expiry, then oldest.
+	SourcePool
+	// SourceOverage is pay-as-you-go, where the workspace enabled it.
+	SourceOverage
 )
 
-// Sources lists the sources a member draws from, in draw order.
-var Sources = []Source{SourceSeat, SourceFree}
+// Sources lists the sources in draw order. Programmatic usage draws only
+// from the pool and overage; Free seats never from the pool.
+var Sources = []Source{SourceSeat, SourceFree, SourcePool, SourceOverage}
 
-// SourceAmount is an amount taken from one source.
+// SourceAmount is an amount taken from one source; GrantID names the pool
+// grant for SourcePool.
 type SourceAmount struct {
-	Source Source `json:"source"`
-	Amount int64  `json:"amount"`
+	Source  Source `json:"source"`
+	GrantID string `json:"grant_id,omitempty"`
+	Amount  int64  `json:"amount"`
 }
 
 // Workspace is a workspace's subscription.
@@ -103,6 +113,8 @@ type Workspace struct {
 	ID string
 	// SubscriptionStart anchors the monthly resets.
 	SubscriptionStart time.Time
+	// Policy is the pool and overage settings.
+	Policy Policy
 }
 
 // SourceBalance is one source's standing for a member.
@@ -144,25 +156,43 @@ type Balance struct {
 	Spent     int64
 	// Spendable is what a Reserve could hold now.
 	Spendable int64
-	// Sources, in draw order.
+	// Sources, in draw order. For the pool, Available is what the member
+	// may draw now (after the personal cap); for overage, what is left
+	// under the workspace's cap.
 	Sources []SourceBalance
-	// Totals are the lifetime counters.
+	// Totals are the lifetime counters of the member's own credits (seat
+	// and free).
 	Totals Totals
+	// PoolCap is the member's pool cap for the period (the member's
+	// override, else the workspace default); HasPoolCap is false when
+	// there is none (unlimited). PoolUsed is what the member drew from the
+	// pool this period, held or spent.
+	PoolCap    int64
+	HasPoolCap bool
+	PoolUsed   int64
+	// LowBalance is set when the member's own spendable credits are below
+	// 20% of their allocation; PoolLow when the pool is below 20% of what
+	// its live grants granted.
+	LowBalance bool
+	PoolLow    bool
 }
 
 // Reservation is a hold and, once settled, what it charged.
 type Reservation struct {
 	WorkspaceID string
 	ID          string
-	MemberID    string
-	Origin      Origin
-	State       State
-	Requested   int64
-	Held        int64
-	HeldFrom    []SourceAmount
-	Deadline    time.Time
-	Created     time.Time
-	Settled     time.Time // zero while held
+	// MemberID is the member whose credits are held; SpenderID, for
+	// programmatic usage (an API key or trigger), is set instead.
+	MemberID  string
+	SpenderID string
+	Origin    Origin
+	State     State
+	Requested int64
+	Held      int64
+	HeldFrom  []SourceAmount
+	Deadline  time.Time
+	Created   time.Time
+	Settled   time.Time // zero while held
 	// Cost is the priced usage of a committed reservation.
 	Cost            *RunCost
 	Charged         int64

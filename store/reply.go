@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/quota-svc/quota/quota"
 )
@@ -42,7 +44,15 @@ func (f fields) balance(ws, member string) quota.Balance {
 		Spent:       sSpent + fSpent,
 		Sources:     []quota.SourceBalance{seat, free},
 	}
-	b.Spendable = b.Available
+	pool := quota.SourceBalance{Source: quota.SourcePool, Available: f.int("b.pool"), Held: f.int("b.p_held"), Spent: f.int("b.p_used")}
+	overage := quota.SourceBalance{Source: quota.SourceOverage, Available: f.int("b.ov")}
+	b.Sources = append(b.Sources, pool, overage)
+	b.Spendable = f.int("b.spendable")
+	b.PoolUsed = pool.Held + pool.Spent
+	if c := f.int("b.pcap"); c >= 0 {
+		b.PoolCap, b.HasPoolCap = c, true
+	}
+	b.LowBalance, b.PoolLow = f["b.low"] == "1", f["b.pool_low"] == "1"
 	if next := f.int("b.next"); f["b.exists"] == "1" && next >= 0 {
 		b.NextSeat, b.HasNext = quota.SeatByRank(int(next)), true
 	}
@@ -60,6 +70,7 @@ func (f fields) balance(ws, member string) quota.Balance {
 func (f fields) reservation(ws string) quota.Reservation {
 	hSeat := f.int("r.h_seat") + f.int("r.h_old")
 	hFree := f.int("r.h_free")
+	hPool, hOv := f.int("r.h_pool"), f.int("r.h_ov")
 	r := quota.Reservation{
 		WorkspaceID:     ws,
 		ID:              f["r.id"],
@@ -67,16 +78,19 @@ func (f fields) reservation(ws string) quota.Reservation {
 		Origin:          quota.Origin(f.int("r.origin")),
 		State:           quota.State(f.int("r.state")),
 		Requested:       f.int("r.req"),
-		Held:            hSeat + hFree,
-		HeldFrom:        sourceAmounts(hSeat, hFree),
+		Held:            hSeat + hFree + hPool + hOv,
+		HeldFrom:        sourceAmounts(hSeat, hFree, f["r.h_grants"], f.int("r.h_ov")),
 		Deadline:        msTime(f.int("r.dl")),
 		Created:         msTime(f.int("r.ct")),
 		Settled:         msTime(f.int("r.st")),
 		Charged:         f.int("r.ch"),
 		ChargedFromHold: f.int("r.chh"),
-		ChargedFrom:     sourceAmounts(f.int("r.c_seat"), f.int("r.c_free")),
+		ChargedFrom:     sourceAmounts(f.int("r.c_seat"), f.int("r.c_free"), f["r.c_grants"], f.int("r.c_ov")),
 		Released:        f.int("r.rel"),
 		Shortfall:       f.int("r.sf"),
+	}
+	if spender, ok := strings.CutPrefix(r.MemberID, spenderMark); ok {
+		r.MemberID, r.SpenderID = "", spender
 	}
 	if raw := f["r.cost"]; raw != "" {
 		var c quota.RunCost
@@ -93,13 +107,90 @@ func (f fields) outcome(ws string) quota.Outcome {
 	return quota.Outcome{Reservation: r, Balance: f.balance(ws, r.MemberID)}
 }
 
-// sourceAmounts lists the non-zero amounts per source, in draw order.
-func sourceAmounts(seat, free int64) []quota.SourceAmount {
+// sourceAmounts lists the non-zero amounts per source, in draw order: seat,
+// free, each pool grant (grants is "id:amount;..." in draw order), overage.
+func sourceAmounts(seat, free int64, grants string, overage int64) []quota.SourceAmount {
 	var out []quota.SourceAmount
-	for _, sa := range []quota.SourceAmount{{Source: quota.SourceSeat, Amount: seat}, {Source: quota.SourceFree, Amount: free}} {
-		if sa.Amount != 0 {
-			out = append(out, sa)
+	add := func(src quota.Source, grant string, amount int64) {
+		if amount != 0 {
+			out = append(out, quota.SourceAmount{Source: src, GrantID: grant, Amount: amount})
 		}
 	}
+	add(quota.SourceSeat, "", seat)
+	add(quota.SourceFree, "", free)
+	for _, part := range strings.Split(grants, ";") {
+		if id, amount, ok := strings.Cut(part, ":"); ok {
+			v, _ := strconv.ParseInt(amount, 10, 64)
+			add(quota.SourcePool, id, v)
+		}
+	}
+	add(quota.SourceOverage, "", overage)
 	return out
+}
+
+// policy reads a workspace's settings from "w." fields.
+func (f fields) policy() quota.Policy {
+	p := quota.Policy{
+		OverageEnabled: f["w.ov_on"] == "1",
+		OverageCap:     f.int("w.ov_cap"),
+		Pooled:         f["w.pooled"] == "1",
+	}
+	if c := f.int("w.pcap"); c >= 0 {
+		p.DefaultPoolCap, p.HasDefaultPoolCap = c, true
+	}
+	if c := f.int("w.prog_cap"); c >= 0 {
+		p.ProgrammaticCap, p.HasProgrammaticCap = c, true
+	}
+	return p
+}
+
+// workspace reads a workspace from "w." fields.
+func (f fields) workspace(ws string) quota.Workspace {
+	return quota.Workspace{ID: ws, SubscriptionStart: msTime(f.int("w.anchor")), Policy: f.policy()}
+}
+
+// workspaceBalance reads a workspace's pool and usage from "w." fields.
+func (f fields) workspaceBalance(ws string) quota.WorkspaceBalance {
+	return quota.WorkspaceBalance{
+		WorkspaceID: ws,
+		PeriodStart: msTime(f.int("w.wps")),
+		PeriodEnd:   msTime(f.int("w.wpe")),
+		Policy:      f.policy(),
+		Pool: quota.PoolBalance{
+			Granted:   f.int("w.p_granted"),
+			Available: f.int("w.p_avail"),
+			Pending:   f.int("w.p_pending"),
+			Held:      f.int("w.p_held"),
+			Spent:     f.int("w.p_spent"),
+			Forfeited: f.int("w.p_forf"),
+		},
+		OverageUsed:      f.int("w.ov_used"),
+		OverageHeld:      f.int("w.ov_held"),
+		ProgrammaticUsed: f.int("w.prog_used"),
+		ProgrammaticHeld: f.int("w.prog_held"),
+		PoolLow:          f["w.low"] == "1",
+	}
+}
+
+// grant reads a grant from the fields under prefix ("g." or "g1.").
+func (f fields) grant(ws, prefix string, now time.Time) quota.Grant {
+	g := quota.Grant{
+		WorkspaceID: ws,
+		ID:          f[prefix+"id"],
+		Kind:        quota.GrantKind(f.int(prefix + "kind")),
+		Amount:      f.int(prefix + "amount"),
+		Start:       msTime(f.int(prefix + "start")),
+		Expiry:      msTime(f.int(prefix + "exp")),
+		Priority:    f.int(prefix + "prio"),
+		Created:     msTime(f.int(prefix + "ct")),
+		State:       quota.GrantState(f.int(prefix + "state")),
+		Held:        f.int(prefix + "held"),
+		Spent:       f.int(prefix + "spent"),
+		Forfeited:   f.int(prefix + "forf"),
+	}
+	g.Available = g.Amount - g.Held - g.Spent - g.Forfeited
+	if g.State == quota.GrantActive && now.Before(g.Start) {
+		g.State = quota.GrantPending
+	}
+	return g
 }

@@ -9,18 +9,18 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// script returns the named script with lib.lua prepended, wrapped once in a
-// redis.Script (EVALSHA with an EVAL fallback).
+// script returns the named script with lib.lua and hold.lua prepended,
+// wrapped once in a redis.Script (EVALSHA with an EVAL fallback).
 func script(name string) *redis.Script {
-	lib, err := luaFiles.ReadFile("lua/lib.lua")
-	if err != nil {
-		panic(err)
+	var src []byte
+	for _, f := range []string{"lib", "hold", name} {
+		b, err := luaFiles.ReadFile("lua/" + f + ".lua")
+		if err != nil {
+			panic(err)
+		}
+		src = append(append(src, b...), '\n')
 	}
-	src, err := luaFiles.ReadFile("lua/" + name + ".lua")
-	if err != nil {
-		panic(err)
-	}
-	return redis.NewScript(string(lib) + "\n" + string(src))
+	return redis.NewScript(string(src))
 }
 
 // The scripts, one per mutation plus the reads that release expired holds
@@ -36,4 +36,10 @@ var (
 	scriptSetWorkspace   = script("set_workspace")
 	scriptSetPricing     = script("set_pricing")
 	scriptSweep          = script("sweep")
+	scriptSetPolicy      = script("set_policy")
+	scriptSetMemberCap   = script("set_member_cap")
+	scriptAddGrant       = script("add_grant")
+	scriptVoidGrant      = script("void_grant")
+	scriptListGrants     = script("list_grants")
+	scriptWorkspaceBal   = script("get_workspace_balance")
 )

@@ -98,8 +98,12 @@ func scriptError(r []string) error {
 		return quota.ErrRequestIDReused
 	case code == "TRANSITION" && len(r) == 3:
 		return &quota.TransitionError{From: quota.State(atoi(r[1])), To: quota.State(atoi(r[2]))}
-	case code == "DENIED" && len(r) == 6:
-		return &quota.DeniedError{Reason: r[1], Requested: atoi(r[2]), Minimum: atoi(r[3]), Available: atoi(r[4]), MemberID: r[5]}
+	case code == "DENIED" && len(r) == 7:
+		return &quota.DeniedError{Reason: r[1], Requested: atoi(r[2]), Minimum: atoi(r[3]), Available: atoi(r[4]), MemberID: r[5], SpenderID: r[6]}
+	case code == "GRANT_NOT_FOUND":
+		return quota.ErrGrantNotFound
+	case code == "GRANT_ENDED":
+		return quota.ErrGrantEnded
 	}
 	return fmt.Errorf("store: script error %q", r)
 }
@@ -120,19 +124,28 @@ func (s *Store) SetWorkspace(ctx context.Context, op quota.WorkspaceOp) (quota.W
 	if err != nil {
 		return quota.Workspace{}, err
 	}
-	return quota.Workspace{ID: ws, SubscriptionStart: msTime(f.int("anchor"))}, nil
+	return f.workspace(ws), nil
 }
+
+// wsFields are the workspace hash fields a Workspace is read from.
+var wsFields = []string{"anchor", "pooled", "pcap", "ov_on", "ov_cap", "prog_cap"}
 
 // GetWorkspace returns a workspace.
 func (s *Store) GetWorkspace(ctx context.Context, id string) (quota.Workspace, error) {
-	v, err := s.rdb.HGet(ctx, wsKey(id), "anchor").Int64()
-	if errors.Is(err, redis.Nil) {
-		return quota.Workspace{}, quota.ErrWorkspaceNotFound
-	}
+	vals, err := s.rdb.HMGet(ctx, wsKey(id), wsFields...).Result()
 	if err != nil {
 		return quota.Workspace{}, fmt.Errorf("store: %w", err)
 	}
-	return quota.Workspace{ID: id, SubscriptionStart: msTime(v)}, nil
+	if vals[0] == nil {
+		return quota.Workspace{}, quota.ErrWorkspaceNotFound
+	}
+	f := fields{}
+	for i, name := range wsFields {
+		if v, ok := vals[i].(string); ok {
+			f["w."+name] = v
+		}
+	}
+	return f.workspace(id), nil
 }
 
 // SetSeat changes a member's seat.
@@ -155,7 +168,7 @@ func (s *Store) Reserve(ctx context.Context, op quota.ReserveOp) (quota.Outcome,
 	f, err := s.run(ctx, call{
 		script: scriptReserve, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
 		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{op.MemberID, op.ReservationID, int(op.Origin), op.Amount, op.Min, op.Deadline.UnixMilli()},
+		args: []any{owner(op.MemberID, op.SpenderID), op.ReservationID, int(op.Origin), op.Amount, op.Min, op.Deadline.UnixMilli()},
 	})
 	if err != nil {
 		return quota.Outcome{}, err
@@ -291,4 +304,122 @@ func msTime(ms int64) time.Time {
 func atoi(s string) int64 {
 	v, _ := strconv.ParseInt(s, 10, 64)
 	return v
+}
+
+// spenderMark starts the account owner of a programmatic spender: member
+// ids cannot contain it (the API restricts them to [A-Za-z0-9._:@-]).
+const spenderMark = "~"
+
+// owner is the account a reservation draws on: the member, or the
+// programmatic spender.
+func owner(member, spender string) string {
+	if member != "" {
+		return member
+	}
+	return spenderMark + spender
+}
+
+// capArg encodes an optional cap for the scripts: -1 means none.
+func capArg(c int64, set bool) int64 {
+	if !set {
+		return -1
+	}
+	return c
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// SetPolicy sets a workspace's pool and overage settings.
+func (s *Store) SetPolicy(ctx context.Context, op quota.PolicyOp) (quota.Workspace, error) {
+	ws, p := op.WorkspaceID, op.Policy
+	f, err := s.run(ctx, call{
+		script: scriptSetPolicy, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
+		prefix: prefix(ws), idem: op.Idem, now: op.Now,
+		args: []any{capArg(p.DefaultPoolCap, p.HasDefaultPoolCap), flag(p.OverageEnabled), p.OverageCap,
+			capArg(p.ProgrammaticCap, p.HasProgrammaticCap), flag(p.Pooled)},
+	})
+	if err != nil {
+		return quota.Workspace{}, err
+	}
+	return f.workspace(ws), nil
+}
+
+// SetMemberCap sets or clears a member's pool cap override.
+func (s *Store) SetMemberCap(ctx context.Context, op quota.MemberCapOp) (quota.Balance, error) {
+	ws := op.WorkspaceID
+	override := int64(-2) // none: the workspace default applies
+	switch {
+	case op.Cap.Set && op.Cap.Unlimited:
+		override = -1
+	case op.Cap.Set:
+		override = op.Cap.Cap
+	}
+	f, err := s.run(ctx, call{
+		script: scriptSetMemberCap, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
+		prefix: prefix(ws), idem: op.Idem, now: op.Now, args: []any{op.MemberID, override},
+	})
+	if err != nil {
+		return quota.Balance{}, err
+	}
+	return f.balance(ws, op.MemberID), nil
+}
+
+// AddGrant adds a pool grant.
+func (s *Store) AddGrant(ctx context.Context, op quota.GrantOp) (quota.Grant, error) {
+	g, ws := op.Grant, op.Grant.WorkspaceID
+	f, err := s.run(ctx, call{
+		script: scriptAddGrant, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
+		prefix: prefix(ws), idem: op.Idem, now: op.Now,
+		args: []any{int(g.Kind), g.Amount, g.Start.UnixMilli(), g.Expiry.UnixMilli(), g.Priority},
+	})
+	if err != nil {
+		return quota.Grant{}, err
+	}
+	return f.grant(ws, "g.", op.Now), nil
+}
+
+// VoidGrant voids a pool grant.
+func (s *Store) VoidGrant(ctx context.Context, op quota.VoidGrantOp) (quota.Grant, error) {
+	ws := op.WorkspaceID
+	f, err := s.run(ctx, call{
+		script: scriptVoidGrant, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
+		prefix: prefix(ws), idem: op.Idem, now: op.Now, args: []any{op.GrantID},
+	})
+	if err != nil {
+		return quota.Grant{}, err
+	}
+	return f.grant(ws, "g.", op.Now), nil
+}
+
+// ListGrants lists pool grants, oldest first.
+func (s *Store) ListGrants(ctx context.Context, ws string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error) {
+	f, err := s.run(ctx, call{
+		script: scriptListGrants, keys: []string{wsKey(ws)},
+		prefix: prefix(ws), now: now, args: []any{after, limit},
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	n := int(f.int("count"))
+	grants := make([]quota.Grant, 0, n)
+	for i := 1; i <= n; i++ {
+		grants = append(grants, f.grant(ws, "g"+strconv.Itoa(i)+".", now))
+	}
+	return grants, f.int("next"), nil
+}
+
+// GetWorkspaceBalance returns a workspace's pool and usage as of now.
+func (s *Store) GetWorkspaceBalance(ctx context.Context, ws string, now time.Time) (quota.WorkspaceBalance, error) {
+	f, err := s.run(ctx, call{
+		script: scriptWorkspaceBal, keys: []string{wsKey(ws)}, prefix: prefix(ws), now: now,
+	})
+	if err != nil {
+		return quota.WorkspaceBalance{}, err
+	}
+	return f.workspaceBalance(ws), nil
 }

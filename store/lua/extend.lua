@@ -3,49 +3,48 @@
 --
 -- KEYS[1]  q:{ws:<id>}:res:<rid>    the reservation
 -- KEYS[2]  q:{ws:<id>}:idem:<req>   idempotency record
--- Derived keys: acct:<member>, holds:<member>, deadlines, ledger.
+-- Derived keys: ws, acct:<owner>, holds:<owner>, grant:<id>, grants,
+-- deadlines, ledger, events.
 -- ARGV[1..6] common; ARGV[7] reservation id; ARGV[8] µcredits to add (may
 -- be 0); ARGV[9] new deadline (ms; 0 keeps it).
--- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"},
+-- Returns {"OK", "r.*", ..., "b.*", ..., "w.*", ...}, {"ERR", "NOT_FOUND"},
 -- {"ERR", "TRANSITION", from_state, to_state}, {"ERR", "DENIED", ...},
 -- {"ERR", "IDEM"} or {"ROLL", anchor_ms}.
 local cached = idem_check(KEYS[2])
 if cached then return cached end
 local id = ARGV[7]
-local member = redis.call('HGET', KEYS[1], 'member')
-if not member then return {'ERR', 'NOT_FOUND'} end
-local a = acct_load(member)
-if a.exists and not ready(a) then return {'ROLL', workspace_anchor()} end
-expire_due(a)
+local owner = redis.call('HGET', KEYS[1], 'member')
+if not owner then return {'ERR', 'NOT_FOUND'} end
+local w, a, p, ok = open(owner)
+if not w then return {'ERR', 'NOT_FOUND'} end
+if not ok then return {'ROLL', fmt(w.anchor)} end
 local r = res_load(id)
 if r.state ~= HELD then
-  acct_save(a)
+  finish(w, a)
   return {'ERR', 'TRANSITION', fmt(r.state), fmt(HELD)}
 end
 
 local add, dl = tonumber(ARGV[8]), tonumber(ARGV[9])
-local d_seat, d_free = 0, 0
+local d = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
 if add > 0 then
-  normalize(r, a)
-  local avail = 0
-  if a.exists then avail = max(avail_seat(a), 0) + max(avail_free(a), 0) end
-  if avail < add then
-    acct_save(a)
-    return denial(a, add, add)
+  normalize(w, a, r)
+  if spendable(w, a, p) < add then
+    res_save(r)
+    return denial(w, a, finish(w, a), add, add)
   end
-  d_seat, d_free = draw(a, add, true)
-  r.h_seat, r.h_free, r.req = r.h_seat + d_seat, r.h_free + d_free, r.req + add
+  d = draw(w, a, p, add, true)
+  local grants = parts_decode(r.h_grants)
+  for _, e in ipairs(d.grants) do parts_add(grants, e[1], e[2]) end
+  r.h_seat, r.h_free, r.h_pool = r.h_seat + d.seat, r.h_free + d.free, r.h_pool + d.pool
+  r.h_grants, r.h_ov, r.req = parts_encode(grants), r.h_ov + d.ov, r.req + add
 end
 if dl > 0 then
   r.dl = dl
-  redis.call('ZADD', holds_key(member), dl, id)
+  redis.call('ZADD', holds_key(owner), dl, id)
   redis.call('ZADD', DEADLINES, dl, id)
 end
 res_save(r)
-acct_save(a)
-ledger('extend', member, id, {'held', d_seat + d_free, 'seat', d_seat, 'free', d_free,
+ledger('extend', owner, id, {'held', d.seat + d.free + d.pool + d.ov, 'seat', d.seat,
+  'free', d.free, 'pool', d.pool, 'grants', parts_encode(d.grants), 'overage', d.ov,
   'deadline', r.dl})
-local out = {'OK'}
-out_res(out, r)
-out_acct(out, a)
-return idem_record(KEYS[2], out)
+return idem_record(KEYS[2], reply_res(w, a, finish(w, a), r))

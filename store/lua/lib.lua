@@ -1,6 +1,7 @@
--- lib.lua: helpers shared by every script. The Go side prepends this file to
--- each script before wrapping it in redis.NewScript, so each script is still
--- one atomic EVALSHA.
+-- lib.lua: helpers shared by every script: conventions, workspace and
+-- account records, billing periods. The Go side prepends this file and
+-- hold.lua to each script before wrapping it in redis.NewScript, so each
+-- script is still one atomic EVALSHA.
 --
 -- Conventions shared by all scripts:
 --   * every amount is an integer of µcredits held in a Lua number (a double):
@@ -9,12 +10,12 @@
 --   * every time is Unix milliseconds, passed in by quotad (never read from
 --     the Redis clock), so tests can move time;
 --   * every key of a workspace starts with the prefix "q:{ws:<id>}:" (ARGV[2])
---     so that a script touches one cluster slot. Keys of reservations and of
---     accounts met while releasing holds are built from that prefix;
+--     so that a script touches one cluster slot. Keys of reservations,
+--     grants and accounts met along the way are built from that prefix;
 --   * a script replies with a flat array of strings: {"OK", k1, v1, ...},
---     {"ERR", code, ...}, or {"ROLL", anchor_ms} when the member's billing
---     period has ended and the caller must pass the new period's bounds
---     (computed in Go, package quota) as ARGV[3] and ARGV[4];
+--     {"ERR", code, ...}, or {"ROLL", anchor_ms} when the workspace's or the
+--     member's billing period has ended and the caller must pass the new
+--     period's bounds (computed in Go, package quota) as ARGV[3] and ARGV[4];
 --   * mutations record their reply under the request's idempotency key, with
 --     the request's fingerprint, in the same step as the change; a retry
 --     with the same fingerprint gets the recorded reply and changes nothing.
@@ -31,6 +32,9 @@ local REQ_FP = ARGV[6] or ''
 
 -- Idempotency records are kept 48 hours (the API promises at least 24).
 local IDEM_TTL_MS = 172800000
+
+-- Larger than any amount (amounts stay below 2^53).
+local UNLIMITED = 9007199254740992
 
 -- Reservation states (quota.State).
 local HELD, COMMITTED, REFUNDED, EXPIRED = 1, 2, 3, 4
@@ -76,32 +80,99 @@ local function hsave(key, t, fields)
   redis.call('HSET', key, unpack(args))
 end
 
--- Account of a member: a hash at PREFIX..'acct:'..member.
+local LEDGER = PREFIX .. 'ledger'
+local EVENTS = PREFIX .. 'events'
+local DEADLINES = PREFIX .. 'deadlines'
+
+-- ledger appends one entry to the workspace's ledger stream. kv is a flat
+-- list of field, value (numbers are rendered with fmt).
+local function ledger(op, owner, res, kv)
+  local args = {'XADD', LEDGER, '*', 'op', op, 'ts', fmt(NOW), 'member', owner or '',
+    'res', res or '', 'req', REQ_ID}
+  for i = 1, #kv do
+    local v = kv[i]
+    if type(v) == 'number' then v = fmt(v) end
+    args[#args + 1] = v
+  end
+  redis.call(unpack(args))
+end
+
+-- Workspace: a hash at PREFIX..'ws'.
+--   anchor         subscription start (ms): the anchor of every period
+--   pooled         1: members get no seat credits (from their next reset)
+--   pcap           default member pool cap per period (-1: unlimited)
+--   ov_on, ov_cap  overage enabled, and its cap per period
+--   prog_cap       programmatic cap per period (-1: unlimited)
+--   wps, wpe       the workspace's current period; wpe = 0: none yet
+--   ov_used, ov_held        overage of this period
+--   ov_total                overage spent, for life
+--   prog_used, prog_held    programmatic usage (pool and overage) this period
+--   p_granted, p_held, p_spent, p_forf   the pool, for life:
+--        p_granted = available + p_held + p_spent + p_forf, where
+--        available is what live and pending grants have left
+--   ev_pool        wps of the last pool low-balance event
+--   g_seq          grants created so far (ids and creation order)
+local WS_NUMS = {'anchor', 'pooled', 'pcap', 'ov_on', 'ov_cap', 'prog_cap', 'wps', 'wpe',
+  'ov_used', 'ov_held', 'ov_total', 'prog_used', 'prog_held',
+  'p_granted', 'p_held', 'p_spent', 'p_forf', 'ev_pool', 'g_seq'}
+
+-- ws_load returns the workspace, or nil when it was never set up
+-- (set_workspace.lua creates it with unlimited caps).
+local function ws_load()
+  local w, ok = hload(PREFIX .. 'ws', WS_NUMS)
+  if not ok then return nil end
+  return w
+end
+
+local function ws_save(w)
+  hsave(PREFIX .. 'ws', w, WS_NUMS)
+end
+
+-- ws_ready brings the workspace into its current period: overage and
+-- programmatic usage start again from zero. Returns false when the period
+-- has ended and the caller did not pass the new one.
+local function ws_ready(w)
+  if w.wpe ~= 0 and NOW < w.wpe then return true end
+  if ROLL_PE > 0 and ROLL_PS <= NOW and NOW < ROLL_PE then
+    ledger('ws_reset', '', '', {'overage_used', w.ov_used, 'programmatic_used', w.prog_used,
+      'period_start', ROLL_PS, 'period_end', ROLL_PE})
+    w.ov_used, w.ov_held, w.prog_used, w.prog_held = 0, 0, 0, 0
+    w.wps, w.wpe = ROLL_PS, ROLL_PE
+    return true
+  end
+  return false
+end
+
+-- Account: a hash at PREFIX..'acct:'..owner, where owner is a member id, or
+-- "~" followed by a spender id for programmatic usage (such accounts have
+-- no credits of their own and are not stored; only their holds are).
 --   seat, next     seat rank in force, pending rank for the next reset (-1: none)
 --   smon           monthly allocation of the seat in force
 --   nmon, nlife    monthly and lifetime allocation of the pending seat
 --   ps, pe         current period [ps, pe) in ms; pe = 0: no period yet
 --   s_alloc, s_spent, s_held   seat credits of the current period
 --   f_alloc, f_spent, f_held   free lifetime credits
---   alloc, spent, forf, held   lifetime counters:
+--   alloc, spent, forf, held   lifetime counters of the member's own credits:
 --        alloc = available + held + spent + forf, where
 --        available = (s_alloc - s_spent - s_held) + (f_alloc - f_spent - f_held)
---        and held also counts holds taken in earlier periods.
+--        and held also counts seat credits held from earlier periods
+--   pcap           pool cap override (-2: none, the workspace default
+--                  applies; -1: unlimited)
+--   p_used, p_held pool drawn this period (spent, held), against the cap
+--   ev_low         ps of the period of the last low-balance event
 local ACCT_NUMS = {'seat', 'next', 'smon', 'nmon', 'nlife', 'ps', 'pe',
   's_alloc', 's_spent', 's_held', 'f_alloc', 'f_spent', 'f_held',
-  'alloc', 'spent', 'forf', 'held'}
+  'alloc', 'spent', 'forf', 'held', 'pcap', 'p_used', 'p_held', 'ev_low'}
 
-local function acct_key(member) return PREFIX .. 'acct:' .. member end
-local function holds_key(member) return PREFIX .. 'holds:' .. member end
-local function res_key(id) return PREFIX .. 'res:' .. id end
-local DEADLINES = PREFIX .. 'deadlines'
-local LEDGER = PREFIX .. 'ledger'
+local function acct_key(owner) return PREFIX .. 'acct:' .. owner end
+local function holds_key(owner) return PREFIX .. 'holds:' .. owner end
 
-local function acct_load(member)
-  local a, ok = hload(acct_key(member), ACCT_NUMS)
-  a.member = member
-  a.exists = ok
-  if not ok then a.next = -1 end
+local function acct_load(owner)
+  local a, ok = hload(acct_key(owner), ACCT_NUMS)
+  a.member = owner
+  a.prog = string.sub(owner, 1, 1) == '~'
+  a.exists = ok and not a.prog
+  if not ok then a.next, a.pcap = -1, -2 end
   return a
 end
 
@@ -111,19 +182,7 @@ end
 
 local function avail_seat(a) return a.s_alloc - a.s_spent - a.s_held end
 local function avail_free(a) return a.f_alloc - a.f_spent - a.f_held end
-
--- ledger appends one entry to the workspace's ledger stream. kv is a flat
--- list of field, value (numbers are rendered with fmt).
-local function ledger(op, member, res, kv)
-  local args = {'XADD', LEDGER, '*', 'op', op, 'ts', fmt(NOW), 'member', member or '',
-    'res', res or '', 'req', REQ_ID}
-  for i = 1, #kv do
-    local v = kv[i]
-    if type(v) == 'number' then v = fmt(v) end
-    args[#args + 1] = v
-  end
-  redis.call(unpack(args))
-end
+local function avail_own(a) return max(avail_seat(a), 0) + max(avail_free(a), 0) end
 
 -- grant_lifetime gives the free lifetime allocation once per account.
 local function grant_lifetime(a, life)
@@ -136,9 +195,10 @@ end
 
 -- roll starts the period [ps, pe): unused seat credits of the period that
 -- ended are forfeited (holds of that period stay held, and are forfeited
--- when released), a pending seat change takes effect, and the seat's
--- monthly allocation is granted.
-local function roll(a, ps, pe)
+-- when released), a pending seat change takes effect, the seat's monthly
+-- allocation is granted (none in a pooled workspace), and the member's
+-- pool use starts again from zero.
+local function roll(w, a, ps, pe)
   local forfeited = 0
   if a.pe ~= 0 then
     forfeited = avail_seat(a)
@@ -149,163 +209,30 @@ local function roll(a, ps, pe)
     grant_lifetime(a, a.nlife)
     a.next, a.nmon, a.nlife = -1, 0, 0
   end
-  a.s_alloc, a.s_spent, a.s_held = a.smon, 0, 0
-  a.alloc = a.alloc + a.smon
+  local monthly = a.smon
+  if w.pooled == 1 then monthly = 0 end
+  a.s_alloc, a.s_spent, a.s_held = monthly, 0, 0
+  a.alloc = a.alloc + monthly
+  a.p_used, a.p_held = 0, 0
   a.ps, a.pe = ps, pe
   if a.exists then
-    ledger('reset', a.member, '', {'forfeited', forfeited, 'allocated', a.smon,
+    ledger('reset', a.member, '', {'forfeited', forfeited, 'allocated', monthly,
       'period_start', ps, 'period_end', pe})
   end
 end
 
--- ready brings the account into the current period. It returns false when
--- the period has ended and the caller did not pass the new one.
-local function ready(a)
-  if a.pe ~= 0 and NOW < a.pe then return true end
-  if ROLL_PE > 0 and ROLL_PS <= NOW and NOW < ROLL_PE then
-    roll(a, ROLL_PS, ROLL_PE)
-    return true
+-- ready brings the workspace and the account into their current periods.
+-- It returns false, having changed nothing, when a period has ended and
+-- the caller did not pass the new one.
+local function ready(w, a)
+  local need_ws = not (w.wpe ~= 0 and NOW < w.wpe)
+  local need_acct = a and a.exists and not (a.pe ~= 0 and NOW < a.pe)
+  if (need_ws or need_acct) and not (ROLL_PE > 0 and ROLL_PS <= NOW and NOW < ROLL_PE) then
+    return false
   end
-  return false
-end
-
--- Reservation: a hash at PREFIX..'res:'..id.
---   member, origin, state, rq (reserving request id), cost (JSON, committed)
---   req        amount asked for (raised by Extend)
---   h_seat     seat credits held, of the period starting at h_ps
---   h_old      seat credits held from an earlier period (forfeited if released)
---   h_free     free lifetime credits held
---   dl, ct, st deadline, creation and settle times (ms)
---   ch, chh    charged in all, of which from the hold
---   c_seat, c_free  charged per source (hold and beyond)
---   rel, sf    released (or forfeited) at settlement; shortfall
-local RES_NUMS = {'origin', 'state', 'req', 'h_seat', 'h_old', 'h_free', 'h_ps',
-  'dl', 'ct', 'st', 'ch', 'chh', 'c_seat', 'c_free', 'rel', 'sf'}
-local RES_FIELDS = {'member', 'rq', 'cost', 'origin', 'state', 'req', 'h_seat', 'h_old',
-  'h_free', 'h_ps', 'dl', 'ct', 'st', 'ch', 'chh', 'c_seat', 'c_free', 'rel', 'sf'}
-
-local function res_load(id)
-  local r, ok = hload(res_key(id), RES_NUMS)
-  r.id = id
-  return r, ok
-end
-
-local function res_save(r)
-  hsave(res_key(r.id), r, RES_FIELDS)
-end
-
-local function res_held(r) return r.h_seat + r.h_old + r.h_free end
-
--- normalize moves a hold's seat credits of an ended period to h_old.
-local function normalize(r, a)
-  if r.h_ps ~= a.ps then
-    r.h_old = r.h_old + r.h_seat
-    r.h_seat = 0
-    r.h_ps = a.ps
-  end
-end
-
--- settle charges used µcredits from a hold (earlier-period seat credits
--- first, then seat, then free) and releases the rest: back to the account,
--- or forfeited for seat credits of an ended period. It empties the hold and
--- returns the charge per source, what was released and what of that was
--- forfeited.
-local function settle(r, a, used)
-  normalize(r, a)
-  local u_old = min(used, r.h_old)
-  local u_seat = min(used - u_old, r.h_seat)
-  local u_free = min(used - u_old - u_seat, r.h_free)
-  local forfeited = r.h_old - u_old
-  local released = res_held(r) - u_old - u_seat - u_free
-  a.s_held = a.s_held - r.h_seat
-  a.s_spent = a.s_spent + u_seat
-  a.f_held = a.f_held - r.h_free
-  a.f_spent = a.f_spent + u_free
-  a.held = a.held - res_held(r)
-  a.spent = a.spent + u_old + u_seat + u_free
-  a.forf = a.forf + forfeited
-  r.h_seat, r.h_old, r.h_free = 0, 0, 0
-  return u_old + u_seat, u_free, released, forfeited
-end
-
-local function unindex(r)
-  redis.call('ZREM', holds_key(r.member), r.id)
-  redis.call('ZREM', DEADLINES, r.id)
-end
-
--- expire releases a held reservation whose deadline has passed.
-local function expire(r, a)
-  local _, _, released, forfeited = settle(r, a, 0)
-  r.state, r.st, r.rel = EXPIRED, r.dl, released
-  res_save(r)
-  unindex(r)
-  ledger('expire', r.member, r.id, {'released', released, 'forfeited', forfeited})
-end
-
--- expire_due releases every hold of the account whose deadline is <= now.
-local function expire_due(a)
-  local ids = redis.call('ZRANGEBYSCORE', holds_key(a.member), '-inf', NOW)
-  for _, id in ipairs(ids) do
-    local r, ok = res_load(id)
-    if ok and r.state == HELD then
-      expire(r, a)
-    else
-      redis.call('ZREM', holds_key(a.member), id)
-      redis.call('ZREM', DEADLINES, id)
-    end
-  end
-end
-
--- draw takes up to want from the sources in order, as holds (hold = true)
--- or as spending. Returns the amount per source.
-local function draw(a, want, hold)
-  local d_seat = min(want, max(avail_seat(a), 0))
-  local d_free = min(want - d_seat, max(avail_free(a), 0))
-  if hold then
-    a.s_held = a.s_held + d_seat
-    a.f_held = a.f_held + d_free
-    a.held = a.held + d_seat + d_free
-  else
-    a.s_spent = a.s_spent + d_seat
-    a.f_spent = a.f_spent + d_free
-    a.spent = a.spent + d_seat + d_free
-  end
-  return d_seat, d_free
-end
-
--- denial builds the reply for a hold that cannot be taken, with the reason
--- in precedence order: no seat and no credits, then credits exhausted.
-local function denial(a, want, least)
-  local avail = 0
-  if a.exists then avail = max(avail_seat(a), 0) + max(avail_free(a), 0) end
-  local reason = 'CREDITS_EXHAUSTED'
-  if (not a.exists or a.seat == 0) and avail == 0 then reason = 'NO_SEAT' end
-  return {'ERR', 'DENIED', reason, fmt(want), fmt(least), fmt(avail), a.member}
-end
-
--- Reply building.
-local function out_acct(out, a)
-  local fields = {'seat', 'next', 'ps', 'pe', 's_alloc', 's_spent', 's_held',
-    'f_alloc', 'f_spent', 'f_held', 'alloc', 'spent', 'forf', 'held'}
-  out[#out + 1] = 'b.exists'
-  out[#out + 1] = a.exists and '1' or '0'
-  for _, f in ipairs(fields) do
-    out[#out + 1] = 'b.' .. f
-    out[#out + 1] = fmt(a[f])
-  end
-  return out
-end
-
-local function out_res(out, r)
-  out[#out + 1] = 'r.id'
-  out[#out + 1] = r.id
-  for _, f in ipairs(RES_FIELDS) do
-    local v = r[f]
-    if type(v) == 'number' then v = fmt(v) end
-    out[#out + 1] = 'r.' .. f
-    out[#out + 1] = v or ''
-  end
-  return out
+  ws_ready(w)
+  if need_acct then roll(w, a, ROLL_PS, ROLL_PE) end
+  return true
 end
 
 -- idem_check returns the recorded reply of this request id, or an error
@@ -322,9 +249,4 @@ local function idem_record(key, reply)
   redis.call('HSET', key, 'fp', REQ_FP, 'reply', cjson.encode(reply))
   redis.call('PEXPIRE', key, IDEM_TTL_MS)
   return reply
-end
-
--- workspace_anchor returns the workspace's anchor (ms) or nil.
-local function workspace_anchor()
-  return redis.call('HGET', PREFIX .. 'ws', 'anchor')
 end

@@ -1,0 +1,457 @@
+-- hold.lua: pool grants, reservations, the draw in source order, settling
+-- and releasing holds, denials, low-balance events and replies. Prepended
+-- to every script after lib.lua.
+
+-- Grant: a hash at PREFIX..'grant:'..id; live grants (not expired, not
+-- voided) are in the zset PREFIX..'grants', every grant in 'grants_all',
+-- both scored by creation order (seq).
+--   kind, amount, start, exp, prio, seq, ct, state
+--   held, spent, forf     amount = available + held + spent + forf
+local GRANT_NUMS = {'kind', 'amount', 'start', 'exp', 'prio', 'seq', 'ct', 'state',
+  'held', 'spent', 'forf'}
+-- Grant states (quota.GrantState; pending is derived from start).
+local G_ACTIVE, G_EXPIRED, G_VOIDED = 1, 3, 4
+local GRANTS = PREFIX .. 'grants'
+local GRANTS_ALL = PREFIX .. 'grants_all'
+
+local function grant_key(id) return PREFIX .. 'grant:' .. id end
+local function grant_avail(g) return g.amount - g.held - g.spent - g.forf end
+
+-- The grants met by this script, by id; pool_save writes the changed ones.
+local grants = {}
+
+local function grant_get(id)
+  local g = grants[id]
+  if not g then
+    local ok
+    g, ok = hload(grant_key(id), GRANT_NUMS)
+    if not ok then return nil end
+    g.id = id
+    grants[id] = g
+  end
+  return g
+end
+
+-- grant_end ends a live grant (expired or voided): what is left is
+-- forfeited now; what is held is forfeited when released.
+local function grant_end(w, g, state)
+  local rest = grant_avail(g)
+  g.forf, g.state, g.dirty = g.forf + rest, state, true
+  w.p_forf = w.p_forf + rest
+  redis.call('ZREM', GRANTS, g.id)
+  local op = 'grant_expire'
+  if state == G_VOIDED then op = 'grant_void' end
+  ledger(op, '', '', {'grant', g.id, 'forfeited', rest})
+end
+
+-- pool_load expires the live grants past their expiry and returns the pool
+-- as of now: the drawable grants in draw order (priority, highest first;
+-- then earliest expiry; then oldest), what they have left, what they
+-- granted, and what pending grants (start in the future) have left.
+local function pool_load(w)
+  local p = {drawable = {}, avail = 0, granted = 0, pending = 0}
+  for _, id in ipairs(redis.call('ZRANGE', GRANTS, 0, -1)) do
+    local g = grant_get(id)
+    if g.exp <= NOW then
+      grant_end(w, g, G_EXPIRED)
+    elseif g.start <= NOW then
+      p.drawable[#p.drawable + 1] = g
+      p.avail = p.avail + grant_avail(g)
+      p.granted = p.granted + g.amount
+    else
+      p.pending = p.pending + grant_avail(g)
+    end
+  end
+  table.sort(p.drawable, function(x, y)
+    if x.prio ~= y.prio then return x.prio > y.prio end
+    if x.exp ~= y.exp then return x.exp < y.exp end
+    return x.seq < y.seq
+  end)
+  return p
+end
+
+local GRANT_FIELDS = {'id', 'kind', 'amount', 'start', 'exp', 'prio', 'seq', 'ct', 'state',
+  'held', 'spent', 'forf'}
+
+local function pool_save()
+  for id, g in pairs(grants) do
+    if g.dirty then hsave(grant_key(id), g, GRANT_FIELDS) end
+  end
+end
+
+-- The limits on what an account may draw from the pool and overage now.
+local function prog_left(w)
+  if w.prog_cap < 0 then return UNLIMITED end
+  return max(w.prog_cap - w.prog_used - w.prog_held, 0)
+end
+
+-- pool_cap is the member's cap per period (-1: unlimited).
+local function pool_cap(w, a)
+  if a.pcap ~= -2 then return a.pcap end
+  return w.pcap
+end
+
+-- Free seats (and members without a seat) never draw from the pool or
+-- overage; programmatic spenders draw within the programmatic cap.
+local function pool_limit(w, a)
+  if a.prog then return prog_left(w) end
+  if a.seat < 2 then return 0 end
+  local cap = pool_cap(w, a)
+  if cap < 0 then return UNLIMITED end
+  return max(cap - a.p_used - a.p_held, 0)
+end
+
+local function overage_limit(w, a)
+  if w.ov_on ~= 1 or (not a.prog and a.seat < 2) then return 0 end
+  return max(w.ov_cap - w.ov_used - w.ov_held, 0)
+end
+
+-- spendable is what the account could hold now, per source.
+local function spendable(w, a, p)
+  local own = 0
+  if a.exists then own = avail_own(a) end
+  local pool = min(p.avail, pool_limit(w, a))
+  local ov = overage_limit(w, a)
+  if a.prog then ov = min(ov, prog_left(w) - pool) end
+  return own + pool + ov, own, pool, ov
+end
+
+-- Grant amounts of a hold are kept as "id:amount;id:amount", in draw order.
+local function parts_decode(s)
+  local t = {}
+  for id, amt in string.gmatch(s or '', '([^;:]+):(%d+)') do
+    t[#t + 1] = {id, tonumber(amt)}
+  end
+  return t
+end
+
+local function parts_encode(t)
+  local out = {}
+  for _, e in ipairs(t) do
+    if e[2] > 0 then out[#out + 1] = e[1] .. ':' .. fmt(e[2]) end
+  end
+  return table.concat(out, ';')
+end
+
+-- parts_add adds amount to a grant's entry, keeping the draw order.
+local function parts_add(t, id, amount)
+  for _, e in ipairs(t) do
+    if e[1] == id then
+      e[2] = e[2] + amount
+      return
+    end
+  end
+  t[#t + 1] = {id, amount}
+end
+
+-- Reservation: a hash at PREFIX..'res:'..id.
+--   member     the owner: a member id, or "~" and a spender id
+--   origin, state, rq (reserving request id), cost (JSON, committed)
+--   req        amount asked for (raised by Extend)
+--   h_seat     seat credits held, of the member's period starting at h_ps
+--   h_old      seat credits held from an earlier period (forfeited if released)
+--   h_free     free lifetime credits held
+--   h_pool, h_grants   pool credits held, in all and per grant
+--   h_ov       overage held, of the workspace period starting at h_wps
+--   dl, ct, st deadline, creation and settle times (ms)
+--   ch, chh    charged in all, of which from the hold
+--   c_seat, c_free, c_pool, c_grants, c_ov   charged per source
+--   rel, sf    released (or forfeited) at settlement; shortfall
+local RES_NUMS = {'origin', 'state', 'req', 'h_seat', 'h_old', 'h_free', 'h_pool', 'h_ov',
+  'h_ps', 'h_wps', 'dl', 'ct', 'st', 'ch', 'chh', 'c_seat', 'c_free', 'c_pool', 'c_ov',
+  'rel', 'sf'}
+local RES_FIELDS = {'member', 'rq', 'cost', 'h_grants', 'c_grants', 'origin', 'state', 'req',
+  'h_seat', 'h_old', 'h_free', 'h_pool', 'h_ov', 'h_ps', 'h_wps', 'dl', 'ct', 'st', 'ch', 'chh',
+  'c_seat', 'c_free', 'c_pool', 'c_ov', 'rel', 'sf'}
+
+local function res_key(id) return PREFIX .. 'res:' .. id end
+
+local function res_load(id)
+  local r, ok = hload(res_key(id), RES_NUMS)
+  r.id = id
+  return r, ok
+end
+
+local function res_save(r)
+  hsave(res_key(r.id), r, RES_FIELDS)
+end
+
+local function res_held(r) return r.h_seat + r.h_old + r.h_free + r.h_pool + r.h_ov end
+
+-- normalize brings a hold into the current periods: its seat credits of an
+-- ended member period move to h_old (forfeited if released); its pool and
+-- overage amounts of an ended period count against the current period's
+-- caps from now on.
+local function normalize(w, a, r)
+  if r.h_ps ~= a.ps then
+    r.h_old, r.h_seat = r.h_old + r.h_seat, 0
+    if not a.prog then a.p_held = a.p_held + r.h_pool end
+    r.h_ps = a.ps
+  end
+  if r.h_wps ~= w.wps then
+    w.ov_held = w.ov_held + r.h_ov
+    if a.prog then w.prog_held = w.prog_held + r.h_pool + r.h_ov end
+    r.h_wps = w.wps
+  end
+end
+
+-- draw takes up to want from the sources in order (seat, free, pool,
+-- overage), as holds (hold = true) or as spending, within every cap.
+-- Returns the parts: seat, free, pool (total), grants ({id, amount} in
+-- draw order), ov.
+local function draw(w, a, p, want, hold)
+  local d = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
+  local left = want
+  if a.exists then
+    d.seat = min(left, max(avail_seat(a), 0))
+    d.free = min(left - d.seat, max(avail_free(a), 0))
+    left = left - d.seat - d.free
+    if hold then
+      a.s_held, a.f_held = a.s_held + d.seat, a.f_held + d.free
+      a.held = a.held + d.seat + d.free
+    else
+      a.s_spent, a.f_spent = a.s_spent + d.seat, a.f_spent + d.free
+      a.spent = a.spent + d.seat + d.free
+    end
+  end
+  local plim = min(left, pool_limit(w, a))
+  for _, g in ipairs(p.drawable) do
+    if plim <= 0 then break end
+    local t = min(plim, grant_avail(g))
+    if t > 0 then
+      d.grants[#d.grants + 1] = {g.id, t}
+      d.pool, plim, g.dirty = d.pool + t, plim - t, true
+      if hold then g.held = g.held + t else g.spent = g.spent + t end
+    end
+  end
+  p.avail = p.avail - d.pool
+  left = left - d.pool
+  local olim = min(left, overage_limit(w, a))
+  if a.prog then olim = min(olim, prog_left(w) - d.pool) end
+  d.ov = max(olim, 0)
+  if hold then
+    w.p_held, w.ov_held = w.p_held + d.pool, w.ov_held + d.ov
+    if a.prog then w.prog_held = w.prog_held + d.pool + d.ov else a.p_held = a.p_held + d.pool end
+  else
+    w.p_spent, w.ov_used, w.ov_total = w.p_spent + d.pool, w.ov_used + d.ov, w.ov_total + d.ov
+    if a.prog then w.prog_used = w.prog_used + d.pool + d.ov else a.p_used = a.p_used + d.pool end
+  end
+  return d
+end
+
+-- settle charges used µcredits from a hold, in the order it was drawn
+-- (earlier-period seat credits, seat, free, pool grants, overage), and
+-- releases the rest: back where it came from, or forfeited for seat
+-- credits of an ended period and grants that have ended. It empties the
+-- hold and returns the charge per source ({seat, free, pool, grants, ov}),
+-- what was released and what of that was forfeited.
+local function settle(w, a, r, used)
+  normalize(w, a, r)
+  local c = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
+  local left = used
+  local function take(held)
+    local u = min(left, held)
+    left = left - u
+    return u
+  end
+  local u_old, u_seat, u_free = take(r.h_old), take(r.h_seat), take(r.h_free)
+  c.seat, c.free = u_old + u_seat, u_free
+  local forfeited = r.h_old - u_old
+  a.s_held, a.s_spent = a.s_held - r.h_seat, a.s_spent + u_seat
+  a.f_held, a.f_spent = a.f_held - r.h_free, a.f_spent + u_free
+  a.held = a.held - r.h_old - r.h_seat - r.h_free
+  a.spent = a.spent + u_old + u_seat + u_free
+  a.forf = a.forf + forfeited
+  for _, e in ipairs(parts_decode(r.h_grants)) do
+    local id, amt = e[1], e[2]
+    local u = take(amt)
+    local g = grant_get(id)
+    g.held, g.spent, g.dirty = g.held - amt, g.spent + u, true
+    if g.state ~= G_ACTIVE then
+      g.forf = g.forf + amt - u
+      w.p_forf = w.p_forf + amt - u
+      forfeited = forfeited + amt - u
+    end
+    c.pool = c.pool + u
+    if u > 0 then c.grants[#c.grants + 1] = {id, u} end
+  end
+  w.p_held, w.p_spent = w.p_held - r.h_pool, w.p_spent + c.pool
+  c.ov = take(r.h_ov)
+  w.ov_held, w.ov_used, w.ov_total = w.ov_held - r.h_ov, w.ov_used + c.ov, w.ov_total + c.ov
+  if a.prog then
+    w.prog_held = w.prog_held - r.h_pool - r.h_ov
+    w.prog_used = w.prog_used + c.pool + c.ov
+  else
+    a.p_held, a.p_used = a.p_held - r.h_pool, a.p_used + c.pool
+  end
+  local released = res_held(r) - used + left
+  r.h_seat, r.h_old, r.h_free, r.h_pool, r.h_grants, r.h_ov = 0, 0, 0, 0, '', 0
+  return c, released, forfeited
+end
+
+local function unindex(r)
+  redis.call('ZREM', holds_key(r.member), r.id)
+  redis.call('ZREM', DEADLINES, r.id)
+end
+
+-- expire releases a held reservation whose deadline has passed.
+local function expire(w, a, r)
+  local _, released, forfeited = settle(w, a, r, 0)
+  r.state, r.st, r.rel = EXPIRED, r.dl, released
+  res_save(r)
+  unindex(r)
+  ledger('expire', r.member, r.id, {'released', released, 'forfeited', forfeited})
+end
+
+-- expire_due releases every hold of the account whose deadline is <= now.
+local function expire_due(w, a)
+  local ids = redis.call('ZRANGEBYSCORE', holds_key(a.member), '-inf', NOW)
+  for _, id in ipairs(ids) do
+    local r, ok = res_load(id)
+    if ok and r.state == HELD then
+      expire(w, a, r)
+    else
+      redis.call('ZREM', holds_key(a.member), id)
+      redis.call('ZREM', DEADLINES, id)
+    end
+  end
+end
+
+-- denial builds the reply for a hold that cannot be taken, with the reason
+-- in precedence order: no seat and no credits; personal pool cap reached;
+-- programmatic cap reached; credits exhausted.
+local function denial(w, a, p, want, least)
+  local avail, own = spendable(w, a, p)
+  local reason = 'CREDITS_EXHAUSTED'
+  if a.prog then
+    if w.prog_cap >= 0 and prog_left(w) < p.avail + overage_limit(w, a) then
+      reason = 'PROGRAMMATIC_CAP_REACHED'
+    end
+  elseif a.seat == 0 and own == 0 then
+    reason = 'NO_SEAT'
+  elseif a.seat >= 2 and pool_cap(w, a) >= 0 and pool_limit(w, a) < p.avail then
+    reason = 'POOL_CAP_REACHED'
+  end
+  local member, spender = a.member, ''
+  if a.prog then member, spender = '', string.sub(a.member, 2) end
+  return {'ERR', 'DENIED', reason, fmt(want), fmt(least), fmt(avail), member, spender}
+end
+
+-- Low balance: a member's own spendable credits below 20% of their
+-- allocation; the pool below 20% of what its drawable grants granted.
+local function member_low(a)
+  local alloc = a.s_alloc + a.f_alloc
+  return a.exists and alloc > 0 and avail_own(a) * 5 < alloc
+end
+
+local function pool_low(p)
+  return p.granted > 0 and p.avail * 5 < p.granted
+end
+
+-- pool_event appends, once per workspace period, a pool low-balance event
+-- to the workspace's event stream (see README, "Events").
+local function pool_event(w, p)
+  if pool_low(p) and w.ev_pool ~= w.wps then
+    w.ev_pool = w.wps
+    redis.call('XADD', EVENTS, '*', 'type', 'pool_low_balance', 'ts', fmt(NOW),
+      'member', '', 'available', fmt(p.avail), 'allocated', fmt(p.granted),
+      'period_start', fmt(w.wps), 'period_end', fmt(w.wpe))
+  end
+end
+
+-- events appends, once per period, a low-balance event for the member and
+-- for the pool to the workspace's event stream.
+local function events(w, a, p)
+  if member_low(a) and a.ev_low ~= a.ps then
+    a.ev_low = a.ps
+    redis.call('XADD', EVENTS, '*', 'type', 'member_low_balance', 'ts', fmt(NOW),
+      'member', a.member, 'available', fmt(avail_own(a)), 'allocated', fmt(a.s_alloc + a.f_alloc),
+      'period_start', fmt(a.ps), 'period_end', fmt(a.pe))
+  end
+  pool_event(w, p)
+end
+
+-- Replies.
+local function out_put(out, k, v)
+  if type(v) == 'number' then v = fmt(v) end
+  out[#out + 1] = k
+  out[#out + 1] = v or ''
+  return out
+end
+
+local WS_OUT = {'anchor', 'pooled', 'pcap', 'ov_on', 'ov_cap', 'prog_cap', 'wps', 'wpe',
+  'ov_used', 'ov_held', 'prog_used', 'prog_held', 'p_granted', 'p_held', 'p_spent', 'p_forf'}
+
+-- out_ws adds the workspace and its pool ("w." fields).
+local function out_ws(out, w, p)
+  for _, f in ipairs(WS_OUT) do out_put(out, 'w.' .. f, w[f]) end
+  out_put(out, 'w.p_avail', p.avail)
+  out_put(out, 'w.p_pending', p.pending)
+  out_put(out, 'w.low', pool_low(p) and 1 or 0)
+  return out
+end
+
+local ACCT_OUT = {'seat', 'next', 'ps', 'pe', 's_alloc', 's_spent', 's_held',
+  'f_alloc', 'f_spent', 'f_held', 'alloc', 'spent', 'forf', 'held', 'p_used', 'p_held'}
+
+-- out_acct adds the account ("b." fields): its own credits, what it may
+-- draw from the pool and overage now, its pool cap and low-balance flags.
+local function out_acct(out, w, a, p)
+  out_put(out, 'b.exists', a.exists and 1 or 0)
+  for _, f in ipairs(ACCT_OUT) do out_put(out, 'b.' .. f, a[f]) end
+  local total, own, pool, ov = spendable(w, a, p)
+  out_put(out, 'b.spendable', total)
+  out_put(out, 'b.pool', pool)
+  out_put(out, 'b.ov', ov)
+  out_put(out, 'b.pcap', pool_cap(w, a))
+  out_put(out, 'b.low', member_low(a) and 1 or 0)
+  out_put(out, 'b.pool_low', pool_low(p) and 1 or 0)
+  return out
+end
+
+local function out_grant(out, pre, g)
+  for _, f in ipairs(GRANT_FIELDS) do out_put(out, pre .. f, g[f]) end
+  return out
+end
+
+local function out_res(out, r)
+  out_put(out, 'r.id', r.id)
+  for _, f in ipairs(RES_FIELDS) do out_put(out, 'r.' .. f, r[f]) end
+  return out
+end
+
+-- open loads what every reservation script needs: the workspace (nil if it
+-- was never set up) and the owner's account, both brought into their
+-- current periods, with the account's expired holds released, and the
+-- pool. ok is false, and nothing has changed, when a period has ended and
+-- the caller must pass the new one.
+local function open(owner)
+  local w = ws_load()
+  if not w then return nil end
+  local a = acct_load(owner)
+  if not ready(w, a) then return w, a, nil, false end
+  expire_due(w, a)
+  return w, a, pool_load(w), true
+end
+
+-- finish re-reads the pool after the changes, appends the low-balance
+-- events, writes back the workspace, the account and the grants, and
+-- returns the pool as it now stands.
+local function finish(w, a)
+  local p = pool_load(w)
+  events(w, a, p)
+  ws_save(w)
+  acct_save(a)
+  pool_save()
+  return p
+end
+
+-- reply_res is the reply of a reservation script: the reservation, the
+-- owner's account and the workspace.
+local function reply_res(w, a, p, r)
+  local out = {'OK'}
+  out_res(out, r)
+  out_acct(out, w, a, p)
+  out_ws(out, w, p)
+  return out
+end

@@ -76,6 +76,10 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
-	return fmt.Sprintf("quota: %s: member %s asked for %d µcredits (at least %d), %d available",
-		e.Reason, e.MemberID, e.Requested, e.Minimum, e.Available)
+	who := "member " + e.MemberID
+	if e.SpenderID != "" {
+		who = "spender " + e.SpenderID
+	}
+	return fmt.Sprintf("quota: %s: %s asked for %d µcredits (at least %d), %d available",
+		e.Reason, who, e.Requested, e.Minimum, e.Available)
 }

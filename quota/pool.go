@@ -84,9 +84,11 @@ type MemberCap struct {
 	Cap int64
 }
 
-// PoolBalance is a workspace pool's standing. At every moment
-// Granted = Available + Held + Spent + Forfeited, where Available counts
-// live grants only (a pending grant is not yet available; see Pending).
+// PoolBalance is a workspace pool's standing, summed over every grant ever
+// added. At every moment
+// Granted = Available + Pending + Held + Spent + Forfeited, where Available
+// is what live grants have left and Pending what grants that have not
+// started yet have.
 type PoolBalance struct {
 	Granted   int64
 	Available int64

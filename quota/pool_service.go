@@ -62,9 +62,9 @@ func (s *Service) SetMemberPoolCap(ctx context.Context, idem Idem, workspaceID, 
 func (s *Service) AddGrant(ctx context.Context, idem Idem, g Grant) (Grant, error) {
 	now := s.cfg.Now()
 	if g.Kind != GrantTopUp && g.Kind != GrantCommitment {
-		return Grant{}, Invalid("grant.kind", "must be TOP_UP or COMMITMENT")
+		return Grant{}, Invalid("kind", "must be TOP_UP or COMMITMENT")
 	}
-	if err := checkAmount("grant.amount", g.Amount, 1); err != nil {
+	if err := checkAmount("amount", g.Amount, 1); err != nil {
 		return Grant{}, err
 	}
 	if g.Start.IsZero() {
@@ -72,19 +72,19 @@ func (s *Service) AddGrant(ctx context.Context, idem Idem, g Grant) (Grant, erro
 	}
 	if g.Expiry.IsZero() {
 		if g.Kind == GrantCommitment {
-			return Grant{}, Invalid("grant.expire_time", "is required for a commitment")
+			return Grant{}, Invalid("expire_time", "is required for a commitment")
 		}
 		g.Expiry = g.Start.Add(TopUpLifetime)
 	}
 	g.Start, g.Expiry = g.Start.UTC().Truncate(time.Millisecond), g.Expiry.UTC().Truncate(time.Millisecond)
 	if !g.Expiry.After(g.Start) {
-		return Grant{}, Invalid("grant.expire_time", "must be after the start")
+		return Grant{}, Invalid("expire_time", "must be after the start")
 	}
 	if !g.Expiry.After(now) {
-		return Grant{}, Invalid("grant.expire_time", "must be in the future")
+		return Grant{}, Invalid("expire_time", "must be in the future")
 	}
 	if g.Priority < -MaxPriority || g.Priority > MaxPriority {
-		return Grant{}, Invalid("grant.priority", "must be between %d and %d", -MaxPriority, MaxPriority)
+		return Grant{}, Invalid("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
 	}
 	return s.st.AddGrant(ctx, GrantOp{Idem: idem, Grant: g, Now: now})
 }

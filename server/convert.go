@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
@@ -141,9 +142,13 @@ func priceTableToProto(t *quota.PriceTable) *quotav1.PriceTable {
 	return out
 }
 
-// workspaceToProto converts a workspace.
+// workspaceToProto converts a workspace, its policy included.
 func workspaceToProto(ws *quota.Workspace) *quotav1.Workspace {
-	return &quotav1.Workspace{WorkspaceId: ws.ID, SubscriptionStart: timeToProto(ws.SubscriptionStart)}
+	return &quotav1.Workspace{
+		WorkspaceId:       ws.ID,
+		SubscriptionStart: timeToProto(ws.SubscriptionStart),
+		Policy:            policyToProto(&ws.Policy),
+	}
 }
 
 // reservationToProto converts a reservation.
@@ -152,6 +157,7 @@ func reservationToProto(r *quota.Reservation) *quotav1.Reservation {
 		WorkspaceId:     r.WorkspaceID,
 		ReservationId:   r.ID,
 		MemberId:        r.MemberID,
+		SpenderId:       r.SpenderID,
 		Origin:          originToProto(r.Origin),
 		State:           stateToProto(r.State),
 		Requested:       r.Requested,
@@ -173,7 +179,8 @@ func reservationToProto(r *quota.Reservation) *quotav1.Reservation {
 }
 
 // balanceToProto converts a balance. No pending change is a NEXT seat of
-// SEAT_UNSPECIFIED; no seat is SEAT_UNASSIGNED.
+// SEAT_UNSPECIFIED; no seat is SEAT_UNASSIGNED; no pool cap (unlimited) is
+// an unset pool_cap.
 func balanceToProto(b *quota.Balance) *quotav1.Balance {
 	out := &quotav1.Balance{
 		WorkspaceId: b.WorkspaceID,
@@ -193,6 +200,12 @@ func balanceToProto(b *quota.Balance) *quotav1.Balance {
 			Spent:     b.Totals.Spent,
 			Forfeited: b.Totals.Forfeited,
 		},
+		PoolUsed:       b.PoolUsed,
+		LowBalance:     b.LowBalance,
+		PoolLowBalance: b.PoolLow,
+	}
+	if b.HasPoolCap {
+		out.PoolCap = proto.Int64(b.PoolCap)
 	}
 	if b.HasNext {
 		out.NextSeat = seatToProto(b.NextSeat)
@@ -258,14 +271,15 @@ func agentCostToProto(a *quota.AgentCost) *quotav1.AgentCost {
 	return out
 }
 
-// sourceAmountsToProto converts amounts per source; none is nil.
+// sourceAmountsToProto converts amounts per source (and per pool grant);
+// none is nil.
 func sourceAmountsToProto(as []quota.SourceAmount) []*quotav1.SourceAmount {
 	if len(as) == 0 {
 		return nil
 	}
 	out := make([]*quotav1.SourceAmount, len(as))
 	for i, a := range as {
-		out[i] = &quotav1.SourceAmount{Source: sourceToProto(a.Source), Amount: a.Amount}
+		out[i] = &quotav1.SourceAmount{Source: sourceToProto(a.Source), Amount: a.Amount, GrantId: a.GrantID}
 	}
 	return out
 }
@@ -343,6 +357,10 @@ func sourceToProto(s quota.Source) quotav1.Source {
 		return quotav1.Source_SOURCE_SEAT
 	case quota.SourceFree:
 		return quotav1.Source_SOURCE_FREE
+	case quota.SourcePool:
+		return quotav1.Source_SOURCE_POOL
+	case quota.SourceOverage:
+		return quotav1.Source_SOURCE_OVERAGE
 	default:
 		return quotav1.Source_SOURCE_UNSPECIFIED
 	}

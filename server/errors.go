@@ -24,9 +24,12 @@ const errorDomain = "quota"
 const (
 	reasonInvalidField        = "INVALID_FIELD"
 	reasonMemberRequired      = "MEMBER_REQUIRED"
+	reasonMemberOrSpender     = "MEMBER_OR_SPENDER"
 	reasonRequestIDReused     = "REQUEST_ID_REUSED"
 	reasonWorkspaceNotFound   = "WORKSPACE_NOT_FOUND"
 	reasonReservationNotFound = "RESERVATION_NOT_FOUND"
+	reasonGrantNotFound       = "GRANT_NOT_FOUND"
+	reasonGrantEnded          = "GRANT_ENDED"
 	reasonIllegalTransition   = "ILLEGAL_TRANSITION"
 	reasonCanceled            = "CANCELED"
 	reasonDeadlineExceeded    = "DEADLINE_EXCEEDED"
@@ -35,11 +38,11 @@ const (
 
 // toStatus maps err to a gRPC status error. Every status carries an
 // ErrorInfo (domain "quota", an UPPER_SNAKE reason); bad input adds a
-// BadRequest, a denied hold a QuotaFailure, an illegal transition a
-// PreconditionFailure. A status error passes through (given an ErrorInfo
-// if it has none). Any other error is logged once on log, which should
-// name the method, and answered INTERNAL "internal error": its message
-// never reaches the caller.
+// BadRequest, a denied hold a QuotaFailure, an illegal transition or an
+// ended pool grant a PreconditionFailure. A status error passes through
+// (given an ErrorInfo if it has none). Any other error is logged once on
+// log, which should name the method, and answered INTERNAL "internal
+// error": its message never reaches the caller.
 func toStatus(err error, log *slog.Logger) error {
 	if err == nil {
 		return nil
@@ -55,8 +58,16 @@ func toStatus(err error, log *slog.Logger) error {
 			map[string]string{"field": invalid.Field},
 			badRequest(invalid.Field, invalid.Reason))
 	case errors.Is(err, quota.ErrNoMember):
-		const why = "a member is required: usage without a member (API keys, triggers) needs the workspace pool, which does not exist yet"
-		return newStatus(codes.InvalidArgument, "member_id: "+why, reasonMemberRequired,
+		why := "member_id is required"
+		if errors.Is(err, errNoMemberOrSpender) {
+			why = "member_id or spender_id is required: a run is charged to a member, or, for programmatic usage, to an API key or trigger id"
+		}
+		return newStatus(codes.InvalidArgument, why, reasonMemberRequired,
+			map[string]string{"field": "member_id"},
+			badRequest("member_id", why))
+	case errors.Is(err, quota.ErrMemberAndSpender):
+		const why = "member_id and spender_id are both set: a run is charged to a member or to a programmatic spender, not both"
+		return newStatus(codes.InvalidArgument, why, reasonMemberOrSpender,
 			map[string]string{"field": "member_id"},
 			badRequest("member_id", why))
 	case errors.Is(err, quota.ErrRequestIDReused):
@@ -68,6 +79,14 @@ func toStatus(err error, log *slog.Logger) error {
 		return newStatus(codes.NotFound, "workspace not found", reasonWorkspaceNotFound, nil)
 	case errors.Is(err, quota.ErrReservationNotFound):
 		return newStatus(codes.NotFound, "reservation not found", reasonReservationNotFound, nil)
+	case errors.Is(err, quota.ErrGrantNotFound):
+		return newStatus(codes.NotFound, "pool grant not found", reasonGrantNotFound, nil)
+	case errors.Is(err, quota.ErrGrantEnded):
+		const desc = "the pool grant has already expired or been voided"
+		return newStatus(codes.FailedPrecondition, desc, reasonGrantEnded, nil,
+			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+				Type: "STATE", Subject: "grant", Description: desc,
+			}}})
 	case errors.As(err, &transition):
 		desc := fmt.Sprintf("the reservation is %s and cannot become %s", transition.From, transition.To)
 		return newStatus(codes.FailedPrecondition, desc, reasonIllegalTransition,
@@ -96,22 +115,29 @@ func toStatus(err error, log *slog.Logger) error {
 }
 
 // deniedStatus is RESOURCE_EXHAUSTED for a refused hold, with the numbers
-// in the ErrorInfo's metadata and a QuotaFailure.
+// in the ErrorInfo's metadata and a QuotaFailure whose subject is
+// "member:<id>", or "spender:<id>" for programmatic usage.
 func deniedStatus(e *quota.DeniedError) error {
 	reason := e.Reason
 	if reason == "" {
 		reason = quota.ReasonCreditsExhausted
 	}
 	desc := fmt.Sprintf("asked for %d µcredits (at least %d), %d available", e.Requested, e.Minimum, e.Available)
-	return newStatus(codes.ResourceExhausted, strings.ToLower(strings.ReplaceAll(reason, "_", " "))+": "+desc, reason,
-		map[string]string{
-			"member_id": e.MemberID,
-			"requested": strconv.FormatInt(e.Requested, 10),
-			"minimum":   strconv.FormatInt(e.Minimum, 10),
-			"available": strconv.FormatInt(e.Available, 10),
-		},
+	meta := map[string]string{
+		"requested": strconv.FormatInt(e.Requested, 10),
+		"minimum":   strconv.FormatInt(e.Minimum, 10),
+		"available": strconv.FormatInt(e.Available, 10),
+	}
+	subject := "member:" + e.MemberID
+	if e.SpenderID != "" {
+		meta["spender_id"] = e.SpenderID
+		subject = "spender:" + e.SpenderID
+	} else {
+		meta["member_id"] = e.MemberID
+	}
+	return newStatus(codes.ResourceExhausted, strings.ToLower(strings.ReplaceAll(reason, "_", " "))+": "+desc, reason, meta,
 		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
-			Subject:     "member:" + e.MemberID,
+			Subject:     subject,
 			Description: desc,
 		}}})
 }

@@ -26,6 +26,13 @@ type fakeStore struct {
 	savePricing    func(context.Context, quota.PricingOp) (quota.PriceTable, error)
 	sweep          func(ctx context.Context, now time.Time, limit int) (int, error)
 
+	setPolicy           func(context.Context, quota.PolicyOp) (quota.Workspace, error)
+	setMemberCap        func(context.Context, quota.MemberCapOp) (quota.Balance, error)
+	addGrant            func(context.Context, quota.GrantOp) (quota.Grant, error)
+	voidGrant           func(context.Context, quota.VoidGrantOp) (quota.Grant, error)
+	listGrants          func(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error)
+	getWorkspaceBalance func(ctx context.Context, workspaceID string, now time.Time) (quota.WorkspaceBalance, error)
+
 	mu    sync.Mutex
 	calls []string
 }
@@ -145,4 +152,52 @@ func (f *fakeStore) Sweep(ctx context.Context, now time.Time, limit int) (int, e
 		return 0, unexpected("Sweep")
 	}
 	return f.sweep(ctx, now, limit)
+}
+
+func (f *fakeStore) SetPolicy(ctx context.Context, op quota.PolicyOp) (quota.Workspace, error) {
+	f.record("SetPolicy")
+	if f.setPolicy == nil {
+		return quota.Workspace{}, unexpected("SetPolicy")
+	}
+	return f.setPolicy(ctx, op)
+}
+
+func (f *fakeStore) SetMemberCap(ctx context.Context, op quota.MemberCapOp) (quota.Balance, error) {
+	f.record("SetMemberCap")
+	if f.setMemberCap == nil {
+		return quota.Balance{}, unexpected("SetMemberCap")
+	}
+	return f.setMemberCap(ctx, op)
+}
+
+func (f *fakeStore) AddGrant(ctx context.Context, op quota.GrantOp) (quota.Grant, error) {
+	f.record("AddGrant")
+	if f.addGrant == nil {
+		return quota.Grant{}, unexpected("AddGrant")
+	}
+	return f.addGrant(ctx, op)
+}
+
+func (f *fakeStore) VoidGrant(ctx context.Context, op quota.VoidGrantOp) (quota.Grant, error) {
+	f.record("VoidGrant")
+	if f.voidGrant == nil {
+		return quota.Grant{}, unexpected("VoidGrant")
+	}
+	return f.voidGrant(ctx, op)
+}
+
+func (f *fakeStore) ListGrants(ctx context.Context, ws string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error) {
+	f.record("ListGrants")
+	if f.listGrants == nil {
+		return nil, 0, unexpected("ListGrants")
+	}
+	return f.listGrants(ctx, ws, now, after, limit)
+}
+
+func (f *fakeStore) GetWorkspaceBalance(ctx context.Context, ws string, now time.Time) (quota.WorkspaceBalance, error) {
+	f.record("GetWorkspaceBalance")
+	if f.getWorkspaceBalance == nil {
+		return quota.WorkspaceBalance{}, unexpected("GetWorkspaceBalance")
+	}
+	return f.getWorkspaceBalance(ctx, ws, now)
 }

@@ -13,7 +13,7 @@ type quotaServer struct {
 	handler
 }
 
-// Reserve holds a member's credits.
+// Reserve holds credits for a member or a programmatic spender.
 func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) (*quotav1.ReserveResponse, error) {
 	r, err := reserveFromProto(req)
 	if err != nil {
@@ -26,12 +26,12 @@ func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) 
 	return &quotav1.ReserveResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
-// reserveFromProto validates a ReserveRequest; the domain checks the
-// amounts and the TTL's bounds.
+// reserveFromProto validates a ReserveRequest (exactly one of member_id
+// and spender_id); the domain checks the amounts and the TTL's bounds.
 func reserveFromProto(req *quotav1.ReserveRequest) (quota.ReserveRequest, error) {
 	err := firstError(
 		checkID("workspace_id", req.GetWorkspaceId()),
-		checkMember(req.GetMemberId()),
+		checkMemberOrSpender(req.GetMemberId(), req.GetSpenderId()),
 		checkID("request_id", req.GetRequestId()),
 	)
 	if err != nil {
@@ -53,6 +53,7 @@ func reserveFromProto(req *quotav1.ReserveRequest) (quota.ReserveRequest, error)
 		Idem:        idem,
 		WorkspaceID: req.GetWorkspaceId(),
 		MemberID:    req.GetMemberId(),
+		SpenderID:   req.GetSpenderId(),
 		Amount:      req.GetAmount(),
 		Min:         req.GetMinAmount(),
 		TTL:         ttl,

@@ -302,7 +302,7 @@ func TestSetWorkspaceRoundTrips(t *testing.T) {
 	if !got.Workspace.SubscriptionStart.Equal(start) || got.Workspace.ID != "ws-1" || got.RequestID != "req-1" {
 		t.Errorf("WorkspaceOp = %+v", got)
 	}
-	want := &quotav1.Workspace{WorkspaceId: "ws-1", SubscriptionStart: timestamppb.New(start)}
+	want := &quotav1.Workspace{WorkspaceId: "ws-1", SubscriptionStart: timestamppb.New(start), Policy: &quotav1.WorkspacePolicy{}}
 	if diff := cmp.Diff(want, resp.GetWorkspace(), protocmp.Transform()); diff != "" {
 		t.Errorf("workspace (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -12,8 +13,8 @@ import (
 
 // Request validation the domain leaves to the API edge: ids, enums,
 // durations and timestamps. Each check returns a *quota.InvalidError (or
-// quota.ErrNoMember) naming the field with its proto spelling, so that
-// every error reaches the caller through toStatus.
+// quota.ErrNoMember, quota.ErrMemberAndSpender) naming the field with its
+// proto spelling, so that every error reaches the caller through toStatus.
 
 // checkID checks a required id: 1..quota.MaxIDLen bytes of
 // [A-Za-z0-9._:@-]. The character set keeps "{" and "}" out of the Redis
@@ -46,13 +47,32 @@ func idByte(c byte) bool {
 	return false
 }
 
-// checkMember checks member_id: empty is quota.ErrNoMember (usage without
-// a member needs the workspace pool, which does not exist yet).
+// checkMember checks a required member_id: empty is quota.ErrNoMember.
 func checkMember(id string) error {
 	if id == "" {
 		return quota.ErrNoMember
 	}
 	return checkID("member_id", id)
+}
+
+// errNoMemberOrSpender is quota.ErrNoMember from Reserve, where a
+// programmatic spender may stand in for the member; toStatus says so.
+var errNoMemberOrSpender = fmt.Errorf("%w (or a programmatic spender)", quota.ErrNoMember)
+
+// checkMemberOrSpender checks Reserve's member_id and spender_id: exactly
+// one is set (neither is errNoMemberOrSpender, both
+// quota.ErrMemberAndSpender) and it is a valid id.
+func checkMemberOrSpender(memberID, spenderID string) error {
+	switch {
+	case memberID == "" && spenderID == "":
+		return errNoMemberOrSpender
+	case memberID != "" && spenderID != "":
+		return quota.ErrMemberAndSpender
+	case spenderID != "":
+		return checkID("spender_id", spenderID)
+	default:
+		return checkID("member_id", memberID)
+	}
 }
 
 // firstError returns the first non-nil error of errs.
@@ -145,4 +165,27 @@ func timeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 		return time.Time{}, quota.Invalid(field, "is not a valid timestamp (seconds %d, nanos %d)", ts.GetSeconds(), ts.GetNanos())
 	}
 	return ts.AsTime(), nil
+}
+
+// optionalTimeFromProto converts an optional timestamp; unset is the zero
+// time.
+func optionalTimeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	return timeFromProto(field, ts)
+}
+
+// grantKindFromProto converts a required grant kind.
+func grantKindFromProto(k quotav1.GrantKind) (quota.GrantKind, error) {
+	switch k {
+	case quotav1.GrantKind_GRANT_KIND_TOP_UP:
+		return quota.GrantTopUp, nil
+	case quotav1.GrantKind_GRANT_KIND_COMMITMENT:
+		return quota.GrantCommitment, nil
+	case quotav1.GrantKind_GRANT_KIND_UNSPECIFIED:
+		return quota.GrantKindUnknown, quota.Invalid("kind", "kind is required: TOP_UP or COMMITMENT")
+	default:
+		return quota.GrantKindUnknown, quota.Invalid("kind", "unknown kind %d: must be TOP_UP or COMMITMENT", int32(k))
+	}
 }

@@ -97,7 +97,7 @@ func idCases(rpc, field string, call func(ctx context.Context, e *env, id string
 	var cs []badInputCase
 	for _, b := range badIDs {
 		want := invalid(field)
-		if field == "member_id" && b.id == "" {
+		if (field == "member_id" || field == "spender_id") && b.id == "" {
 			want = wantStatus{codes.InvalidArgument, "MEMBER_REQUIRED", "member_id"}
 		}
 		cs = append(cs, badInputCase{
@@ -381,6 +381,13 @@ func TestBadInputIsRejectedBeforeTheStore(t *testing.T) {
 			setPricing(func(r *quotav1.SetPricingRequest) { r.Pricing.Tools[1].Tier = quotav1.ToolTier_TOOL_TIER_UNSPECIFIED }), invalid("pricing.tools[1].tier")},
 	)
 
+	runBadInput(t, cases)
+}
+
+// runBadInput runs each case on a fresh server, checking its error and
+// that the store was never called.
+func runBadInput(t *testing.T, cases []badInputCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil)

@@ -527,6 +527,720 @@ func (x *SetPricingResponse) GetPricing() *PriceTable {
 	return nil
 }
 
+// SetWorkspacePolicyRequest replaces a workspace's pool, cap and overage
+// settings.
+type SetWorkspacePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// Caller-chosen idempotency id.
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The settings, all of them: a field left unset takes its default (no
+	// cap, overage off, not pooled). Required.
+	Policy        *WorkspacePolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetWorkspacePolicyRequest) Reset() {
+	*x = SetWorkspacePolicyRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWorkspacePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWorkspacePolicyRequest) ProtoMessage() {}
+
+func (x *SetWorkspacePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWorkspacePolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetWorkspacePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetWorkspacePolicyRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *SetWorkspacePolicyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetWorkspacePolicyRequest) GetPolicy() *WorkspacePolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// SetWorkspacePolicyResponse is the workspace as stored.
+type SetWorkspacePolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace, with its policy.
+	Workspace     *Workspace `protobuf:"bytes,1,opt,name=workspace,proto3" json:"workspace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetWorkspacePolicyResponse) Reset() {
+	*x = SetWorkspacePolicyResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWorkspacePolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWorkspacePolicyResponse) ProtoMessage() {}
+
+func (x *SetWorkspacePolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWorkspacePolicyResponse.ProtoReflect.Descriptor instead.
+func (*SetWorkspacePolicyResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SetWorkspacePolicyResponse) GetWorkspace() *Workspace {
+	if x != nil {
+		return x.Workspace
+	}
+	return nil
+}
+
+// SetMemberPoolCapRequest sets or clears a member's pool cap override. With
+// pool_cap unset and unlimited false, the override is cleared and the
+// workspace's default_member_pool_cap applies; unlimited lets the member
+// draw without limit; pool_cap caps the member's pool use per period (0: no
+// pool access). pool_cap and unlimited together are rejected.
+type SetMemberPoolCapRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// The member.
+	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// Caller-chosen idempotency id.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// µcredits the member may draw from the pool per period; 0 means no pool
+	// access.
+	PoolCap *int64 `protobuf:"varint,4,opt,name=pool_cap,json=poolCap,proto3,oneof" json:"pool_cap,omitempty"`
+	// The member draws from the pool without limit.
+	Unlimited     bool `protobuf:"varint,5,opt,name=unlimited,proto3" json:"unlimited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemberPoolCapRequest) Reset() {
+	*x = SetMemberPoolCapRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemberPoolCapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemberPoolCapRequest) ProtoMessage() {}
+
+func (x *SetMemberPoolCapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemberPoolCapRequest.ProtoReflect.Descriptor instead.
+func (*SetMemberPoolCapRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SetMemberPoolCapRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *SetMemberPoolCapRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *SetMemberPoolCapRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetMemberPoolCapRequest) GetPoolCap() int64 {
+	if x != nil && x.PoolCap != nil {
+		return *x.PoolCap
+	}
+	return 0
+}
+
+func (x *SetMemberPoolCapRequest) GetUnlimited() bool {
+	if x != nil {
+		return x.Unlimited
+	}
+	return false
+}
+
+// SetMemberPoolCapResponse is the member's balance after the change.
+type SetMemberPoolCapResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The balance: pool_cap is the cap in force.
+	Balance       *Balance `protobuf:"bytes,1,opt,name=balance,proto3" json:"balance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMemberPoolCapResponse) Reset() {
+	*x = SetMemberPoolCapResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMemberPoolCapResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMemberPoolCapResponse) ProtoMessage() {}
+
+func (x *SetMemberPoolCapResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMemberPoolCapResponse.ProtoReflect.Descriptor instead.
+func (*SetMemberPoolCapResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SetMemberPoolCapResponse) GetBalance() *Balance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
+// AddPoolGrantRequest adds a grant to a workspace's pool.
+type AddPoolGrantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// Caller-chosen idempotency id.
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Top-up or commitment. Required.
+	Kind GrantKind `protobuf:"varint,3,opt,name=kind,proto3,enum=quota.v1.GrantKind" json:"kind,omitempty"`
+	// µcredits granted, at least 1.
+	Amount int64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// When the grant starts to count; unset means now.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// When the grant ends, after start_time; unset means one year after the
+	// start for a top-up. Required for a commitment.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Draw order: a higher priority is drawn first, then the earliest expiry,
+	// then the oldest grant. Default 0.
+	Priority      int64 `protobuf:"varint,7,opt,name=priority,proto3" json:"priority,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPoolGrantRequest) Reset() {
+	*x = AddPoolGrantRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPoolGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPoolGrantRequest) ProtoMessage() {}
+
+func (x *AddPoolGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPoolGrantRequest.ProtoReflect.Descriptor instead.
+func (*AddPoolGrantRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AddPoolGrantRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *AddPoolGrantRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AddPoolGrantRequest) GetKind() GrantKind {
+	if x != nil {
+		return x.Kind
+	}
+	return GrantKind_GRANT_KIND_UNSPECIFIED
+}
+
+func (x *AddPoolGrantRequest) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *AddPoolGrantRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *AddPoolGrantRequest) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *AddPoolGrantRequest) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+// AddPoolGrantResponse is the new grant.
+type AddPoolGrantResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grant.
+	Grant         *PoolGrant `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPoolGrantResponse) Reset() {
+	*x = AddPoolGrantResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPoolGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPoolGrantResponse) ProtoMessage() {}
+
+func (x *AddPoolGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPoolGrantResponse.ProtoReflect.Descriptor instead.
+func (*AddPoolGrantResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AddPoolGrantResponse) GetGrant() *PoolGrant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// VoidPoolGrantRequest names a grant to void.
+type VoidPoolGrantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// The grant.
+	GrantId string `protobuf:"bytes,2,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	// Caller-chosen idempotency id.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoidPoolGrantRequest) Reset() {
+	*x = VoidPoolGrantRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoidPoolGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoidPoolGrantRequest) ProtoMessage() {}
+
+func (x *VoidPoolGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoidPoolGrantRequest.ProtoReflect.Descriptor instead.
+func (*VoidPoolGrantRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VoidPoolGrantRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *VoidPoolGrantRequest) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *VoidPoolGrantRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// VoidPoolGrantResponse is the voided grant.
+type VoidPoolGrantResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grant, VOIDED.
+	Grant         *PoolGrant `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoidPoolGrantResponse) Reset() {
+	*x = VoidPoolGrantResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoidPoolGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoidPoolGrantResponse) ProtoMessage() {}
+
+func (x *VoidPoolGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoidPoolGrantResponse.ProtoReflect.Descriptor instead.
+func (*VoidPoolGrantResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *VoidPoolGrantResponse) GetGrant() *PoolGrant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// ListPoolGrantsRequest asks for a page of a workspace's grants.
+type ListPoolGrantsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// The most grants to return; 0 means 50, more than 500 is 500.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A previous response's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolGrantsRequest) Reset() {
+	*x = ListPoolGrantsRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolGrantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolGrantsRequest) ProtoMessage() {}
+
+func (x *ListPoolGrantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolGrantsRequest.ProtoReflect.Descriptor instead.
+func (*ListPoolGrantsRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListPoolGrantsRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *ListPoolGrantsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPoolGrantsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListPoolGrantsResponse is a page of grants.
+type ListPoolGrantsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grants, oldest first.
+	Grants []*PoolGrant `protobuf:"bytes,1,rep,name=grants,proto3" json:"grants,omitempty"`
+	// The token of the next page; empty after the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolGrantsResponse) Reset() {
+	*x = ListPoolGrantsResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolGrantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolGrantsResponse) ProtoMessage() {}
+
+func (x *ListPoolGrantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolGrantsResponse.ProtoReflect.Descriptor instead.
+func (*ListPoolGrantsResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListPoolGrantsResponse) GetGrants() []*PoolGrant {
+	if x != nil {
+		return x.Grants
+	}
+	return nil
+}
+
+func (x *ListPoolGrantsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetWorkspaceBalanceRequest names a workspace.
+type GetWorkspaceBalanceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId   string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkspaceBalanceRequest) Reset() {
+	*x = GetWorkspaceBalanceRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkspaceBalanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkspaceBalanceRequest) ProtoMessage() {}
+
+func (x *GetWorkspaceBalanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkspaceBalanceRequest.ProtoReflect.Descriptor instead.
+func (*GetWorkspaceBalanceRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetWorkspaceBalanceRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+// GetWorkspaceBalanceResponse is the workspace's balance.
+type GetWorkspaceBalanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pool, overage and programmatic usage.
+	Balance       *WorkspaceBalance `protobuf:"bytes,1,opt,name=balance,proto3" json:"balance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkspaceBalanceResponse) Reset() {
+	*x = GetWorkspaceBalanceResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkspaceBalanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkspaceBalanceResponse) ProtoMessage() {}
+
+func (x *GetWorkspaceBalanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkspaceBalanceResponse.ProtoReflect.Descriptor instead.
+func (*GetWorkspaceBalanceResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetWorkspaceBalanceResponse) GetBalance() *WorkspaceBalance {
+	if x != nil {
+		return x.Balance
+	}
+	return nil
+}
+
 var File_quota_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_quota_v1_admin_service_proto_rawDesc = "" +
@@ -559,7 +1273,56 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
 	"\apricing\x18\x02 \x01(\v2\x14.quota.v1.PriceTableR\apricing\"D\n" +
 	"\x12SetPricingResponse\x12.\n" +
-	"\apricing\x18\x01 \x01(\v2\x14.quota.v1.PriceTableR\apricing2\x88\x03\n" +
+	"\apricing\x18\x01 \x01(\v2\x14.quota.v1.PriceTableR\apricing\"\x90\x01\n" +
+	"\x19SetWorkspacePolicyRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x121\n" +
+	"\x06policy\x18\x03 \x01(\v2\x19.quota.v1.WorkspacePolicyR\x06policy\"O\n" +
+	"\x1aSetWorkspacePolicyResponse\x121\n" +
+	"\tworkspace\x18\x01 \x01(\v2\x13.quota.v1.WorkspaceR\tworkspace\"\xc3\x01\n" +
+	"\x17SetMemberPoolCapRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1e\n" +
+	"\bpool_cap\x18\x04 \x01(\x03H\x00R\apoolCap\x88\x01\x01\x12\x1c\n" +
+	"\tunlimited\x18\x05 \x01(\bR\tunlimitedB\v\n" +
+	"\t_pool_cap\"G\n" +
+	"\x18SetMemberPoolCapResponse\x12+\n" +
+	"\abalance\x18\x01 \x01(\v2\x11.quota.v1.BalanceR\abalance\"\xac\x02\n" +
+	"\x13AddPoolGrantRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12'\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x13.quota.v1.GrantKindR\x04kind\x12\x16\n" +
+	"\x06amount\x18\x04 \x01(\x03R\x06amount\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x1a\n" +
+	"\bpriority\x18\a \x01(\x03R\bpriority\"A\n" +
+	"\x14AddPoolGrantResponse\x12)\n" +
+	"\x05grant\x18\x01 \x01(\v2\x13.quota.v1.PoolGrantR\x05grant\"s\n" +
+	"\x14VoidPoolGrantRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x19\n" +
+	"\bgrant_id\x18\x02 \x01(\tR\agrantId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"B\n" +
+	"\x15VoidPoolGrantResponse\x12)\n" +
+	"\x05grant\x18\x01 \x01(\v2\x13.quota.v1.PoolGrantR\x05grant\"v\n" +
+	"\x15ListPoolGrantsRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"m\n" +
+	"\x16ListPoolGrantsResponse\x12+\n" +
+	"\x06grants\x18\x01 \x03(\v2\x13.quota.v1.PoolGrantR\x06grants\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
+	"\x1aGetWorkspaceBalanceRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"S\n" +
+	"\x1bGetWorkspaceBalanceResponse\x124\n" +
+	"\abalance\x18\x01 \x01(\v2\x1a.quota.v1.WorkspaceBalanceR\abalance2\xa8\a\n" +
 	"\fAdminService\x12M\n" +
 	"\fSetWorkspace\x12\x1d.quota.v1.SetWorkspaceRequest\x1a\x1e.quota.v1.SetWorkspaceResponse\x12R\n" +
 	"\fGetWorkspace\x12\x1d.quota.v1.GetWorkspaceRequest\x1a\x1e.quota.v1.GetWorkspaceResponse\"\x03\x90\x02\x01\x12>\n" +
@@ -567,7 +1330,13 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
 	"GetPricing\x12\x1b.quota.v1.GetPricingRequest\x1a\x1c.quota.v1.GetPricingResponse\"\x03\x90\x02\x01\x12G\n" +
 	"\n" +
-	"SetPricing\x12\x1b.quota.v1.SetPricingRequest\x1a\x1c.quota.v1.SetPricingResponseB1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
+	"SetPricing\x12\x1b.quota.v1.SetPricingRequest\x1a\x1c.quota.v1.SetPricingResponse\x12_\n" +
+	"\x12SetWorkspacePolicy\x12#.quota.v1.SetWorkspacePolicyRequest\x1a$.quota.v1.SetWorkspacePolicyResponse\x12Y\n" +
+	"\x10SetMemberPoolCap\x12!.quota.v1.SetMemberPoolCapRequest\x1a\".quota.v1.SetMemberPoolCapResponse\x12M\n" +
+	"\fAddPoolGrant\x12\x1d.quota.v1.AddPoolGrantRequest\x1a\x1e.quota.v1.AddPoolGrantResponse\x12P\n" +
+	"\rVoidPoolGrant\x12\x1e.quota.v1.VoidPoolGrantRequest\x1a\x1f.quota.v1.VoidPoolGrantResponse\x12X\n" +
+	"\x0eListPoolGrants\x12\x1f.quota.v1.ListPoolGrantsRequest\x1a .quota.v1.ListPoolGrantsResponse\"\x03\x90\x02\x01\x12g\n" +
+	"\x13GetWorkspaceBalance\x12$.quota.v1.GetWorkspaceBalanceRequest\x1a%.quota.v1.GetWorkspaceBalanceResponse\"\x03\x90\x02\x01B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
 
 var (
 	file_quota_v1_admin_service_proto_rawDescOnce sync.Once
@@ -581,48 +1350,86 @@ func file_quota_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_quota_v1_admin_service_proto_rawDescData
 }
 
-var file_quota_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_quota_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_quota_v1_admin_service_proto_goTypes = []any{
-	(*SetWorkspaceRequest)(nil),   // 0: quota.v1.SetWorkspaceRequest
-	(*SetWorkspaceResponse)(nil),  // 1: quota.v1.SetWorkspaceResponse
-	(*GetWorkspaceRequest)(nil),   // 2: quota.v1.GetWorkspaceRequest
-	(*GetWorkspaceResponse)(nil),  // 3: quota.v1.GetWorkspaceResponse
-	(*SetSeatRequest)(nil),        // 4: quota.v1.SetSeatRequest
-	(*SetSeatResponse)(nil),       // 5: quota.v1.SetSeatResponse
-	(*GetPricingRequest)(nil),     // 6: quota.v1.GetPricingRequest
-	(*GetPricingResponse)(nil),    // 7: quota.v1.GetPricingResponse
-	(*SetPricingRequest)(nil),     // 8: quota.v1.SetPricingRequest
-	(*SetPricingResponse)(nil),    // 9: quota.v1.SetPricingResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*Workspace)(nil),             // 11: quota.v1.Workspace
-	(Seat)(0),                     // 12: quota.v1.Seat
-	(*Balance)(nil),               // 13: quota.v1.Balance
-	(*PriceTable)(nil),            // 14: quota.v1.PriceTable
+	(*SetWorkspaceRequest)(nil),         // 0: quota.v1.SetWorkspaceRequest
+	(*SetWorkspaceResponse)(nil),        // 1: quota.v1.SetWorkspaceResponse
+	(*GetWorkspaceRequest)(nil),         // 2: quota.v1.GetWorkspaceRequest
+	(*GetWorkspaceResponse)(nil),        // 3: quota.v1.GetWorkspaceResponse
+	(*SetSeatRequest)(nil),              // 4: quota.v1.SetSeatRequest
+	(*SetSeatResponse)(nil),             // 5: quota.v1.SetSeatResponse
+	(*GetPricingRequest)(nil),           // 6: quota.v1.GetPricingRequest
+	(*GetPricingResponse)(nil),          // 7: quota.v1.GetPricingResponse
+	(*SetPricingRequest)(nil),           // 8: quota.v1.SetPricingRequest
+	(*SetPricingResponse)(nil),          // 9: quota.v1.SetPricingResponse
+	(*SetWorkspacePolicyRequest)(nil),   // 10: quota.v1.SetWorkspacePolicyRequest
+	(*SetWorkspacePolicyResponse)(nil),  // 11: quota.v1.SetWorkspacePolicyResponse
+	(*SetMemberPoolCapRequest)(nil),     // 12: quota.v1.SetMemberPoolCapRequest
+	(*SetMemberPoolCapResponse)(nil),    // 13: quota.v1.SetMemberPoolCapResponse
+	(*AddPoolGrantRequest)(nil),         // 14: quota.v1.AddPoolGrantRequest
+	(*AddPoolGrantResponse)(nil),        // 15: quota.v1.AddPoolGrantResponse
+	(*VoidPoolGrantRequest)(nil),        // 16: quota.v1.VoidPoolGrantRequest
+	(*VoidPoolGrantResponse)(nil),       // 17: quota.v1.VoidPoolGrantResponse
+	(*ListPoolGrantsRequest)(nil),       // 18: quota.v1.ListPoolGrantsRequest
+	(*ListPoolGrantsResponse)(nil),      // 19: quota.v1.ListPoolGrantsResponse
+	(*GetWorkspaceBalanceRequest)(nil),  // 20: quota.v1.GetWorkspaceBalanceRequest
+	(*GetWorkspaceBalanceResponse)(nil), // 21: quota.v1.GetWorkspaceBalanceResponse
+	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
+	(*Workspace)(nil),                   // 23: quota.v1.Workspace
+	(Seat)(0),                           // 24: quota.v1.Seat
+	(*Balance)(nil),                     // 25: quota.v1.Balance
+	(*PriceTable)(nil),                  // 26: quota.v1.PriceTable
+	(*WorkspacePolicy)(nil),             // 27: quota.v1.WorkspacePolicy
+	(GrantKind)(0),                      // 28: quota.v1.GrantKind
+	(*PoolGrant)(nil),                   // 29: quota.v1.PoolGrant
+	(*WorkspaceBalance)(nil),            // 30: quota.v1.WorkspaceBalance
 }
 var file_quota_v1_admin_service_proto_depIdxs = []int32{
-	10, // 0: quota.v1.SetWorkspaceRequest.subscription_start:type_name -> google.protobuf.Timestamp
-	11, // 1: quota.v1.SetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
-	11, // 2: quota.v1.GetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
-	12, // 3: quota.v1.SetSeatRequest.seat:type_name -> quota.v1.Seat
-	13, // 4: quota.v1.SetSeatResponse.balance:type_name -> quota.v1.Balance
-	14, // 5: quota.v1.GetPricingResponse.pricing:type_name -> quota.v1.PriceTable
-	14, // 6: quota.v1.SetPricingRequest.pricing:type_name -> quota.v1.PriceTable
-	14, // 7: quota.v1.SetPricingResponse.pricing:type_name -> quota.v1.PriceTable
-	0,  // 8: quota.v1.AdminService.SetWorkspace:input_type -> quota.v1.SetWorkspaceRequest
-	2,  // 9: quota.v1.AdminService.GetWorkspace:input_type -> quota.v1.GetWorkspaceRequest
-	4,  // 10: quota.v1.AdminService.SetSeat:input_type -> quota.v1.SetSeatRequest
-	6,  // 11: quota.v1.AdminService.GetPricing:input_type -> quota.v1.GetPricingRequest
-	8,  // 12: quota.v1.AdminService.SetPricing:input_type -> quota.v1.SetPricingRequest
-	1,  // 13: quota.v1.AdminService.SetWorkspace:output_type -> quota.v1.SetWorkspaceResponse
-	3,  // 14: quota.v1.AdminService.GetWorkspace:output_type -> quota.v1.GetWorkspaceResponse
-	5,  // 15: quota.v1.AdminService.SetSeat:output_type -> quota.v1.SetSeatResponse
-	7,  // 16: quota.v1.AdminService.GetPricing:output_type -> quota.v1.GetPricingResponse
-	9,  // 17: quota.v1.AdminService.SetPricing:output_type -> quota.v1.SetPricingResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	22, // 0: quota.v1.SetWorkspaceRequest.subscription_start:type_name -> google.protobuf.Timestamp
+	23, // 1: quota.v1.SetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
+	23, // 2: quota.v1.GetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
+	24, // 3: quota.v1.SetSeatRequest.seat:type_name -> quota.v1.Seat
+	25, // 4: quota.v1.SetSeatResponse.balance:type_name -> quota.v1.Balance
+	26, // 5: quota.v1.GetPricingResponse.pricing:type_name -> quota.v1.PriceTable
+	26, // 6: quota.v1.SetPricingRequest.pricing:type_name -> quota.v1.PriceTable
+	26, // 7: quota.v1.SetPricingResponse.pricing:type_name -> quota.v1.PriceTable
+	27, // 8: quota.v1.SetWorkspacePolicyRequest.policy:type_name -> quota.v1.WorkspacePolicy
+	23, // 9: quota.v1.SetWorkspacePolicyResponse.workspace:type_name -> quota.v1.Workspace
+	25, // 10: quota.v1.SetMemberPoolCapResponse.balance:type_name -> quota.v1.Balance
+	28, // 11: quota.v1.AddPoolGrantRequest.kind:type_name -> quota.v1.GrantKind
+	22, // 12: quota.v1.AddPoolGrantRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 13: quota.v1.AddPoolGrantRequest.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 14: quota.v1.AddPoolGrantResponse.grant:type_name -> quota.v1.PoolGrant
+	29, // 15: quota.v1.VoidPoolGrantResponse.grant:type_name -> quota.v1.PoolGrant
+	29, // 16: quota.v1.ListPoolGrantsResponse.grants:type_name -> quota.v1.PoolGrant
+	30, // 17: quota.v1.GetWorkspaceBalanceResponse.balance:type_name -> quota.v1.WorkspaceBalance
+	0,  // 18: quota.v1.AdminService.SetWorkspace:input_type -> quota.v1.SetWorkspaceRequest
+	2,  // 19: quota.v1.AdminService.GetWorkspace:input_type -> quota.v1.GetWorkspaceRequest
+	4,  // 20: quota.v1.AdminService.SetSeat:input_type -> quota.v1.SetSeatRequest
+	6,  // 21: quota.v1.AdminService.GetPricing:input_type -> quota.v1.GetPricingRequest
+	8,  // 22: quota.v1.AdminService.SetPricing:input_type -> quota.v1.SetPricingRequest
+	10, // 23: quota.v1.AdminService.SetWorkspacePolicy:input_type -> quota.v1.SetWorkspacePolicyRequest
+	12, // 24: quota.v1.AdminService.SetMemberPoolCap:input_type -> quota.v1.SetMemberPoolCapRequest
+	14, // 25: quota.v1.AdminService.AddPoolGrant:input_type -> quota.v1.AddPoolGrantRequest
+	16, // 26: quota.v1.AdminService.VoidPoolGrant:input_type -> quota.v1.VoidPoolGrantRequest
+	18, // 27: quota.v1.AdminService.ListPoolGrants:input_type -> quota.v1.ListPoolGrantsRequest
+	20, // 28: quota.v1.AdminService.GetWorkspaceBalance:input_type -> quota.v1.GetWorkspaceBalanceRequest
+	1,  // 29: quota.v1.AdminService.SetWorkspace:output_type -> quota.v1.SetWorkspaceResponse
+	3,  // 30: quota.v1.AdminService.GetWorkspace:output_type -> quota.v1.GetWorkspaceResponse
+	5,  // 31: quota.v1.AdminService.SetSeat:output_type -> quota.v1.SetSeatResponse
+	7,  // 32: quota.v1.AdminService.GetPricing:output_type -> quota.v1.GetPricingResponse
+	9,  // 33: quota.v1.AdminService.SetPricing:output_type -> quota.v1.SetPricingResponse
+	11, // 34: quota.v1.AdminService.SetWorkspacePolicy:output_type -> quota.v1.SetWorkspacePolicyResponse
+	13, // 35: quota.v1.AdminService.SetMemberPoolCap:output_type -> quota.v1.SetMemberPoolCapResponse
+	15, // 36: quota.v1.AdminService.AddPoolGrant:output_type -> quota.v1.AddPoolGrantResponse
+	17, // 37: quota.v1.AdminService.VoidPoolGrant:output_type -> quota.v1.VoidPoolGrantResponse
+	19, // 38: quota.v1.AdminService.ListPoolGrants:output_type -> quota.v1.ListPoolGrantsResponse
+	21, // 39: quota.v1.AdminService.GetWorkspaceBalance:output_type -> quota.v1.GetWorkspaceBalanceResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_quota_v1_admin_service_proto_init() }
@@ -631,13 +1438,14 @@ func file_quota_v1_admin_service_proto_init() {
 		return
 	}
 	file_quota_v1_types_proto_init()
+	file_quota_v1_admin_service_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quota_v1_admin_service_proto_rawDesc), len(file_quota_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,19 +19,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_SetWorkspace_FullMethodName = "/quota.v1.AdminService/SetWorkspace"
-	AdminService_GetWorkspace_FullMethodName = "/quota.v1.AdminService/GetWorkspace"
-	AdminService_SetSeat_FullMethodName      = "/quota.v1.AdminService/SetSeat"
-	AdminService_GetPricing_FullMethodName   = "/quota.v1.AdminService/GetPricing"
-	AdminService_SetPricing_FullMethodName   = "/quota.v1.AdminService/SetPricing"
+	AdminService_SetWorkspace_FullMethodName        = "/quota.v1.AdminService/SetWorkspace"
+	AdminService_GetWorkspace_FullMethodName        = "/quota.v1.AdminService/GetWorkspace"
+	AdminService_SetSeat_FullMethodName             = "/quota.v1.AdminService/SetSeat"
+	AdminService_GetPricing_FullMethodName          = "/quota.v1.AdminService/GetPricing"
+	AdminService_SetPricing_FullMethodName          = "/quota.v1.AdminService/SetPricing"
+	AdminService_SetWorkspacePolicy_FullMethodName  = "/quota.v1.AdminService/SetWorkspacePolicy"
+	AdminService_SetMemberPoolCap_FullMethodName    = "/quota.v1.AdminService/SetMemberPoolCap"
+	AdminService_AddPoolGrant_FullMethodName        = "/quota.v1.AdminService/AddPoolGrant"
+	AdminService_VoidPoolGrant_FullMethodName       = "/quota.v1.AdminService/VoidPoolGrant"
+	AdminService_ListPoolGrants_FullMethodName      = "/quota.v1.AdminService/ListPoolGrants"
+	AdminService_GetWorkspaceBalance_FullMethodName = "/quota.v1.AdminService/GetWorkspaceBalance"
 )
 
 // AdminServiceClient is the client API for AdminService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AdminService is what operators call to set up workspaces, seats and
-// prices.
+// AdminService is what operators call to set up workspaces, seats, prices,
+// the workspace pool and its caps.
 type AdminServiceClient interface {
 	// SetWorkspace creates or updates a workspace's subscription start.
 	SetWorkspace(ctx context.Context, in *SetWorkspaceRequest, opts ...grpc.CallOption) (*SetWorkspaceResponse, error)
@@ -44,6 +50,23 @@ type AdminServiceClient interface {
 	GetPricing(ctx context.Context, in *GetPricingRequest, opts ...grpc.CallOption) (*GetPricingResponse, error)
 	// SetPricing replaces the price table.
 	SetPricing(ctx context.Context, in *SetPricingRequest, opts ...grpc.CallOption) (*SetPricingResponse, error)
+	// SetWorkspacePolicy replaces a workspace's pool, cap and overage
+	// settings.
+	SetWorkspacePolicy(ctx context.Context, in *SetWorkspacePolicyRequest, opts ...grpc.CallOption) (*SetWorkspacePolicyResponse, error)
+	// SetMemberPoolCap sets or clears a member's personal pool cap override.
+	SetMemberPoolCap(ctx context.Context, in *SetMemberPoolCapRequest, opts ...grpc.CallOption) (*SetMemberPoolCapResponse, error)
+	// AddPoolGrant adds a grant (a top-up or a commitment) to a workspace's
+	// pool.
+	AddPoolGrant(ctx context.Context, in *AddPoolGrantRequest, opts ...grpc.CallOption) (*AddPoolGrantResponse, error)
+	// VoidPoolGrant ends a grant now: what is left is forfeited at once, what
+	// is held is forfeited when released.
+	VoidPoolGrant(ctx context.Context, in *VoidPoolGrantRequest, opts ...grpc.CallOption) (*VoidPoolGrantResponse, error)
+	// ListPoolGrants lists a workspace's grants, oldest first, with what is
+	// left of each.
+	ListPoolGrants(ctx context.Context, in *ListPoolGrantsRequest, opts ...grpc.CallOption) (*ListPoolGrantsResponse, error)
+	// GetWorkspaceBalance returns a workspace's pool, overage and
+	// programmatic usage in its current period.
+	GetWorkspaceBalance(ctx context.Context, in *GetWorkspaceBalanceRequest, opts ...grpc.CallOption) (*GetWorkspaceBalanceResponse, error)
 }
 
 type adminServiceClient struct {
@@ -104,12 +127,72 @@ func (c *adminServiceClient) SetPricing(ctx context.Context, in *SetPricingReque
 	return out, nil
 }
 
+func (c *adminServiceClient) SetWorkspacePolicy(ctx context.Context, in *SetWorkspacePolicyRequest, opts ...grpc.CallOption) (*SetWorkspacePolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetWorkspacePolicyResponse)
+	err := c.cc.Invoke(ctx, AdminService_SetWorkspacePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) SetMemberPoolCap(ctx context.Context, in *SetMemberPoolCapRequest, opts ...grpc.CallOption) (*SetMemberPoolCapResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetMemberPoolCapResponse)
+	err := c.cc.Invoke(ctx, AdminService_SetMemberPoolCap_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) AddPoolGrant(ctx context.Context, in *AddPoolGrantRequest, opts ...grpc.CallOption) (*AddPoolGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddPoolGrantResponse)
+	err := c.cc.Invoke(ctx, AdminService_AddPoolGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) VoidPoolGrant(ctx context.Context, in *VoidPoolGrantRequest, opts ...grpc.CallOption) (*VoidPoolGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VoidPoolGrantResponse)
+	err := c.cc.Invoke(ctx, AdminService_VoidPoolGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListPoolGrants(ctx context.Context, in *ListPoolGrantsRequest, opts ...grpc.CallOption) (*ListPoolGrantsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPoolGrantsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListPoolGrants_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetWorkspaceBalance(ctx context.Context, in *GetWorkspaceBalanceRequest, opts ...grpc.CallOption) (*GetWorkspaceBalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWorkspaceBalanceResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetWorkspaceBalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
 //
-// AdminService is what operators call to set up workspaces, seats and
-// prices.
+// AdminService is what operators call to set up workspaces, seats, prices,
+// the workspace pool and its caps.
 type AdminServiceServer interface {
 	// SetWorkspace creates or updates a workspace's subscription start.
 	SetWorkspace(context.Context, *SetWorkspaceRequest) (*SetWorkspaceResponse, error)
@@ -122,6 +205,23 @@ type AdminServiceServer interface {
 	GetPricing(context.Context, *GetPricingRequest) (*GetPricingResponse, error)
 	// SetPricing replaces the price table.
 	SetPricing(context.Context, *SetPricingRequest) (*SetPricingResponse, error)
+	// SetWorkspacePolicy replaces a workspace's pool, cap and overage
+	// settings.
+	SetWorkspacePolicy(context.Context, *SetWorkspacePolicyRequest) (*SetWorkspacePolicyResponse, error)
+	// SetMemberPoolCap sets or clears a member's personal pool cap override.
+	SetMemberPoolCap(context.Context, *SetMemberPoolCapRequest) (*SetMemberPoolCapResponse, error)
+	// AddPoolGrant adds a grant (a top-up or a commitment) to a workspace's
+	// pool.
+	AddPoolGrant(context.Context, *AddPoolGrantRequest) (*AddPoolGrantResponse, error)
+	// VoidPoolGrant ends a grant now: what is left is forfeited at once, what
+	// is held is forfeited when released.
+	VoidPoolGrant(context.Context, *VoidPoolGrantRequest) (*VoidPoolGrantResponse, error)
+	// ListPoolGrants lists a workspace's grants, oldest first, with what is
+	// left of each.
+	ListPoolGrants(context.Context, *ListPoolGrantsRequest) (*ListPoolGrantsResponse, error)
+	// GetWorkspaceBalance returns a workspace's pool, overage and
+	// programmatic usage in its current period.
+	GetWorkspaceBalance(context.Context, *GetWorkspaceBalanceRequest) (*GetWorkspaceBalanceResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -146,6 +246,24 @@ func (UnimplementedAdminServiceServer) GetPricing(context.Context, *GetPricingRe
 }
 func (UnimplementedAdminServiceServer) SetPricing(context.Context, *SetPricingRequest) (*SetPricingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetPricing not implemented")
+}
+func (UnimplementedAdminServiceServer) SetWorkspacePolicy(context.Context, *SetWorkspacePolicyRequest) (*SetWorkspacePolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetWorkspacePolicy not implemented")
+}
+func (UnimplementedAdminServiceServer) SetMemberPoolCap(context.Context, *SetMemberPoolCapRequest) (*SetMemberPoolCapResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetMemberPoolCap not implemented")
+}
+func (UnimplementedAdminServiceServer) AddPoolGrant(context.Context, *AddPoolGrantRequest) (*AddPoolGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddPoolGrant not implemented")
+}
+func (UnimplementedAdminServiceServer) VoidPoolGrant(context.Context, *VoidPoolGrantRequest) (*VoidPoolGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VoidPoolGrant not implemented")
+}
+func (UnimplementedAdminServiceServer) ListPoolGrants(context.Context, *ListPoolGrantsRequest) (*ListPoolGrantsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPoolGrants not implemented")
+}
+func (UnimplementedAdminServiceServer) GetWorkspaceBalance(context.Context, *GetWorkspaceBalanceRequest) (*GetWorkspaceBalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWorkspaceBalance not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -258,6 +376,114 @@ func _AdminService_SetPricing_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_SetWorkspacePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetWorkspacePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SetWorkspacePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SetWorkspacePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SetWorkspacePolicy(ctx, req.(*SetWorkspacePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_SetMemberPoolCap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetMemberPoolCapRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SetMemberPoolCap(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SetMemberPoolCap_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SetMemberPoolCap(ctx, req.(*SetMemberPoolCapRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_AddPoolGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddPoolGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AddPoolGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AddPoolGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AddPoolGrant(ctx, req.(*AddPoolGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_VoidPoolGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VoidPoolGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).VoidPoolGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_VoidPoolGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).VoidPoolGrant(ctx, req.(*VoidPoolGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListPoolGrants_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPoolGrantsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListPoolGrants(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListPoolGrants_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListPoolGrants(ctx, req.(*ListPoolGrantsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetWorkspaceBalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWorkspaceBalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetWorkspaceBalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetWorkspaceBalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetWorkspaceBalance(ctx, req.(*GetWorkspaceBalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +510,30 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetPricing",
 			Handler:    _AdminService_SetPricing_Handler,
+		},
+		{
+			MethodName: "SetWorkspacePolicy",
+			Handler:    _AdminService_SetWorkspacePolicy_Handler,
+		},
+		{
+			MethodName: "SetMemberPoolCap",
+			Handler:    _AdminService_SetMemberPoolCap_Handler,
+		},
+		{
+			MethodName: "AddPoolGrant",
+			Handler:    _AdminService_AddPoolGrant_Handler,
+		},
+		{
+			MethodName: "VoidPoolGrant",
+			Handler:    _AdminService_VoidPoolGrant_Handler,
+		},
+		{
+			MethodName: "ListPoolGrants",
+			Handler:    _AdminService_ListPoolGrants_Handler,
+		},
+		{
+			MethodName: "GetWorkspaceBalance",
+			Handler:    _AdminService_GetWorkspaceBalance_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

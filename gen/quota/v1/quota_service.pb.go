@@ -22,7 +22,8 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ReserveRequest asks to hold a member's credits.
+// ReserveRequest asks to hold credits for a member, or for a programmatic
+// spender. Exactly one of member_id and spender_id is set.
 type ReserveRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The workspace.
@@ -39,7 +40,11 @@ type ReserveRequest struct {
 	// How long the hold lives; unset means the server's default.
 	Ttl *durationpb.Duration `protobuf:"bytes,6,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	// Where the run comes from.
-	Origin        Origin `protobuf:"varint,7,opt,name=origin,proto3,enum=quota.v1.Origin" json:"origin,omitempty"`
+	Origin Origin `protobuf:"varint,7,opt,name=origin,proto3,enum=quota.v1.Origin" json:"origin,omitempty"`
+	// For programmatic usage with no member: the API key or trigger id that
+	// spends (same id rules as member_id). It draws from the pool, then
+	// overage, within the programmatic cap.
+	SpenderId     string `protobuf:"bytes,8,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -123,12 +128,21 @@ func (x *ReserveRequest) GetOrigin() Origin {
 	return Origin_ORIGIN_UNSPECIFIED
 }
 
+func (x *ReserveRequest) GetSpenderId() string {
+	if x != nil {
+		return x.SpenderId
+	}
+	return ""
+}
+
 // ReserveResponse is the new hold.
 type ReserveResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reservation.
 	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	// The member's balance after the hold.
+	// The member's balance after (for a programmatic spender: what it may
+	// still draw from the pool and overage).the hold (for a programmatic spender: no
+	// credits of its own, what it may draw from the pool and overage).
 	Balance       *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -265,7 +279,8 @@ type ExtendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reservation.
 	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	// The member's balance after.
+	// The member's balance after (for a programmatic spender: what it may
+	// still draw from the pool and overage).
 	Balance       *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -393,7 +408,8 @@ type CommitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reservation, with cost, charge per source, release and shortfall.
 	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	// The member's balance after.
+	// The member's balance after (for a programmatic spender: what it may
+	// still draw from the pool and overage).
 	Balance       *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -512,7 +528,8 @@ type RefundResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reservation.
 	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	// The member's balance after.
+	// The member's balance after (for a programmatic spender: what it may
+	// still draw from the pool and overage).
 	Balance       *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -869,7 +886,7 @@ var File_quota_v1_quota_service_proto protoreflect.FileDescriptor
 
 const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cquota/v1/quota_service.proto\x12\bquota.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14quota/v1/types.proto\"\xfd\x01\n" +
+	"\x1cquota/v1/quota_service.proto\x12\bquota.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14quota/v1/types.proto\"\x9c\x02\n" +
 	"\x0eReserveRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x1d\n" +
@@ -879,7 +896,9 @@ const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\n" +
 	"min_amount\x18\x05 \x01(\x03R\tminAmount\x12+\n" +
 	"\x03ttl\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12(\n" +
-	"\x06origin\x18\a \x01(\x0e2\x10.quota.v1.OriginR\x06origin\"w\n" +
+	"\x06origin\x18\a \x01(\x0e2\x10.quota.v1.OriginR\x06origin\x12\x1d\n" +
+	"\n" +
+	"spender_id\x18\b \x01(\tR\tspenderId\"w\n" +
 	"\x0fReserveResponse\x127\n" +
 	"\vreservation\x18\x01 \x01(\v2\x15.quota.v1.ReservationR\vreservation\x12+\n" +
 	"\abalance\x18\x02 \x01(\v2\x11.quota.v1.BalanceR\abalance\"\xc4\x01\n" +

@@ -36,8 +36,10 @@ const (
 // Reserve before it, Commit (or Refund) after it.
 type QuotaServiceClient interface {
 	// Reserve holds up to amount of a member's credits, at least min_amount,
-	// drawn in source order. Fails with RESOURCE_EXHAUSTED and a reason when
-	// the member cannot hold min_amount.
+	// drawn in source order: seat, free, pool, overage. Programmatic usage
+	// (spender_id instead of member_id) draws from the pool, then overage,
+	// within the workspace's programmatic cap. Fails with RESOURCE_EXHAUSTED
+	// and a reason when min_amount cannot be held.
 	Reserve(ctx context.Context, in *ReserveRequest, opts ...grpc.CallOption) (*ReserveResponse, error)
 	// Extend raises a live hold and/or moves its deadline.
 	Extend(ctx context.Context, in *ExtendRequest, opts ...grpc.CallOption) (*ExtendResponse, error)
@@ -141,8 +143,10 @@ func (c *quotaServiceClient) EstimateCost(ctx context.Context, in *EstimateCostR
 // Reserve before it, Commit (or Refund) after it.
 type QuotaServiceServer interface {
 	// Reserve holds up to amount of a member's credits, at least min_amount,
-	// drawn in source order. Fails with RESOURCE_EXHAUSTED and a reason when
-	// the member cannot hold min_amount.
+	// drawn in source order: seat, free, pool, overage. Programmatic usage
+	// (spender_id instead of member_id) draws from the pool, then overage,
+	// within the workspace's programmatic cap. Fails with RESOURCE_EXHAUSTED
+	// and a reason when min_amount cannot be held.
 	Reserve(context.Context, *ReserveRequest) (*ReserveResponse, error)
 	// Extend raises a live hold and/or moves its deadline.
 	Extend(context.Context, *ExtendRequest) (*ExtendResponse, error)

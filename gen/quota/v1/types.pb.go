@@ -272,6 +272,14 @@ const (
 	Source_SOURCE_SEAT Source = 1
 	// The member's free lifetime credits.
 	Source_SOURCE_FREE Source = 2
+	// The workspace pool: its grants (top-ups, commitments), drawn by
+	// priority, then earliest expiry, then oldest; within the member's
+	// personal pool cap, or the programmatic cap for usage with no member.
+	// Free seats never draw from the pool.
+	Source_SOURCE_POOL Source = 3
+	// Overage (pay as you go), where the workspace enabled it, up to its cap
+	// for the period.
+	Source_SOURCE_OVERAGE Source = 4
 )
 
 // Enum value maps for Source.
@@ -280,11 +288,15 @@ var (
 		0: "SOURCE_UNSPECIFIED",
 		1: "SOURCE_SEAT",
 		2: "SOURCE_FREE",
+		3: "SOURCE_POOL",
+		4: "SOURCE_OVERAGE",
 	}
 	Source_value = map[string]int32{
 		"SOURCE_UNSPECIFIED": 0,
 		"SOURCE_SEAT":        1,
 		"SOURCE_FREE":        2,
+		"SOURCE_POOL":        3,
+		"SOURCE_OVERAGE":     4,
 	}
 )
 
@@ -313,6 +325,121 @@ func (x Source) Number() protoreflect.EnumNumber {
 // Deprecated: Use Source.Descriptor instead.
 func (Source) EnumDescriptor() ([]byte, []int) {
 	return file_quota_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+// GrantKind is the kind of a pool grant.
+type GrantKind int32
+
+const (
+	// Not set. Rejected.
+	GrantKind_GRANT_KIND_UNSPECIFIED GrantKind = 0
+	// A purchased top-up: expires one year after its start unless the grant
+	// says otherwise.
+	GrantKind_GRANT_KIND_TOP_UP GrantKind = 1
+	// A contractual commitment: its expiry is required.
+	GrantKind_GRANT_KIND_COMMITMENT GrantKind = 2
+)
+
+// Enum value maps for GrantKind.
+var (
+	GrantKind_name = map[int32]string{
+		0: "GRANT_KIND_UNSPECIFIED",
+		1: "GRANT_KIND_TOP_UP",
+		2: "GRANT_KIND_COMMITMENT",
+	}
+	GrantKind_value = map[string]int32{
+		"GRANT_KIND_UNSPECIFIED": 0,
+		"GRANT_KIND_TOP_UP":      1,
+		"GRANT_KIND_COMMITMENT":  2,
+	}
+)
+
+func (x GrantKind) Enum() *GrantKind {
+	p := new(GrantKind)
+	*p = x
+	return p
+}
+
+func (x GrantKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GrantKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_quota_v1_types_proto_enumTypes[5].Descriptor()
+}
+
+func (GrantKind) Type() protoreflect.EnumType {
+	return &file_quota_v1_types_proto_enumTypes[5]
+}
+
+func (x GrantKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GrantKind.Descriptor instead.
+func (GrantKind) EnumDescriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+// GrantState is where a pool grant is in its life.
+type GrantState int32
+
+const (
+	// Never returned.
+	GrantState_GRANT_STATE_UNSPECIFIED GrantState = 0
+	// Between its start and its expiry: drawable.
+	GrantState_GRANT_STATE_ACTIVE GrantState = 1
+	// Its start is in the future: not drawable yet.
+	GrantState_GRANT_STATE_PENDING GrantState = 2
+	// Past its expiry: what was left is forfeited.
+	GrantState_GRANT_STATE_EXPIRED GrantState = 3
+	// Voided by an operator: what was left is forfeited.
+	GrantState_GRANT_STATE_VOIDED GrantState = 4
+)
+
+// Enum value maps for GrantState.
+var (
+	GrantState_name = map[int32]string{
+		0: "GRANT_STATE_UNSPECIFIED",
+		1: "GRANT_STATE_ACTIVE",
+		2: "GRANT_STATE_PENDING",
+		3: "GRANT_STATE_EXPIRED",
+		4: "GRANT_STATE_VOIDED",
+	}
+	GrantState_value = map[string]int32{
+		"GRANT_STATE_UNSPECIFIED": 0,
+		"GRANT_STATE_ACTIVE":      1,
+		"GRANT_STATE_PENDING":     2,
+		"GRANT_STATE_EXPIRED":     3,
+		"GRANT_STATE_VOIDED":      4,
+	}
+)
+
+func (x GrantState) Enum() *GrantState {
+	p := new(GrantState)
+	*p = x
+	return p
+}
+
+func (x GrantState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GrantState) Descriptor() protoreflect.EnumDescriptor {
+	return file_quota_v1_types_proto_enumTypes[6].Descriptor()
+}
+
+func (GrantState) Type() protoreflect.EnumType {
+	return &file_quota_v1_types_proto_enumTypes[6]
+}
+
+func (x GrantState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GrantState.Descriptor instead.
+func (GrantState) EnumDescriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 // ModelUsage is the tokens one agent spent on one model.
@@ -928,7 +1055,10 @@ type SourceAmount struct {
 	// The source.
 	Source Source `protobuf:"varint,1,opt,name=source,proto3,enum=quota.v1.Source" json:"source,omitempty"`
 	// µcredits.
-	Amount        int64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	Amount int64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The pool grant the amount came from (SOURCE_POOL only; empty for the
+	// other sources).
+	GrantId       string `protobuf:"bytes,3,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -975,6 +1105,13 @@ func (x *SourceAmount) GetAmount() int64 {
 		return x.Amount
 	}
 	return 0
+}
+
+func (x *SourceAmount) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
 }
 
 // SourceBalance is one source's standing for a member.
@@ -1170,10 +1307,21 @@ type Balance struct {
 	Spendable int64 `protobuf:"varint,11,opt,name=spendable,proto3" json:"spendable,omitempty"`
 	// Per source, in draw order.
 	Sources []*SourceBalance `protobuf:"bytes,12,rep,name=sources,proto3" json:"sources,omitempty"`
-	// Lifetime counters.
-	Totals        *AccountTotals `protobuf:"bytes,13,opt,name=totals,proto3" json:"totals,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Lifetime counters of the member's own credits (seat and free).
+	Totals *AccountTotals `protobuf:"bytes,13,opt,name=totals,proto3" json:"totals,omitempty"`
+	// The member's pool cap for the period in µcredits: the member's
+	// override, else the workspace default; 0 means no pool access. Unset
+	// means unlimited.
+	PoolCap *int64 `protobuf:"varint,14,opt,name=pool_cap,json=poolCap,proto3,oneof" json:"pool_cap,omitempty"`
+	// µcredits the member drew from the pool this period, held or spent.
+	PoolUsed int64 `protobuf:"varint,15,opt,name=pool_used,json=poolUsed,proto3" json:"pool_used,omitempty"`
+	// The member's own spendable credits (seat and free) are below 20% of
+	// their allocation.
+	LowBalance bool `protobuf:"varint,16,opt,name=low_balance,json=lowBalance,proto3" json:"low_balance,omitempty"`
+	// The workspace pool is below 20% of what its live grants granted.
+	PoolLowBalance bool `protobuf:"varint,17,opt,name=pool_low_balance,json=poolLowBalance,proto3" json:"pool_low_balance,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Balance) Reset() {
@@ -1297,6 +1445,34 @@ func (x *Balance) GetTotals() *AccountTotals {
 	return nil
 }
 
+func (x *Balance) GetPoolCap() int64 {
+	if x != nil && x.PoolCap != nil {
+		return *x.PoolCap
+	}
+	return 0
+}
+
+func (x *Balance) GetPoolUsed() int64 {
+	if x != nil {
+		return x.PoolUsed
+	}
+	return 0
+}
+
+func (x *Balance) GetLowBalance() bool {
+	if x != nil {
+		return x.LowBalance
+	}
+	return false
+}
+
+func (x *Balance) GetPoolLowBalance() bool {
+	if x != nil {
+		return x.PoolLowBalance
+	}
+	return false
+}
+
 // Reservation is a hold on a member's credits and, once settled, what it
 // charged.
 type Reservation struct {
@@ -1305,7 +1481,8 @@ type Reservation struct {
 	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
 	// The reservation's id, chosen by the service.
 	ReservationId string `protobuf:"bytes,2,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
-	// The member whose credits are held.
+	// The member whose credits are held; empty for programmatic usage (see
+	// spender_id).
 	MemberId string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	// The run's origin.
 	Origin Origin `protobuf:"varint,4,opt,name=origin,proto3,enum=quota.v1.Origin" json:"origin,omitempty"`
@@ -1335,7 +1512,10 @@ type Reservation struct {
 	// period).
 	Released int64 `protobuf:"varint,16,opt,name=released,proto3" json:"released,omitempty"`
 	// The cost no source could pay.
-	Shortfall     int64 `protobuf:"varint,17,opt,name=shortfall,proto3" json:"shortfall,omitempty"`
+	Shortfall int64 `protobuf:"varint,17,opt,name=shortfall,proto3" json:"shortfall,omitempty"`
+	// For programmatic usage (no member): the API key or trigger id that
+	// spends; empty when member_id is set.
+	SpenderId     string `protobuf:"bytes,18,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1489,6 +1669,13 @@ func (x *Reservation) GetShortfall() int64 {
 	return 0
 }
 
+func (x *Reservation) GetSpenderId() string {
+	if x != nil {
+		return x.SpenderId
+	}
+	return ""
+}
+
 // Workspace is a workspace's subscription settings.
 type Workspace struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1497,8 +1684,10 @@ type Workspace struct {
 	// The subscription start: monthly credits reset on its anniversary (UTC,
 	// clamped to the month's end, at its time of day).
 	SubscriptionStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=subscription_start,json=subscriptionStart,proto3" json:"subscription_start,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The pool, cap and overage settings.
+	Policy        *WorkspacePolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Workspace) Reset() {
@@ -1545,6 +1734,478 @@ func (x *Workspace) GetSubscriptionStart() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Workspace) GetPolicy() *WorkspacePolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// WorkspacePolicy is a workspace's pool, cap and overage settings. Caps
+// are µcredits per period (the workspace's monthly period).
+type WorkspacePolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A member's pool cap per period unless the member has an override
+	// (AdminService.SetMemberPoolCap); 0 means no pool access. Unset means
+	// members draw from the pool without limit.
+	DefaultMemberPoolCap *int64 `protobuf:"varint,1,opt,name=default_member_pool_cap,json=defaultMemberPoolCap,proto3,oneof" json:"default_member_pool_cap,omitempty"`
+	// Overage (pay as you go) is on: once every other source open to a
+	// spender is spent, usage draws from overage up to overage_cap.
+	OverageEnabled bool `protobuf:"varint,2,opt,name=overage_enabled,json=overageEnabled,proto3" json:"overage_enabled,omitempty"`
+	// µcredits of overage the whole workspace may use per period.
+	OverageCap int64 `protobuf:"varint,3,opt,name=overage_cap,json=overageCap,proto3" json:"overage_cap,omitempty"`
+	// µcredits programmatic usage (API keys, triggers: no member) may draw per
+	// period, pool and overage together. Unset means unlimited.
+	ProgrammaticCap *int64 `protobuf:"varint,4,opt,name=programmatic_cap,json=programmaticCap,proto3,oneof" json:"programmatic_cap,omitempty"`
+	// Pooled mode: members get no seat credits; everyone draws straight from
+	// the pool. A change applies at each member's next reset.
+	Pooled        bool `protobuf:"varint,5,opt,name=pooled,proto3" json:"pooled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkspacePolicy) Reset() {
+	*x = WorkspacePolicy{}
+	mi := &file_quota_v1_types_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkspacePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkspacePolicy) ProtoMessage() {}
+
+func (x *WorkspacePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_types_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkspacePolicy.ProtoReflect.Descriptor instead.
+func (*WorkspacePolicy) Descriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WorkspacePolicy) GetDefaultMemberPoolCap() int64 {
+	if x != nil && x.DefaultMemberPoolCap != nil {
+		return *x.DefaultMemberPoolCap
+	}
+	return 0
+}
+
+func (x *WorkspacePolicy) GetOverageEnabled() bool {
+	if x != nil {
+		return x.OverageEnabled
+	}
+	return false
+}
+
+func (x *WorkspacePolicy) GetOverageCap() int64 {
+	if x != nil {
+		return x.OverageCap
+	}
+	return 0
+}
+
+func (x *WorkspacePolicy) GetProgrammaticCap() int64 {
+	if x != nil && x.ProgrammaticCap != nil {
+		return *x.ProgrammaticCap
+	}
+	return 0
+}
+
+func (x *WorkspacePolicy) GetPooled() bool {
+	if x != nil {
+		return x.Pooled
+	}
+	return false
+}
+
+// PoolGrant is a grant of credits to a workspace's pool. At every moment
+// amount = available + held + spent + forfeited.
+type PoolGrant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// The grant's id, chosen by the service.
+	GrantId string `protobuf:"bytes,2,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	// Top-up or commitment.
+	Kind GrantKind `protobuf:"varint,3,opt,name=kind,proto3,enum=quota.v1.GrantKind" json:"kind,omitempty"`
+	// µcredits granted.
+	Amount int64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// When the grant starts to count.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// When the grant ends; what is left then is forfeited.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Draw order: a higher priority is drawn first, then the earliest expiry,
+	// then the oldest grant.
+	Priority int64 `protobuf:"varint,7,opt,name=priority,proto3" json:"priority,omitempty"`
+	// When the grant was added.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Where the grant is in its life.
+	State GrantState `protobuf:"varint,9,opt,name=state,proto3,enum=quota.v1.GrantState" json:"state,omitempty"`
+	// µcredits left to hold or spend: for a PENDING grant all of amount,
+	// drawable from start_time on; 0 once EXPIRED or VOIDED.
+	Available int64 `protobuf:"varint,10,opt,name=available,proto3" json:"available,omitempty"`
+	// µcredits held by live reservations.
+	Held int64 `protobuf:"varint,11,opt,name=held,proto3" json:"held,omitempty"`
+	// µcredits spent.
+	Spent int64 `protobuf:"varint,12,opt,name=spent,proto3" json:"spent,omitempty"`
+	// µcredits forfeited at expiry or when voided.
+	Forfeited     int64 `protobuf:"varint,13,opt,name=forfeited,proto3" json:"forfeited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolGrant) Reset() {
+	*x = PoolGrant{}
+	mi := &file_quota_v1_types_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolGrant) ProtoMessage() {}
+
+func (x *PoolGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_types_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolGrant.ProtoReflect.Descriptor instead.
+func (*PoolGrant) Descriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PoolGrant) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *PoolGrant) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *PoolGrant) GetKind() GrantKind {
+	if x != nil {
+		return x.Kind
+	}
+	return GrantKind_GRANT_KIND_UNSPECIFIED
+}
+
+func (x *PoolGrant) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *PoolGrant) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *PoolGrant) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *PoolGrant) GetPriority() int64 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *PoolGrant) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *PoolGrant) GetState() GrantState {
+	if x != nil {
+		return x.State
+	}
+	return GrantState_GRANT_STATE_UNSPECIFIED
+}
+
+func (x *PoolGrant) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+func (x *PoolGrant) GetHeld() int64 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *PoolGrant) GetSpent() int64 {
+	if x != nil {
+		return x.Spent
+	}
+	return 0
+}
+
+func (x *PoolGrant) GetForfeited() int64 {
+	if x != nil {
+		return x.Forfeited
+	}
+	return 0
+}
+
+// PoolBalance is a workspace pool's standing, summed over its grants. At
+// every moment granted = available + pending + held + spent + forfeited.
+type PoolBalance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// µcredits granted by every grant ever added, pending ones included.
+	Granted int64 `protobuf:"varint,1,opt,name=granted,proto3" json:"granted,omitempty"`
+	// µcredits free to hold or spend now, in live (ACTIVE) grants.
+	Available int64 `protobuf:"varint,2,opt,name=available,proto3" json:"available,omitempty"`
+	// µcredits in PENDING grants: their start is in the future.
+	Pending int64 `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	// µcredits held by live reservations.
+	Held int64 `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	// µcredits spent.
+	Spent int64 `protobuf:"varint,5,opt,name=spent,proto3" json:"spent,omitempty"`
+	// µcredits forfeited at expiry or when voided.
+	Forfeited     int64 `protobuf:"varint,6,opt,name=forfeited,proto3" json:"forfeited,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolBalance) Reset() {
+	*x = PoolBalance{}
+	mi := &file_quota_v1_types_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolBalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolBalance) ProtoMessage() {}
+
+func (x *PoolBalance) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_types_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolBalance.ProtoReflect.Descriptor instead.
+func (*PoolBalance) Descriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PoolBalance) GetGranted() int64 {
+	if x != nil {
+		return x.Granted
+	}
+	return 0
+}
+
+func (x *PoolBalance) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+func (x *PoolBalance) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *PoolBalance) GetHeld() int64 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *PoolBalance) GetSpent() int64 {
+	if x != nil {
+		return x.Spent
+	}
+	return 0
+}
+
+func (x *PoolBalance) GetForfeited() int64 {
+	if x != nil {
+		return x.Forfeited
+	}
+	return 0
+}
+
+// WorkspaceBalance is a workspace's pool, overage and programmatic usage in
+// its current period.
+type WorkspaceBalance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// The start of the current period.
+	PeriodStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	// The end of the current period: the next reset.
+	PeriodEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// The pool, cap and overage settings in force.
+	Policy *WorkspacePolicy `protobuf:"bytes,4,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The pool.
+	Pool *PoolBalance `protobuf:"bytes,5,opt,name=pool,proto3" json:"pool,omitempty"`
+	// µcredits of overage spent this period.
+	OverageUsed int64 `protobuf:"varint,6,opt,name=overage_used,json=overageUsed,proto3" json:"overage_used,omitempty"`
+	// µcredits of overage held by live reservations this period.
+	OverageHeld int64 `protobuf:"varint,7,opt,name=overage_held,json=overageHeld,proto3" json:"overage_held,omitempty"`
+	// µcredits programmatic usage spent this period (pool and overage).
+	ProgrammaticUsed int64 `protobuf:"varint,8,opt,name=programmatic_used,json=programmaticUsed,proto3" json:"programmatic_used,omitempty"`
+	// µcredits programmatic usage holds now (pool and overage).
+	ProgrammaticHeld int64 `protobuf:"varint,9,opt,name=programmatic_held,json=programmaticHeld,proto3" json:"programmatic_held,omitempty"`
+	// The pool is below 20% of what its live grants granted.
+	PoolLowBalance bool `protobuf:"varint,10,opt,name=pool_low_balance,json=poolLowBalance,proto3" json:"pool_low_balance,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WorkspaceBalance) Reset() {
+	*x = WorkspaceBalance{}
+	mi := &file_quota_v1_types_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkspaceBalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkspaceBalance) ProtoMessage() {}
+
+func (x *WorkspaceBalance) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_types_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkspaceBalance.ProtoReflect.Descriptor instead.
+func (*WorkspaceBalance) Descriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WorkspaceBalance) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *WorkspaceBalance) GetPeriodStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return nil
+}
+
+func (x *WorkspaceBalance) GetPeriodEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return nil
+}
+
+func (x *WorkspaceBalance) GetPolicy() *WorkspacePolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *WorkspaceBalance) GetPool() *PoolBalance {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+func (x *WorkspaceBalance) GetOverageUsed() int64 {
+	if x != nil {
+		return x.OverageUsed
+	}
+	return 0
+}
+
+func (x *WorkspaceBalance) GetOverageHeld() int64 {
+	if x != nil {
+		return x.OverageHeld
+	}
+	return 0
+}
+
+func (x *WorkspaceBalance) GetProgrammaticUsed() int64 {
+	if x != nil {
+		return x.ProgrammaticUsed
+	}
+	return 0
+}
+
+func (x *WorkspaceBalance) GetProgrammaticHeld() int64 {
+	if x != nil {
+		return x.ProgrammaticHeld
+	}
+	return 0
+}
+
+func (x *WorkspaceBalance) GetPoolLowBalance() bool {
+	if x != nil {
+		return x.PoolLowBalance
+	}
+	return false
+}
+
 // ModelPrice is one model's rates, in µcredits per million tokens.
 type ModelPrice struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1564,7 +2225,7 @@ type ModelPrice struct {
 
 func (x *ModelPrice) Reset() {
 	*x = ModelPrice{}
-	mi := &file_quota_v1_types_proto_msgTypes[13]
+	mi := &file_quota_v1_types_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +2237,7 @@ func (x *ModelPrice) String() string {
 func (*ModelPrice) ProtoMessage() {}
 
 func (x *ModelPrice) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_types_proto_msgTypes[13]
+	mi := &file_quota_v1_types_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +2250,7 @@ func (x *ModelPrice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelPrice.ProtoReflect.Descriptor instead.
 func (*ModelPrice) Descriptor() ([]byte, []int) {
-	return file_quota_v1_types_proto_rawDescGZIP(), []int{13}
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ModelPrice) GetModel() string {
@@ -1643,7 +2304,7 @@ type ToolPrice struct {
 
 func (x *ToolPrice) Reset() {
 	*x = ToolPrice{}
-	mi := &file_quota_v1_types_proto_msgTypes[14]
+	mi := &file_quota_v1_types_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +2316,7 @@ func (x *ToolPrice) String() string {
 func (*ToolPrice) ProtoMessage() {}
 
 func (x *ToolPrice) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_types_proto_msgTypes[14]
+	mi := &file_quota_v1_types_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +2329,7 @@ func (x *ToolPrice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolPrice.ProtoReflect.Descriptor instead.
 func (*ToolPrice) Descriptor() ([]byte, []int) {
-	return file_quota_v1_types_proto_rawDescGZIP(), []int{14}
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ToolPrice) GetTool() string {
@@ -1708,7 +2369,7 @@ type PriceTable struct {
 
 func (x *PriceTable) Reset() {
 	*x = PriceTable{}
-	mi := &file_quota_v1_types_proto_msgTypes[15]
+	mi := &file_quota_v1_types_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +2381,7 @@ func (x *PriceTable) String() string {
 func (*PriceTable) ProtoMessage() {}
 
 func (x *PriceTable) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_types_proto_msgTypes[15]
+	mi := &file_quota_v1_types_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +2394,7 @@ func (x *PriceTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceTable.ProtoReflect.Descriptor instead.
 func (*PriceTable) Descriptor() ([]byte, []int) {
-	return file_quota_v1_types_proto_rawDescGZIP(), []int{15}
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PriceTable) GetModels() []*ModelPrice {
@@ -1818,10 +2479,11 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"actionCost\x12\x1d\n" +
 	"\n" +
 	"total_cost\x18\x05 \x01(\x03R\ttotalCost\x12'\n" +
-	"\x0ffallback_models\x18\x06 \x03(\tR\x0efallbackModels\"P\n" +
+	"\x0ffallback_models\x18\x06 \x03(\tR\x0efallbackModels\"k\n" +
 	"\fSourceAmount\x12(\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x10.quota.v1.SourceR\x06source\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\x9f\x01\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x19\n" +
+	"\bgrant_id\x18\x03 \x01(\tR\agrantId\"\x9f\x01\n" +
 	"\rSourceBalance\x12(\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x10.quota.v1.SourceR\x06source\x12\x1c\n" +
 	"\tallocated\x18\x02 \x01(\x03R\tallocated\x12\x1c\n" +
@@ -1833,7 +2495,7 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\tavailable\x18\x02 \x01(\x03R\tavailable\x12\x12\n" +
 	"\x04held\x18\x03 \x01(\x03R\x04held\x12\x14\n" +
 	"\x05spent\x18\x04 \x01(\x03R\x05spent\x12\x1c\n" +
-	"\tforfeited\x18\x05 \x01(\x03R\tforfeited\"\xfc\x03\n" +
+	"\tforfeited\x18\x05 \x01(\x03R\tforfeited\"\x91\x05\n" +
 	"\aBalance\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\"\n" +
@@ -1849,7 +2511,13 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	" \x01(\x03R\x05spent\x12\x1c\n" +
 	"\tspendable\x18\v \x01(\x03R\tspendable\x121\n" +
 	"\asources\x18\f \x03(\v2\x17.quota.v1.SourceBalanceR\asources\x12/\n" +
-	"\x06totals\x18\r \x01(\v2\x17.quota.v1.AccountTotalsR\x06totals\"\xcb\x05\n" +
+	"\x06totals\x18\r \x01(\v2\x17.quota.v1.AccountTotalsR\x06totals\x12\x1e\n" +
+	"\bpool_cap\x18\x0e \x01(\x03H\x00R\apoolCap\x88\x01\x01\x12\x1b\n" +
+	"\tpool_used\x18\x0f \x01(\x03R\bpoolUsed\x12\x1f\n" +
+	"\vlow_balance\x18\x10 \x01(\bR\n" +
+	"lowBalance\x12(\n" +
+	"\x10pool_low_balance\x18\x11 \x01(\bR\x0epoolLowBalanceB\v\n" +
+	"\t_pool_cap\"\xea\x05\n" +
 	"\vReservation\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12%\n" +
 	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\x12\x1b\n" +
@@ -1870,10 +2538,60 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\x11charged_from_hold\x18\x0e \x01(\x03R\x0fchargedFromHold\x129\n" +
 	"\fcharged_from\x18\x0f \x03(\v2\x16.quota.v1.SourceAmountR\vchargedFrom\x12\x1a\n" +
 	"\breleased\x18\x10 \x01(\x03R\breleased\x12\x1c\n" +
-	"\tshortfall\x18\x11 \x01(\x03R\tshortfall\"y\n" +
+	"\tshortfall\x18\x11 \x01(\x03R\tshortfall\x12\x1d\n" +
+	"\n" +
+	"spender_id\x18\x12 \x01(\tR\tspenderId\"\xac\x01\n" +
 	"\tWorkspace\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12I\n" +
-	"\x12subscription_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11subscriptionStart\"\xb4\x01\n" +
+	"\x12subscription_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11subscriptionStart\x121\n" +
+	"\x06policy\x18\x03 \x01(\v2\x19.quota.v1.WorkspacePolicyR\x06policy\"\x90\x02\n" +
+	"\x0fWorkspacePolicy\x12:\n" +
+	"\x17default_member_pool_cap\x18\x01 \x01(\x03H\x00R\x14defaultMemberPoolCap\x88\x01\x01\x12'\n" +
+	"\x0foverage_enabled\x18\x02 \x01(\bR\x0eoverageEnabled\x12\x1f\n" +
+	"\voverage_cap\x18\x03 \x01(\x03R\n" +
+	"overageCap\x12.\n" +
+	"\x10programmatic_cap\x18\x04 \x01(\x03H\x01R\x0fprogrammaticCap\x88\x01\x01\x12\x16\n" +
+	"\x06pooled\x18\x05 \x01(\bR\x06pooledB\x1a\n" +
+	"\x18_default_member_pool_capB\x13\n" +
+	"\x11_programmatic_cap\"\xed\x03\n" +
+	"\tPoolGrant\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x19\n" +
+	"\bgrant_id\x18\x02 \x01(\tR\agrantId\x12'\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x13.quota.v1.GrantKindR\x04kind\x12\x16\n" +
+	"\x06amount\x18\x04 \x01(\x03R\x06amount\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x1a\n" +
+	"\bpriority\x18\a \x01(\x03R\bpriority\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12*\n" +
+	"\x05state\x18\t \x01(\x0e2\x14.quota.v1.GrantStateR\x05state\x12\x1c\n" +
+	"\tavailable\x18\n" +
+	" \x01(\x03R\tavailable\x12\x12\n" +
+	"\x04held\x18\v \x01(\x03R\x04held\x12\x14\n" +
+	"\x05spent\x18\f \x01(\x03R\x05spent\x12\x1c\n" +
+	"\tforfeited\x18\r \x01(\x03R\tforfeited\"\xa7\x01\n" +
+	"\vPoolBalance\x12\x18\n" +
+	"\agranted\x18\x01 \x01(\x03R\agranted\x12\x1c\n" +
+	"\tavailable\x18\x02 \x01(\x03R\tavailable\x12\x18\n" +
+	"\apending\x18\x03 \x01(\x03R\apending\x12\x12\n" +
+	"\x04held\x18\x04 \x01(\x03R\x04held\x12\x14\n" +
+	"\x05spent\x18\x05 \x01(\x03R\x05spent\x12\x1c\n" +
+	"\tforfeited\x18\x06 \x01(\x03R\tforfeited\"\xd7\x03\n" +
+	"\x10WorkspaceBalance\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12=\n" +
+	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
+	"\n" +
+	"period_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\x121\n" +
+	"\x06policy\x18\x04 \x01(\v2\x19.quota.v1.WorkspacePolicyR\x06policy\x12)\n" +
+	"\x04pool\x18\x05 \x01(\v2\x15.quota.v1.PoolBalanceR\x04pool\x12!\n" +
+	"\foverage_used\x18\x06 \x01(\x03R\voverageUsed\x12!\n" +
+	"\foverage_held\x18\a \x01(\x03R\voverageHeld\x12+\n" +
+	"\x11programmatic_used\x18\b \x01(\x03R\x10programmaticUsed\x12+\n" +
+	"\x11programmatic_held\x18\t \x01(\x03R\x10programmaticHeld\x12(\n" +
+	"\x10pool_low_balance\x18\n" +
+	" \x01(\bR\x0epoolLowBalance\"\xb4\x01\n" +
 	"\n" +
 	"ModelPrice\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x1d\n" +
@@ -1913,11 +2631,24 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\x16RESERVATION_STATE_HELD\x10\x01\x12\x1f\n" +
 	"\x1bRESERVATION_STATE_COMMITTED\x10\x02\x12\x1e\n" +
 	"\x1aRESERVATION_STATE_REFUNDED\x10\x03\x12\x1d\n" +
-	"\x19RESERVATION_STATE_EXPIRED\x10\x04*B\n" +
+	"\x19RESERVATION_STATE_EXPIRED\x10\x04*g\n" +
 	"\x06Source\x12\x16\n" +
 	"\x12SOURCE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSOURCE_SEAT\x10\x01\x12\x0f\n" +
-	"\vSOURCE_FREE\x10\x02B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
+	"\vSOURCE_FREE\x10\x02\x12\x0f\n" +
+	"\vSOURCE_POOL\x10\x03\x12\x12\n" +
+	"\x0eSOURCE_OVERAGE\x10\x04*Y\n" +
+	"\tGrantKind\x12\x1a\n" +
+	"\x16GRANT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11GRANT_KIND_TOP_UP\x10\x01\x12\x19\n" +
+	"\x15GRANT_KIND_COMMITMENT\x10\x02*\x8b\x01\n" +
+	"\n" +
+	"GrantState\x12\x1b\n" +
+	"\x17GRANT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12GRANT_STATE_ACTIVE\x10\x01\x12\x17\n" +
+	"\x13GRANT_STATE_PENDING\x10\x02\x12\x17\n" +
+	"\x13GRANT_STATE_EXPIRED\x10\x03\x12\x16\n" +
+	"\x12GRANT_STATE_VOIDED\x10\x04B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
 
 var (
 	file_quota_v1_types_proto_rawDescOnce sync.Once
@@ -1931,68 +2662,84 @@ func file_quota_v1_types_proto_rawDescGZIP() []byte {
 	return file_quota_v1_types_proto_rawDescData
 }
 
-var file_quota_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_quota_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_quota_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_quota_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_quota_v1_types_proto_goTypes = []any{
 	(Seat)(0),                     // 0: quota.v1.Seat
 	(Origin)(0),                   // 1: quota.v1.Origin
 	(ToolTier)(0),                 // 2: quota.v1.ToolTier
 	(ReservationState)(0),         // 3: quota.v1.ReservationState
 	(Source)(0),                   // 4: quota.v1.Source
-	(*ModelUsage)(nil),            // 5: quota.v1.ModelUsage
-	(*ToolAction)(nil),            // 6: quota.v1.ToolAction
-	(*AgentRun)(nil),              // 7: quota.v1.AgentRun
-	(*ModelCost)(nil),             // 8: quota.v1.ModelCost
-	(*ActionCost)(nil),            // 9: quota.v1.ActionCost
-	(*AgentCost)(nil),             // 10: quota.v1.AgentCost
-	(*RunCost)(nil),               // 11: quota.v1.RunCost
-	(*SourceAmount)(nil),          // 12: quota.v1.SourceAmount
-	(*SourceBalance)(nil),         // 13: quota.v1.SourceBalance
-	(*AccountTotals)(nil),         // 14: quota.v1.AccountTotals
-	(*Balance)(nil),               // 15: quota.v1.Balance
-	(*Reservation)(nil),           // 16: quota.v1.Reservation
-	(*Workspace)(nil),             // 17: quota.v1.Workspace
-	(*ModelPrice)(nil),            // 18: quota.v1.ModelPrice
-	(*ToolPrice)(nil),             // 19: quota.v1.ToolPrice
-	(*PriceTable)(nil),            // 20: quota.v1.PriceTable
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(GrantKind)(0),                // 5: quota.v1.GrantKind
+	(GrantState)(0),               // 6: quota.v1.GrantState
+	(*ModelUsage)(nil),            // 7: quota.v1.ModelUsage
+	(*ToolAction)(nil),            // 8: quota.v1.ToolAction
+	(*AgentRun)(nil),              // 9: quota.v1.AgentRun
+	(*ModelCost)(nil),             // 10: quota.v1.ModelCost
+	(*ActionCost)(nil),            // 11: quota.v1.ActionCost
+	(*AgentCost)(nil),             // 12: quota.v1.AgentCost
+	(*RunCost)(nil),               // 13: quota.v1.RunCost
+	(*SourceAmount)(nil),          // 14: quota.v1.SourceAmount
+	(*SourceBalance)(nil),         // 15: quota.v1.SourceBalance
+	(*AccountTotals)(nil),         // 16: quota.v1.AccountTotals
+	(*Balance)(nil),               // 17: quota.v1.Balance
+	(*Reservation)(nil),           // 18: quota.v1.Reservation
+	(*Workspace)(nil),             // 19: quota.v1.Workspace
+	(*WorkspacePolicy)(nil),       // 20: quota.v1.WorkspacePolicy
+	(*PoolGrant)(nil),             // 21: quota.v1.PoolGrant
+	(*PoolBalance)(nil),           // 22: quota.v1.PoolBalance
+	(*WorkspaceBalance)(nil),      // 23: quota.v1.WorkspaceBalance
+	(*ModelPrice)(nil),            // 24: quota.v1.ModelPrice
+	(*ToolPrice)(nil),             // 25: quota.v1.ToolPrice
+	(*PriceTable)(nil),            // 26: quota.v1.PriceTable
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
 }
 var file_quota_v1_types_proto_depIdxs = []int32{
 	2,  // 0: quota.v1.ToolAction.tier:type_name -> quota.v1.ToolTier
-	5,  // 1: quota.v1.AgentRun.models:type_name -> quota.v1.ModelUsage
-	6,  // 2: quota.v1.AgentRun.actions:type_name -> quota.v1.ToolAction
-	7,  // 3: quota.v1.AgentRun.sub_agents:type_name -> quota.v1.AgentRun
+	7,  // 1: quota.v1.AgentRun.models:type_name -> quota.v1.ModelUsage
+	8,  // 2: quota.v1.AgentRun.actions:type_name -> quota.v1.ToolAction
+	9,  // 3: quota.v1.AgentRun.sub_agents:type_name -> quota.v1.AgentRun
 	2,  // 4: quota.v1.ActionCost.tier:type_name -> quota.v1.ToolTier
-	8,  // 5: quota.v1.AgentCost.models:type_name -> quota.v1.ModelCost
-	9,  // 6: quota.v1.AgentCost.actions:type_name -> quota.v1.ActionCost
-	10, // 7: quota.v1.AgentCost.sub_agents:type_name -> quota.v1.AgentCost
+	10, // 5: quota.v1.AgentCost.models:type_name -> quota.v1.ModelCost
+	11, // 6: quota.v1.AgentCost.actions:type_name -> quota.v1.ActionCost
+	12, // 7: quota.v1.AgentCost.sub_agents:type_name -> quota.v1.AgentCost
 	1,  // 8: quota.v1.RunCost.origin:type_name -> quota.v1.Origin
-	10, // 9: quota.v1.RunCost.root:type_name -> quota.v1.AgentCost
+	12, // 9: quota.v1.RunCost.root:type_name -> quota.v1.AgentCost
 	4,  // 10: quota.v1.SourceAmount.source:type_name -> quota.v1.Source
 	4,  // 11: quota.v1.SourceBalance.source:type_name -> quota.v1.Source
 	0,  // 12: quota.v1.Balance.seat:type_name -> quota.v1.Seat
 	0,  // 13: quota.v1.Balance.next_seat:type_name -> quota.v1.Seat
-	21, // 14: quota.v1.Balance.period_start:type_name -> google.protobuf.Timestamp
-	21, // 15: quota.v1.Balance.period_end:type_name -> google.protobuf.Timestamp
-	13, // 16: quota.v1.Balance.sources:type_name -> quota.v1.SourceBalance
-	14, // 17: quota.v1.Balance.totals:type_name -> quota.v1.AccountTotals
+	27, // 14: quota.v1.Balance.period_start:type_name -> google.protobuf.Timestamp
+	27, // 15: quota.v1.Balance.period_end:type_name -> google.protobuf.Timestamp
+	15, // 16: quota.v1.Balance.sources:type_name -> quota.v1.SourceBalance
+	16, // 17: quota.v1.Balance.totals:type_name -> quota.v1.AccountTotals
 	1,  // 18: quota.v1.Reservation.origin:type_name -> quota.v1.Origin
 	3,  // 19: quota.v1.Reservation.state:type_name -> quota.v1.ReservationState
-	12, // 20: quota.v1.Reservation.held_from:type_name -> quota.v1.SourceAmount
-	21, // 21: quota.v1.Reservation.deadline:type_name -> google.protobuf.Timestamp
-	21, // 22: quota.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
-	21, // 23: quota.v1.Reservation.settle_time:type_name -> google.protobuf.Timestamp
-	11, // 24: quota.v1.Reservation.cost:type_name -> quota.v1.RunCost
-	12, // 25: quota.v1.Reservation.charged_from:type_name -> quota.v1.SourceAmount
-	21, // 26: quota.v1.Workspace.subscription_start:type_name -> google.protobuf.Timestamp
-	2,  // 27: quota.v1.ToolPrice.tier:type_name -> quota.v1.ToolTier
-	18, // 28: quota.v1.PriceTable.models:type_name -> quota.v1.ModelPrice
-	19, // 29: quota.v1.PriceTable.tools:type_name -> quota.v1.ToolPrice
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	14, // 20: quota.v1.Reservation.held_from:type_name -> quota.v1.SourceAmount
+	27, // 21: quota.v1.Reservation.deadline:type_name -> google.protobuf.Timestamp
+	27, // 22: quota.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	27, // 23: quota.v1.Reservation.settle_time:type_name -> google.protobuf.Timestamp
+	13, // 24: quota.v1.Reservation.cost:type_name -> quota.v1.RunCost
+	14, // 25: quota.v1.Reservation.charged_from:type_name -> quota.v1.SourceAmount
+	27, // 26: quota.v1.Workspace.subscription_start:type_name -> google.protobuf.Timestamp
+	20, // 27: quota.v1.Workspace.policy:type_name -> quota.v1.WorkspacePolicy
+	5,  // 28: quota.v1.PoolGrant.kind:type_name -> quota.v1.GrantKind
+	27, // 29: quota.v1.PoolGrant.start_time:type_name -> google.protobuf.Timestamp
+	27, // 30: quota.v1.PoolGrant.expire_time:type_name -> google.protobuf.Timestamp
+	27, // 31: quota.v1.PoolGrant.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 32: quota.v1.PoolGrant.state:type_name -> quota.v1.GrantState
+	27, // 33: quota.v1.WorkspaceBalance.period_start:type_name -> google.protobuf.Timestamp
+	27, // 34: quota.v1.WorkspaceBalance.period_end:type_name -> google.protobuf.Timestamp
+	20, // 35: quota.v1.WorkspaceBalance.policy:type_name -> quota.v1.WorkspacePolicy
+	22, // 36: quota.v1.WorkspaceBalance.pool:type_name -> quota.v1.PoolBalance
+	2,  // 37: quota.v1.ToolPrice.tier:type_name -> quota.v1.ToolTier
+	24, // 38: quota.v1.PriceTable.models:type_name -> quota.v1.ModelPrice
+	25, // 39: quota.v1.PriceTable.tools:type_name -> quota.v1.ToolPrice
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_quota_v1_types_proto_init() }
@@ -2000,13 +2747,15 @@ func file_quota_v1_types_proto_init() {
 	if File_quota_v1_types_proto != nil {
 		return
 	}
+	file_quota_v1_types_proto_msgTypes[10].OneofWrappers = []any{}
+	file_quota_v1_types_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quota_v1_types_proto_rawDesc), len(file_quota_v1_types_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   16,
+			NumEnums:      7,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

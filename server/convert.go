@@ -182,10 +182,14 @@ func reservationToProto(r *quota.Reservation) *quotav1.Reservation {
 // SEAT_UNSPECIFIED; no seat is SEAT_UNASSIGNED; no pool cap (unlimited) is
 // an unset pool_cap.
 func balanceToProto(b *quota.Balance) *quotav1.Balance {
+	seat := seatToProto(b.Seat)
+	if b.MemberID == "" {
+		seat = quotav1.Seat_SEAT_UNSPECIFIED // a programmatic spender has no seat
+	}
 	out := &quotav1.Balance{
 		WorkspaceId: b.WorkspaceID,
 		MemberId:    b.MemberID,
-		Seat:        seatToProto(b.Seat),
+		Seat:        seat,
 		PeriodStart: timeToProto(b.PeriodStart),
 		PeriodEnd:   timeToProto(b.PeriodEnd),
 		Allocated:   b.Allocated,

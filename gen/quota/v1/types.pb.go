@@ -1286,7 +1286,7 @@ type Balance struct {
 	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
 	// The member.
 	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// The seat in force now.
+	// The seat in force now; SEAT_UNSPECIFIED for a programmatic spender.
 	Seat Seat `protobuf:"varint,3,opt,name=seat,proto3,enum=quota.v1.Seat" json:"seat,omitempty"`
 	// A seat change that takes effect at the next reset (a downgrade or an
 	// unassignment); SEAT_UNSPECIFIED when none is pending.

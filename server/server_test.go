@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"google.golang.org/protobuf/proto"
 	"testing"
 	"time"
 
@@ -206,6 +207,29 @@ func TestFingerprintMatchesOnlyTheSameRequest(t *testing.T) {
 		if fp(base) == fp(with(base, edit)) {
 			t.Errorf("changing %s keeps the fingerprint", name)
 		}
+	}
+}
+
+// TestFingerprintTellsRPCsApart: SetSeat(PRO) and SetMemberPoolCap(2) encode
+// to the same bytes; with one request_id they must still not match.
+func TestFingerprintTellsRPCsApart(t *testing.T) {
+	seat := &quotav1.SetSeatRequest{WorkspaceId: "ws", MemberId: "m", RequestId: "r", Seat: quotav1.Seat_SEAT_PRO}
+	capReq := &quotav1.SetMemberPoolCapRequest{WorkspaceId: "ws", MemberId: "m", RequestId: "r", PoolCap: proto.Int64(2)}
+	a, _ := proto.MarshalOptions{Deterministic: true}.Marshal(seat)
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(capReq)
+	if string(a) != string(b) {
+		t.Fatalf("the premise no longer holds: the two requests encode differently")
+	}
+	x, err := idemOf(seat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := idemOf(capReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Fingerprint == y.Fingerprint {
+		t.Error("two RPCs with the same bytes share a fingerprint")
 	}
 }
 

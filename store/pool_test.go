@@ -302,12 +302,13 @@ func TestPeriodResetWhileHoldIsOpen(t *testing.T) {
 		b := e.seat("vic", quota.SeatPro)
 		e.set(b.PeriodEnd.Add(-30 * time.Second))
 		o := e.mustReserve("vic", 300*C)
-		e.set(b.PeriodEnd) // reset: the cap starts again, the hold stays
-		if b := e.balance("vic"); b.PoolUsed != 0 || b.Spendable != 300*C {
+		e.set(b.PeriodEnd) // reset: the cap starts again, but the open hold counts against it
+		if b := e.balance("vic"); b.PoolUsed != 300*C || b.Spendable != 0 {
 			t.Fatalf("after reset: %+v", b)
 		}
+		wantDenied(t, func() error { _, err := e.reserve("vic", C, 0); return err }(), quota.ReasonPoolCapReached)
 		// Released after the reset, the pool credits go back to the grant
-		// (grants outlive periods) and count against the new period's cap.
+		// (grants outlive periods); what was spent counts in the new period.
 		c, err := e.commit(o.ID, actions(20)) // 60 credits
 		if err != nil {
 			t.Fatal(err)
@@ -480,6 +481,69 @@ func TestConcurrentMembersNeverOverdrawPool(t *testing.T) {
 		wb = e.pool()
 		if wb.Pool.Held != 0 || wb.Pool.Spent != int64((len(ids)+1)/2)*3*C {
 			t.Fatalf("after settling %d holds: %+v", len(ids), wb.Pool)
+		}
+	})
+}
+
+// TestOthersExpiredHoldsNeverBlock: a hold past its deadline frees the
+// pool, overage and programmatic cap for everyone at once, before any
+// sweep.
+func TestOthersExpiredHoldsNeverBlock(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.grant(100*C, 0, yearEnd)
+		e.policy(quota.Policy{HasProgrammaticCap: true, ProgrammaticCap: 100 * C})
+		e.seat("ann", quota.SeatPro)
+		e.seat("ben", quota.SeatPro)
+		e.mustReserve("ann", 8_100*C) // seat and the whole pool
+		if b := e.balance("ben"); b.Spendable != 8_000*C {
+			t.Fatalf("ben while ann holds the pool: %d", b.Spendable)
+		}
+		e.advance(2 * time.Minute) // ann's hold expires; nothing sweeps
+		if b := e.balance("ben"); b.Spendable != 8_100*C || b.Sources[2].Available != 100*C {
+			t.Fatalf("ben after ann's hold expired: %+v", b)
+		}
+		if _, err := e.spend("k1", 100*C, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(2 * time.Minute)
+		if _, err := e.spend("k2", 100*C, 0); err != nil {
+			t.Fatalf("k1's expired hold still counts against the programmatic cap: %v", err)
+		}
+	})
+}
+
+// TestRetriedDenialGetsTheSameAnswer: a request id that was denied stays
+// denied, even once credits are free again.
+func TestRetriedDenialGetsTheSameAnswer(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("cat", quota.SeatPro)
+		all := e.mustReserve("cat", 8_000*C)
+		req := quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", MemberID: "cat", Amount: 100 * C, Origin: quota.OriginConversation}
+		_, err := e.svc.Reserve(e.ctx, req)
+		wantDenied(t, err, quota.ReasonCreditsExhausted)
+		if _, err := e.refund(all.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Reserve(e.ctx, req)
+		wantDenied(t, err, quota.ReasonCreditsExhausted)
+		if b := e.balance("cat"); b.Held != 0 {
+			t.Fatalf("the retry held credits: %+v", b)
+		}
+	})
+}
+
+func TestPoolTotalIsBounded(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		for range 4 {
+			e.grant(quota.MaxAmount, 0, yearEnd)
+		}
+		_, err := e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: quota.MaxAmount})
+		var inv *quota.InvalidError
+		if !errors.As(err, &inv) || inv.Field != "amount" {
+			t.Fatalf("a fifth grant of 10^15: %v", err)
+		}
+		if wb := e.pool(); wb.Pool.Granted != 4*quota.MaxAmount {
+			t.Fatalf("pool: %+v", wb.Pool)
 		}
 	})
 }

@@ -104,6 +104,8 @@ func scriptError(r []string) error {
 		return quota.ErrGrantNotFound
 	case code == "GRANT_ENDED":
 		return quota.ErrGrantEnded
+	case code == "POOL_FULL" && len(r) == 2:
+		return quota.Invalid("amount", "the pool's grants would pass %s µcredits in all", r[1])
 	}
 	return fmt.Errorf("store: script error %q", r)
 }

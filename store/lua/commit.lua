@@ -26,7 +26,7 @@ if not ok then return {'ROLL', fmt(w.anchor)} end
 local r = res_load(id)
 if r.state ~= HELD and r.state ~= EXPIRED then
   finish(w, a)
-  return {'ERR', 'TRANSITION', fmt(r.state), fmt(COMMITTED)}
+  return idem_record(KEYS[2], {'ERR', 'TRANSITION', fmt(r.state), fmt(COMMITTED)})
 end
 
 local cost = tonumber(ARGV[8])

@@ -21,16 +21,16 @@ if not ok then return {'ROLL', fmt(w.anchor)} end
 local r = res_load(id)
 if r.state ~= HELD then
   finish(w, a)
-  return {'ERR', 'TRANSITION', fmt(r.state), fmt(HELD)}
+  return idem_record(KEYS[2], {'ERR', 'TRANSITION', fmt(r.state), fmt(HELD)})
 end
 
 local add, dl = tonumber(ARGV[8]), tonumber(ARGV[9])
 local d = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
 if add > 0 then
-  normalize(w, a, r)
+  normalize(a, r)
   if spendable(w, a, p) < add then
     res_save(r)
-    return denial(w, a, finish(w, a), add, add)
+    return idem_record(KEYS[2], denial(w, a, finish(w, a), add, add))
   end
   d = draw(w, a, p, add, true)
   local grants = parts_decode(r.h_grants)

@@ -1,7 +1,8 @@
 -- get_workspace_balance.lua: a workspace's pool, overage and programmatic
--- usage as of now: the period is rolled over if it ended, every hold of the
--- workspace past its deadline is released and grants past their expiry
--- are expired first.
+-- usage as of now: the period is rolled over if it ended, holds of the
+-- workspace past their deadline are released (up to EXPIRE_OTHERS; the
+-- sweeper keeps the backlog below it) and grants past their expiry are
+-- expired first.
 --
 -- KEYS[1]  q:{ws:<id>}:ws           workspace hash (must exist)
 -- Derived keys: deadlines, res:*, acct:*, holds:*, grant:*, grants, ledger.
@@ -10,16 +11,7 @@
 local w = ws_load()
 if not w then return {'ERR', 'WS_NOT_FOUND'} end
 if not ready(w, nil) then return {'ROLL', fmt(w.anchor)} end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', NOW)) do
-  local r, ok = res_load(id)
-  if ok and r.state == HELD then
-    local a = acct_load(r.member)
-    expire(w, a, r)
-    acct_save(a)
-  else
-    redis.call('ZREM', DEADLINES, id)
-  end
-end
+expire_workspace(w, nil, EXPIRE_OTHERS)
 local p = pool_load(w)
 pool_event(w, p)
 ws_save(w)

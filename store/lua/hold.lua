@@ -178,20 +178,14 @@ end
 
 local function res_held(r) return r.h_seat + r.h_old + r.h_free + r.h_pool + r.h_ov end
 
--- normalize brings a hold into the current periods: its seat credits of an
--- ended member period move to h_old (forfeited if released); its pool and
--- overage amounts of an ended period count against the current period's
--- caps from now on.
-local function normalize(w, a, r)
+-- normalize moves a hold's seat credits of an ended member period to h_old
+-- (forfeited if released). Its pool and overage amounts need nothing: the
+-- held counters carry over resets, so an open hold counts against the
+-- caps of whichever period it is in.
+local function normalize(a, r)
   if r.h_ps ~= a.ps then
     r.h_old, r.h_seat = r.h_old + r.h_seat, 0
-    if not a.prog then a.p_held = a.p_held + r.h_pool end
     r.h_ps = a.ps
-  end
-  if r.h_wps ~= w.wps then
-    w.ov_held = w.ov_held + r.h_ov
-    if a.prog then w.prog_held = w.prog_held + r.h_pool + r.h_ov end
-    r.h_wps = w.wps
   end
 end
 
@@ -233,7 +227,7 @@ local function draw(w, a, p, want, hold)
     w.p_held, w.ov_held = w.p_held + d.pool, w.ov_held + d.ov
     if a.prog then w.prog_held = w.prog_held + d.pool + d.ov else a.p_held = a.p_held + d.pool end
   else
-    w.p_spent, w.ov_used, w.ov_total = w.p_spent + d.pool, w.ov_used + d.ov, w.ov_total + d.ov
+    w.p_spent, w.ov_used = w.p_spent + d.pool, w.ov_used + d.ov
     if a.prog then w.prog_used = w.prog_used + d.pool + d.ov else a.p_used = a.p_used + d.pool end
   end
   return d
@@ -246,7 +240,7 @@ end
 -- hold and returns the charge per source ({seat, free, pool, grants, ov}),
 -- what was released and what of that was forfeited.
 local function settle(w, a, r, used)
-  normalize(w, a, r)
+  normalize(a, r)
   local c = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
   local left = used
   local function take(held)
@@ -277,7 +271,7 @@ local function settle(w, a, r, used)
   end
   w.p_held, w.p_spent = w.p_held - r.h_pool, w.p_spent + c.pool
   c.ov = take(r.h_ov)
-  w.ov_held, w.ov_used, w.ov_total = w.ov_held - r.h_ov, w.ov_used + c.ov, w.ov_total + c.ov
+  w.ov_held, w.ov_used = w.ov_held - r.h_ov, w.ov_used + c.ov
   if a.prog then
     w.prog_held = w.prog_held - r.h_pool - r.h_ov
     w.prog_used = w.prog_used + c.pool + c.ov
@@ -303,6 +297,36 @@ local function expire(w, a, r)
   ledger('expire', r.member, r.id, {'released', released, 'forfeited', forfeited})
 end
 
+-- EXPIRE_OTHERS bounds how many holds of other owners a script releases;
+-- the sweeper (every second by default) keeps the backlog below it.
+local EXPIRE_OTHERS = 256
+
+-- expire_workspace releases up to limit holds of the workspace whose
+-- deadline is <= now, whoever holds them (they hold pool, overage and
+-- programmatic credits that everyone draws on). a, when given, is the
+-- account the script works on, used for its own holds so that the script
+-- keeps one copy of it. Returns how many it released.
+local function expire_workspace(w, a, limit)
+  local n = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', NOW, 'LIMIT', 0, limit)) do
+    local r, ok = res_load(id)
+    if ok and r.state == HELD then
+      if a and r.member == a.member then
+        expire(w, a, r)
+      else
+        local other = acct_load(r.member)
+        expire(w, other, r)
+        acct_save(other)
+      end
+      n = n + 1
+    else
+      redis.call('ZREM', DEADLINES, id)
+      if ok then redis.call('ZREM', holds_key(r.member), id) end
+    end
+  end
+  return n
+end
+
 -- expire_due releases every hold of the account whose deadline is <= now.
 local function expire_due(w, a)
   local ids = redis.call('ZRANGEBYSCORE', holds_key(a.member), '-inf', NOW)
@@ -323,14 +347,17 @@ end
 local function denial(w, a, p, want, least)
   local avail, own = spendable(w, a, p)
   local reason = 'CREDITS_EXHAUSTED'
+  -- A cap is "reached" when it is spent or is what stops the draw.
   if a.prog then
-    if w.prog_cap >= 0 and prog_left(w) < p.avail + overage_limit(w, a) then
+    local left = prog_left(w)
+    if w.prog_cap >= 0 and (left == 0 or left < p.avail + overage_limit(w, a)) then
       reason = 'PROGRAMMATIC_CAP_REACHED'
     end
   elseif a.seat == 0 and own == 0 then
     reason = 'NO_SEAT'
-  elseif a.seat >= 2 and pool_cap(w, a) >= 0 and pool_limit(w, a) < p.avail then
-    reason = 'POOL_CAP_REACHED'
+  elseif a.seat >= 2 and pool_cap(w, a) >= 0 then
+    local left = pool_limit(w, a)
+    if left == 0 or left < p.avail then reason = 'POOL_CAP_REACHED' end
   end
   local member, spender = a.member, ''
   if a.prog then member, spender = '', string.sub(a.member, 2) end
@@ -422,8 +449,8 @@ end
 
 -- open loads what every reservation script needs: the workspace (nil if it
 -- was never set up) and the owner's account, both brought into their
--- current periods, with the account's expired holds released, and the
--- pool. ok is false, and nothing has changed, when a period has ended and
+-- current periods, with the account's expired holds released (and up to
+-- EXPIRE_OTHERS of other owners'), and the pool. ok is false, and nothing has changed, when a period has ended and
 -- the caller must pass the new one.
 local function open(owner)
   local w = ws_load()
@@ -431,6 +458,7 @@ local function open(owner)
   local a = acct_load(owner)
   if not ready(w, a) then return w, a, nil, false end
   expire_due(w, a)
+  expire_workspace(w, a, EXPIRE_OTHERS)
   return w, a, pool_load(w), true
 end
 

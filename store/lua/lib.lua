@@ -19,6 +19,9 @@
 --   * mutations record their reply under the request's idempotency key, with
 --     the request's fingerprint, in the same step as the change; a retry
 --     with the same fingerprint gets the recorded reply and changes nothing.
+--     Denials, illegal transitions and ended grants are recorded too (a
+--     retry gets the same answer); "not found" answers, which change
+--     nothing, are not.
 --
 -- Common ARGV: [1] now (ms), [2] key prefix, [3] new period start (ms, or 0),
 -- [4] new period end (ms, or 0), [5] request id, [6] request fingerprint.
@@ -35,6 +38,10 @@ local IDEM_TTL_MS = 172800000
 
 -- Larger than any amount (amounts stay below 2^53).
 local UNLIMITED = 9007199254740992
+
+-- The most a workspace's pool may be granted in all (2^52), so that pool
+-- counters stay exact in doubles.
+local MAX_POOL = 4503599627370496
 
 -- Reservation states (quota.State).
 local HELD, COMMITTED, REFUNDED, EXPIRED = 1, 2, 3, 4
@@ -105,7 +112,6 @@ end
 --   prog_cap       programmatic cap per period (-1: unlimited)
 --   wps, wpe       the workspace's current period; wpe = 0: none yet
 --   ov_used, ov_held        overage of this period
---   ov_total                overage spent, for life
 --   prog_used, prog_held    programmatic usage (pool and overage) this period
 --   p_granted, p_held, p_spent, p_forf   the pool, for life:
 --        p_granted = available + p_held + p_spent + p_forf, where
@@ -113,7 +119,7 @@ end
 --   ev_pool        wps of the last pool low-balance event
 --   g_seq          grants created so far (ids and creation order)
 local WS_NUMS = {'anchor', 'pooled', 'pcap', 'ov_on', 'ov_cap', 'prog_cap', 'wps', 'wpe',
-  'ov_used', 'ov_held', 'ov_total', 'prog_used', 'prog_held',
+  'ov_used', 'ov_held', 'prog_used', 'prog_held',
   'p_granted', 'p_held', 'p_spent', 'p_forf', 'ev_pool', 'g_seq'}
 
 -- ws_load returns the workspace, or nil when it was never set up
@@ -129,14 +135,15 @@ local function ws_save(w)
 end
 
 -- ws_ready brings the workspace into its current period: overage and
--- programmatic usage start again from zero. Returns false when the period
+-- programmatic usage start again from what open holds still hold. Returns false when the period
 -- has ended and the caller did not pass the new one.
 local function ws_ready(w)
   if w.wpe ~= 0 and NOW < w.wpe then return true end
   if ROLL_PE > 0 and ROLL_PS <= NOW and NOW < ROLL_PE then
     ledger('ws_reset', '', '', {'overage_used', w.ov_used, 'programmatic_used', w.prog_used,
       'period_start', ROLL_PS, 'period_end', ROLL_PE})
-    w.ov_used, w.ov_held, w.prog_used, w.prog_held = 0, 0, 0, 0
+    -- Holds still open stay counted: they count against the new period.
+    w.ov_used, w.prog_used = 0, 0
     w.wps, w.wpe = ROLL_PS, ROLL_PE
     return true
   end
@@ -197,7 +204,7 @@ end
 -- ended are forfeited (holds of that period stay held, and are forfeited
 -- when released), a pending seat change takes effect, the seat's monthly
 -- allocation is granted (none in a pooled workspace), and the member's
--- pool use starts again from zero.
+-- pool use starts again from what its open holds still hold.
 local function roll(w, a, ps, pe)
   local forfeited = 0
   if a.pe ~= 0 then
@@ -213,7 +220,7 @@ local function roll(w, a, ps, pe)
   if w.pooled == 1 then monthly = 0 end
   a.s_alloc, a.s_spent, a.s_held = monthly, 0, 0
   a.alloc = a.alloc + monthly
-  a.p_used, a.p_held = 0, 0
+  a.p_used = 0 -- pool holds still open count against the new period's cap
   a.ps, a.pe = ps, pe
   if a.exists then
     ledger('reset', a.member, '', {'forfeited', forfeited, 'allocated', monthly,

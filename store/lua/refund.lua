@@ -21,7 +21,7 @@ if not ok then return {'ROLL', fmt(w.anchor)} end
 local r = res_load(id)
 if r.state ~= HELD then
   finish(w, a)
-  return {'ERR', 'TRANSITION', fmt(r.state), fmt(REFUNDED)}
+  return idem_record(KEYS[2], {'ERR', 'TRANSITION', fmt(r.state), fmt(REFUNDED)})
 end
 local _, released, forfeited = settle(w, a, r, 0)
 unindex(r)

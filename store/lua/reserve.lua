@@ -28,7 +28,7 @@ local r = {id = id, member = owner, rq = REQ_ID, cost = '', origin = tonumber(AR
 if want > 0 then
   local avail = spendable(w, a, p)
   if avail < least then
-    return denial(w, a, finish(w, a), want, least)
+    return idem_record(KEYS[2], denial(w, a, finish(w, a), want, least))
   end
   local d = draw(w, a, p, min(want, avail), true)
   r.h_seat, r.h_free, r.h_pool, r.h_grants, r.h_ov = d.seat, d.free, d.pool, parts_encode(d.grants), d.ov

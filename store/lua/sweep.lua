@@ -12,19 +12,7 @@
 -- Returns the number of holds released (integer).
 local w = ws_load()
 if not w then return 0 end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[7]))
-local n = 0
-for _, id in ipairs(ids) do
-  local r, ok = res_load(id)
-  if ok and r.state == HELD then
-    local a = acct_load(r.member)
-    expire(w, a, r)
-    acct_save(a)
-    n = n + 1
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
+local n = expire_workspace(w, nil, tonumber(ARGV[7]))
 pool_load(w)
 ws_save(w)
 pool_save()

@@ -17,7 +17,7 @@ pool_load(w) -- expires the grants past their expiry, this one included
 if g.state ~= G_ACTIVE then
   ws_save(w)
   pool_save()
-  return {'ERR', 'GRANT_ENDED'}
+  return idem_record(KEYS[2], {'ERR', 'GRANT_ENDED'})
 end
 grant_end(w, g, G_VOIDED)
 ws_save(w)

@@ -12,7 +12,7 @@
 -- deadlines, ledger, events.
 -- ARGV[1..6] common; ARGV[7] reservation id; ARGV[8] total cost
 -- (µcredits); ARGV[9] the priced run (JSON, stored for GetReservation).
--- Returns {"OK", "r.*", ..., "b.*", ..., "w.*", ...}, {"ERR", "NOT_FOUND"},
+-- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"},
 -- {"ERR", "TRANSITION", from_state, to_state}, {"ERR", "IDEM"} or
 -- {"ROLL", anchor_ms}.
 local cached = idem_check(KEYS[2])

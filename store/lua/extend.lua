@@ -7,7 +7,7 @@
 -- deadlines, ledger, events.
 -- ARGV[1..6] common; ARGV[7] reservation id; ARGV[8] µcredits to add (may
 -- be 0); ARGV[9] new deadline (ms; 0 keeps it).
--- Returns {"OK", "r.*", ..., "b.*", ..., "w.*", ...}, {"ERR", "NOT_FOUND"},
+-- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"},
 -- {"ERR", "TRANSITION", from_state, to_state}, {"ERR", "DENIED", ...},
 -- {"ERR", "IDEM"} or {"ROLL", anchor_ms}.
 local cached = idem_check(KEYS[2])

@@ -6,7 +6,7 @@
 -- Derived keys: ws, acct:<owner>, holds:<owner>, grant:<id>, grants,
 -- deadlines, ledger, events.
 -- ARGV[1..4] common (no request id); ARGV[7] reservation id.
--- Returns {"OK", "r.*", ..., "b.*", ..., "w.*", ...}, {"ERR", "NOT_FOUND"}
+-- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"}
 -- or {"ROLL", anchor_ms}.
 local owner = redis.call('HGET', KEYS[1], 'member')
 if not owner then return {'ERR', 'NOT_FOUND'} end

@@ -474,12 +474,11 @@ local function finish(w, a)
   return p
 end
 
--- reply_res is the reply of a reservation script: the reservation, the
--- owner's account and the workspace.
+-- reply_res is the reply of a reservation script: the reservation and the
+-- owner's account.
 local function reply_res(w, a, p, r)
   local out = {'OK'}
   out_res(out, r)
   out_acct(out, w, a, p)
-  out_ws(out, w, p)
   return out
 end

@@ -63,28 +63,34 @@ end
 
 -- hload reads a hash into a table; numeric fields listed in nums become
 -- numbers (0 when missing). Returns the table and whether the key existed.
+-- t.loaded keeps the values as read, so that hsave writes only changes.
 local function hload(key, nums)
   local raw = redis.call('HGETALL', key)
-  local t = {}
+  local t, loaded = {}, {}
   for i = 1, #raw, 2 do
     t[raw[i]] = raw[i + 1]
   end
   for _, f in ipairs(nums) do
     t[f] = tonumber(t[f]) or 0
   end
+  for k, v in pairs(t) do loaded[k] = v end
+  t.loaded = loaded
   return t, #raw > 0
 end
 
--- hsave writes the listed fields of t to a hash.
+-- hsave writes the listed fields of t to a hash: those that changed since
+-- hload, or all of them for a table that was not loaded.
 local function hsave(key, t, fields)
-  local args = {}
+  local args, loaded = {}, t.loaded or {}
   for _, f in ipairs(fields) do
     local v = t[f]
-    if type(v) == 'number' then v = fmt(v) end
-    args[#args + 1] = f
-    args[#args + 1] = v or ''
+    if v ~= loaded[f] or not t.loaded then
+      if type(v) == 'number' then v = fmt(v) end
+      args[#args + 1] = f
+      args[#args + 1] = v or ''
+    end
   end
-  redis.call('HSET', key, unpack(args))
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
 
 local LEDGER = PREFIX .. 'ledger'

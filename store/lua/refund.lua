@@ -7,7 +7,7 @@
 -- Derived keys: ws, acct:<owner>, holds:<owner>, grant:<id>, grants,
 -- deadlines, ledger, events.
 -- ARGV[1..6] common; ARGV[7] reservation id.
--- Returns {"OK", "r.*", ..., "b.*", ..., "w.*", ...}, {"ERR", "NOT_FOUND"},
+-- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"},
 -- {"ERR", "TRANSITION", from_state, to_state}, {"ERR", "IDEM"} or
 -- {"ROLL", anchor_ms}.
 local cached = idem_check(KEYS[2])

@@ -9,8 +9,8 @@
 -- a spender id); ARGV[8] reservation id; ARGV[9] origin (quota.Origin);
 -- ARGV[10] amount, ARGV[11] minimum (µcredits; 0 and 0 for a free Sidekick
 -- run); ARGV[12] deadline (ms).
--- Returns {"OK", "r.*", ..., "b.*", ..., "w.*", ...} (the reservation, the
--- owner's account, the workspace), {"ERR", "DENIED", reason, requested,
+-- Returns {"OK", "r.*", ..., "b.*", ...} (the reservation and the
+-- owner's account), {"ERR", "DENIED", reason, requested,
 -- minimum, available (µcredits), member, spender}, {"ERR", "WS_NOT_FOUND"},
 -- {"ERR", "IDEM"} or {"ROLL", anchor_ms}.
 local cached = idem_check(KEYS[2])

@@ -43,7 +43,8 @@ if cost > from_hold then
   for _, e in ipairs(d.grants) do parts_add(c.grants, e[1], e[2]) end
   c.seat, c.free, c.pool, c.ov = c.seat + d.seat, c.free + d.free, c.pool + d.pool, c.ov + d.ov
 end
-r.c_seat, r.c_free, r.c_pool, r.c_grants, r.c_ov = c.seat, c.free, c.pool, parts_encode(c.grants), c.ov
+r.c_seat, r.c_free, r.c_pool = c.seat, c.free, c.pool
+r.c_grants, r.c_ov = parts_encode(c.grants), c.ov
 r.ch = c.seat + c.free + c.pool + c.ov
 r.chh, r.sf = from_hold, cost - r.ch
 r.state, r.st, r.cost = COMMITTED, NOW, ARGV[9]

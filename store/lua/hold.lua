@@ -450,8 +450,9 @@ end
 -- open loads what every reservation script needs: the workspace (nil if it
 -- was never set up) and the owner's account, both brought into their
 -- current periods, with the account's expired holds released (and up to
--- EXPIRE_OTHERS of other owners'), and the pool. ok is false, and nothing has changed, when a period has ended and
--- the caller must pass the new one.
+-- EXPIRE_OTHERS of other owners'), and the pool. ok is false, and nothing
+-- has changed, when a period has ended and the caller must pass the new
+-- one.
 local function open(owner)
   local w = ws_load()
   if not w then return nil end

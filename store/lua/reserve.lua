@@ -31,7 +31,8 @@ if want > 0 then
     return idem_record(KEYS[2], denial(w, a, finish(w, a), want, least))
   end
   local d = draw(w, a, p, min(want, avail), true)
-  r.h_seat, r.h_free, r.h_pool, r.h_grants, r.h_ov = d.seat, d.free, d.pool, parts_encode(d.grants), d.ov
+  r.h_seat, r.h_free, r.h_pool = d.seat, d.free, d.pool
+  r.h_grants, r.h_ov = parts_encode(d.grants), d.ov
 end
 res_save(r)
 redis.call('ZADD', holds_key(owner), r.dl, id)

@@ -22,6 +22,12 @@ var (
 	ErrMemberAndSpender = errors.New("quota: a reservation is for a member or a programmatic spender, not both")
 	// ErrGrantNotFound: no such pool grant in the workspace.
 	ErrGrantNotFound = errors.New("quota: pool grant not found")
+	// ErrParentNotFound: a child Reserve names a parent that does not
+	// exist in the workspace.
+	ErrParentNotFound = errors.New("quota: parent reservation not found")
+	// ErrParentNotHeld: a child Reserve names a parent that is no longer
+	// held (committed, refunded or expired).
+	ErrParentNotHeld = errors.New("quota: parent reservation is no longer held")
 	// ErrGrantEnded: the grant has already expired or been voided.
 	ErrGrantEnded = errors.New("quota: pool grant has already ended")
 )

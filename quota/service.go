@@ -155,18 +155,50 @@ type ReserveRequest struct {
 	// TTL is the hold's lifetime; 0 means Config.DefaultTTL.
 	TTL    time.Duration
 	Origin Origin
+	// ParentID makes this a child reservation of the parent's run: its
+	// hold is carved out of the parent's (see run.go). Member, spender
+	// and origin may be left empty (the parent's); if set they must match.
+	// AllowTopUp lets the child draw from the sources what the parent's
+	// free hold cannot give.
+	ParentID   string
+	AllowTopUp bool
+	// RunTokenCap, on a root reservation, caps the run's token credits
+	// (HasRunTokenCap false: no cap).
+	RunTokenCap    int64
+	HasRunTokenCap bool
 }
 
 // Reserve takes a hold.
 func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error) {
+	if r.ParentID != "" {
+		// A child inherits its parent's origin, which the parent's id
+		// carries; its owner is checked against the parent's by the store.
+		parent, ok := originOfID(r.ParentID)
+		switch {
+		case !ok:
+			return Outcome{}, ErrParentNotFound
+		case r.Origin != OriginUnknown && r.Origin != parent:
+			return Outcome{}, Invalid("origin", "must be the parent's, or unset")
+		case r.HasRunTokenCap:
+			return Outcome{}, Invalid("run_token_cap", "is set on the root reservation of a run only")
+		}
+		r.Origin = parent
+	}
 	switch {
-	case r.MemberID == "" && r.SpenderID == "":
+	case r.MemberID == "" && r.SpenderID == "" && r.ParentID == "":
 		return Outcome{}, ErrNoMember
 	case r.MemberID != "" && r.SpenderID != "":
 		return Outcome{}, ErrMemberAndSpender
 	}
 	if r.Origin < OriginConversation || r.Origin > OriginAutomation {
 		return Outcome{}, Invalid("origin", "must be CONVERSATION, SIDEKICK or AUTOMATION")
+	}
+	runCap := int64(-1)
+	if r.HasRunTokenCap {
+		if err := checkAmount("run_token_cap", r.RunTokenCap, 0); err != nil {
+			return Outcome{}, err
+		}
+		runCap = r.RunTokenCap
 	}
 	ttl, err := s.ttl("ttl", r.TTL, true)
 	if err != nil {
@@ -195,6 +227,7 @@ func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error
 	now := s.cfg.Now()
 	return s.st.Reserve(ctx, ReserveOp{
 		Idem: r.Idem, WorkspaceID: r.WorkspaceID, MemberID: r.MemberID, SpenderID: r.SpenderID,
+		ParentID: r.ParentID, AllowTopUp: r.AllowTopUp, RunTokenCap: runCap,
 		ReservationID: newReservationID(r.Origin), Origin: r.Origin,
 		Amount: amount, Min: min, Deadline: now.Add(ttl), Now: now,
 	})

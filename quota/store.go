@@ -97,9 +97,16 @@ type SeatOp struct {
 // member or (SpenderID) a programmatic spender.
 type ReserveOp struct {
 	Idem
-	WorkspaceID   string
-	MemberID      string
-	SpenderID     string
+	WorkspaceID string
+	MemberID    string
+	SpenderID   string
+	// ParentID makes a child reservation of the run (see run.go); the
+	// member and spender may then be empty (the parent's) and AllowTopUp
+	// lets the hold draw from the sources what the parent cannot give.
+	ParentID   string
+	AllowTopUp bool
+	// RunTokenCap, on a root, caps the run's token credits; -1: none.
+	RunTokenCap   int64
 	ReservationID string
 	Origin        Origin
 	Amount        int64

@@ -193,7 +193,23 @@ type Reservation struct {
 	Deadline  time.Time
 	Created   time.Time
 	Settled   time.Time // zero while held
-	// Cost is the priced usage of a committed reservation.
+	// ParentID is the parent of a child reservation ("" for a root);
+	// RootID the run's root (the reservation itself for a root).
+	ParentID string
+	RootID   string
+	// RunTokenCap is the run's cap on token credits, set on the root
+	// (HasRunTokenCap false: none); RunTokenSpent the token credits the
+	// run recorded so far. Both are the root's, on every reservation of
+	// the run.
+	RunTokenCap    int64
+	HasRunTokenCap bool
+	RunTokenSpent  int64
+	// Recorded is set on a committed child whose cost was recorded under
+	// an ancestor: it is charged when the root commits, so Charged and
+	// the amounts below stay 0.
+	Recorded bool
+	// Cost is the priced usage of a committed reservation, with the costs
+	// its committed children recorded nested under its main agent.
 	Cost            *RunCost
 	Charged         int64
 	ChargedFromHold int64

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -92,13 +93,63 @@ func (f fields) reservation(ws string) quota.Reservation {
 	if spender, ok := strings.CutPrefix(r.MemberID, spenderMark); ok {
 		r.MemberID, r.SpenderID = "", spender
 	}
-	if raw := f["r.cost"]; raw != "" {
-		var c quota.RunCost
-		if json.Unmarshal([]byte(raw), &c) == nil {
-			r.Cost = &c
-		}
+	if r.RootID = f["r.root"]; r.RootID == "" {
+		r.RootID = r.ID
+	}
+	r.ParentID = f["r.parent"]
+	r.Recorded = f["r.rec"] == "1"
+	r.RunTokenSpent = f.int("r.run_tok")
+	if c := f.int("r.run_cap"); c >= 0 {
+		r.RunTokenCap, r.HasRunTokenCap = c, true
+	}
+	if own, ok := parseCost(f["r.cost"]); ok {
+		c := f.nestDescendants(r.ID, own)
+		r.Cost = &c
 	}
 	return r
+}
+
+func parseCost(raw string) (quota.RunCost, bool) {
+	var c quota.RunCost
+	if raw == "" || json.Unmarshal([]byte(raw), &c) != nil {
+		return c, false
+	}
+	return c, true
+}
+
+// descendant is a committed descendant of a reservation ("k<i>." fields).
+type descendant struct {
+	id, parent string
+	ord        int64 // its place among its parent's children
+	cost       quota.RunCost
+}
+
+// nestDescendants nests the costs of id's committed descendants under own,
+// each under its parent's main agent, children in the order they were
+// reserved: the cost of a run shown as one tree.
+func (f fields) nestDescendants(id string, own quota.RunCost) quota.RunCost {
+	kids := map[string][]descendant{}
+	for i := 1; i <= int(f.int("k.n")); i++ {
+		pre := "k" + strconv.Itoa(i) + "."
+		if c, ok := parseCost(f[pre+"cost"]); ok {
+			d := descendant{id: f[pre+"id"], parent: f[pre+"parent"], ord: f.int(pre + "ord"), cost: c}
+			kids[d.parent] = append(kids[d.parent], d)
+		}
+	}
+	var nest func(id string, own quota.RunCost, depth int) quota.RunCost
+	nest = func(id string, own quota.RunCost, depth int) quota.RunCost {
+		list := kids[id]
+		if len(list) == 0 || depth > quota.MaxDepth {
+			return own
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].ord < list[j].ord })
+		subs := make([]quota.RunCost, 0, len(list))
+		for _, d := range list {
+			subs = append(subs, nest(d.id, d.cost, depth+1))
+		}
+		return quota.NestCosts(own, subs)
+	}
+	return nest(id, own, 1)
 }
 
 // outcome reads a reservation and its member's balance.

@@ -104,6 +104,14 @@ func scriptError(r []string) error {
 		return quota.ErrGrantNotFound
 	case code == "GRANT_ENDED":
 		return quota.ErrGrantEnded
+	case code == "PARENT_NOT_FOUND":
+		return quota.ErrParentNotFound
+	case code == "PARENT_NOT_HELD":
+		return quota.ErrParentNotHeld
+	case code == "OWNER_MISMATCH":
+		return quota.Invalid("member_id", "must be the parent reservation's member or spender, or unset")
+	case code == "TOO_DEEP":
+		return quota.Invalid("parent_reservation_id", "the run is already %d reservations deep", quota.MaxDepth)
 	case code == "POOL_FULL" && len(r) == 2:
 		return quota.Invalid("amount", "the pool's grants would pass %s µcredits in all", r[1])
 	}
@@ -170,7 +178,8 @@ func (s *Store) Reserve(ctx context.Context, op quota.ReserveOp) (quota.Outcome,
 	f, err := s.run(ctx, call{
 		script: scriptReserve, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
 		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{owner(op.MemberID, op.SpenderID), op.ReservationID, int(op.Origin), op.Amount, op.Min, op.Deadline.UnixMilli()},
+		args: []any{owner(op.MemberID, op.SpenderID), op.ReservationID, int(op.Origin), op.Amount, op.Min,
+			op.Deadline.UnixMilli(), op.ParentID, flag(op.AllowTopUp), op.RunTokenCap},
 	})
 	if err != nil {
 		return quota.Outcome{}, err
@@ -193,7 +202,7 @@ func (s *Store) Commit(ctx context.Context, op quota.CommitOp) (quota.Outcome, e
 	if err != nil {
 		return quota.Outcome{}, fmt.Errorf("store: %w", err)
 	}
-	return s.settle(ctx, scriptCommit, op.WorkspaceID, op.ReservationID, op.Idem, op.Now, op.Cost.TotalCost, cost)
+	return s.settle(ctx, scriptCommit, op.WorkspaceID, op.ReservationID, op.Idem, op.Now, op.Cost.TotalCost, cost, op.Cost.TokenCost)
 }
 
 // Refund voids a hold.
@@ -313,12 +322,15 @@ func atoi(s string) int64 {
 const spenderMark = "~"
 
 // owner is the account a reservation draws on: the member, or the
-// programmatic spender.
+// programmatic spender; "" for a child that names neither (the parent's).
 func owner(member, spender string) string {
-	if member != "" {
+	switch {
+	case member != "":
 		return member
+	case spender != "":
+		return spenderMark + spender
 	}
-	return spenderMark + spender
+	return ""
 }
 
 // capArg encodes an optional cap for the scripts: -1 means none.

@@ -1,17 +1,22 @@
 -- commit.lua: settle a reservation with the priced cost of its run.
 --
--- The cost is charged from the hold first (in the order it was drawn), the
--- rest of the hold is released, and what the hold did not cover is drawn
--- from the sources in order, within every cap; what no source can pay is
--- recorded as a shortfall. Never fails for lack of credits. An expired
--- reservation may still be committed: it is charged from the sources.
+-- A child whose run still has a held ancestor records its cost there: its
+-- hold returns to that ancestor and nothing is charged yet. Anything else
+-- (a root, or a child that outlived every ancestor) is charged: its own
+-- cost and the costs its committed descendants recorded under it, from
+-- its hold first (in the order it was drawn), the rest of the hold
+-- released, what the hold did not cover drawn from the sources in order
+-- within every cap, and what no source can pay recorded as a shortfall.
+-- Children still held are voided first. Never fails for lack of credits.
+-- An expired reservation may still be committed.
 --
 -- KEYS[1]  q:{ws:<id>}:res:<rid>    the reservation
 -- KEYS[2]  q:{ws:<id>}:idem:<req>   idempotency record
--- Derived keys: ws, acct:<owner>, holds:<owner>, grant:<id>, grants,
--- deadlines, ledger, events.
--- ARGV[1..6] common; ARGV[7] reservation id; ARGV[8] total cost
--- (µcredits); ARGV[9] the priced run (JSON, stored for GetReservation).
+-- Derived keys: ws, acct:<owner>, holds:<owner>, res:*, kids:*, grant:<id>,
+-- grants, deadlines, ledger, events.
+-- ARGV[1..6] common; ARGV[7] reservation id; ARGV[8] its own cost
+-- (µcredits); ARGV[9] the priced run (JSON, stored for GetReservation);
+-- ARGV[10] its token credits (for the run's token cap).
 -- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"},
 -- {"ERR", "TRANSITION", from_state, to_state}, {"ERR", "IDEM"} or
 -- {"ROLL", anchor_ms}.
@@ -29,14 +34,35 @@ if r.state ~= HELD and r.state ~= EXPIRED then
   return idem_record(KEYS[2], {'ERR', 'TRANSITION', fmt(r.state), fmt(COMMITTED)})
 end
 
-local cost = tonumber(ARGV[8])
+local own = tonumber(ARGV[8])
+local was_held = r.state == HELD
+void_kids(a, r, REFUNDED)
+local root = res_load(r.root)
+root.rtok = root.rtok + tonumber(ARGV[10])
+r.oc, r.cost, r.state, r.st = own, ARGV[9], COMMITTED, NOW
+if was_held then unindex(r) end
+
+local q = nearest_held(r)
+if q then
+  local moved = merge(a, q, r, true)
+  q.kc = q.kc + own
+  r.rec = 1
+  if was_held then r.rel = moved end
+  res_save(q)
+  res_save(r)
+  if root ~= r then res_save(root) end
+  ledger('record', owner, id, {'cost', own, 'into', q.id, 'released', moved})
+  return idem_record(KEYS[2], reply_res(w, a, finish(w, a), r))
+end
+
+local cost = own + r.kc
 local c = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
 local released, forfeited = 0, 0
-if r.state == HELD then
+if was_held then
   c, released, forfeited = settle(w, a, r, cost)
-  unindex(r)
   r.rel = released
 end
+r.kc = 0
 local from_hold = c.seat + c.free + c.pool + c.ov
 if cost > from_hold then
   local d = draw(w, a, p, cost - from_hold, false)
@@ -47,9 +73,9 @@ r.c_seat, r.c_free, r.c_pool = c.seat, c.free, c.pool
 r.c_grants, r.c_ov = parts_encode(c.grants), c.ov
 r.ch = c.seat + c.free + c.pool + c.ov
 r.chh, r.sf = from_hold, cost - r.ch
-r.state, r.st, r.cost = COMMITTED, NOW, ARGV[9]
 res_save(r)
-ledger('commit', owner, id, {'cost', cost, 'from_hold', from_hold, 'seat', r.c_seat,
-  'free', r.c_free, 'pool', r.c_pool, 'grants', r.c_grants, 'overage', r.c_ov,
-  'released', released, 'forfeited', forfeited, 'shortfall', r.sf})
+if root ~= r then res_save(root) end
+ledger('commit', owner, id, {'cost', cost, 'own', own, 'from_hold', from_hold,
+  'seat', r.c_seat, 'free', r.c_free, 'pool', r.c_pool, 'grants', r.c_grants,
+  'overage', r.c_ov, 'released', released, 'forfeited', forfeited, 'shortfall', r.sf})
 return idem_record(KEYS[2], reply_res(w, a, finish(w, a), r))

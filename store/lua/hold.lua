@@ -157,19 +157,45 @@ end
 --   ch, chh    charged in all, of which from the hold
 --   c_seat, c_free, c_pool, c_grants, c_ov   charged per source
 --   rel, sf    released (or forfeited) at settlement; shortfall
+--   parent, root   the parent ("" for a root) and the run's root ("" is
+--                  read as the reservation itself)
+--   depth      1 for a root, its parent's + 1 for a child
+--   oc         the reservation's own priced cost, once committed
+--   kc         costs recorded under it by committed descendants, not yet
+--              charged (charged with the root's commit)
+--   rec        1: a committed child whose cost was recorded under an
+--              ancestor; 2: a child voided into an ancestor, the costs its
+--              subtree recorded kept there
+--   rcap, rtok on a root: the run's token cap (-1: none) and the token
+--              credits the run recorded so far
 local RES_NUMS = {'origin', 'state', 'req', 'h_seat', 'h_old', 'h_free', 'h_pool', 'h_ov',
   'h_ps', 'h_wps', 'dl', 'ct', 'st', 'ch', 'chh', 'c_seat', 'c_free', 'c_pool', 'c_ov',
-  'rel', 'sf'}
-local RES_FIELDS = {'member', 'rq', 'cost', 'h_grants', 'c_grants', 'origin', 'state', 'req',
-  'h_seat', 'h_old', 'h_free', 'h_pool', 'h_ov', 'h_ps', 'h_wps', 'dl', 'ct', 'st', 'ch', 'chh',
-  'c_seat', 'c_free', 'c_pool', 'c_ov', 'rel', 'sf'}
+  'rel', 'sf', 'depth', 'oc', 'kc', 'rec', 'rcap', 'rtok'}
+local RES_FIELDS = {'member', 'rq', 'cost', 'h_grants', 'c_grants', 'parent', 'root', 'origin',
+  'state', 'req', 'h_seat', 'h_old', 'h_free', 'h_pool', 'h_ov', 'h_ps', 'h_wps', 'dl', 'ct',
+  'st', 'ch', 'chh', 'c_seat', 'c_free', 'c_pool', 'c_ov', 'rel', 'sf', 'depth', 'oc', 'kc',
+  'rec', 'rcap', 'rtok'}
+
+-- The deepest run: a root and 15 generations of children (quota.MaxDepth).
+local MAX_DEPTH = 16
 
 local function res_key(id) return PREFIX .. 'res:' .. id end
+-- kids:<id> is a zset of a reservation's children, scored by creation order.
+local function kids_key(id) return PREFIX .. 'kids:' .. id end
+
+-- The reservations met by this script, by id, so that the records of one
+-- run stay coherent while the script changes several of them.
+local resv = {}
 
 local function res_load(id)
-  local r, ok = hload(res_key(id), RES_NUMS)
-  r.id = id
-  return r, ok
+  local r = resv[id]
+  if r then return r, r.found end
+  r = hload(res_key(id), RES_NUMS)
+  r.id, r.found = id, r.member ~= nil
+  if r.found and r.root == '' then r.root = id end
+  if r.found and r.depth == 0 then r.depth = 1 end
+  resv[id] = r
+  return r, r.found
 end
 
 local function res_save(r)
@@ -288,13 +314,102 @@ local function unindex(r)
   redis.call('ZREM', DEADLINES, r.id)
 end
 
--- expire releases a held reservation whose deadline has passed.
-local function expire(w, a, r)
+-- nearest_held returns r's nearest ancestor that is still held, or nil.
+local function nearest_held(r)
+  local id = r.parent
+  while id and id ~= '' do
+    local q, ok = res_load(id)
+    if not ok then return nil end
+    if q.state == HELD then return q end
+    id = q.parent
+  end
+  return nil
+end
+
+-- merge moves what r holds into q (both of account a; the account's
+-- counters do not change, the credits stay held) and, with costs, the
+-- costs r's subtree recorded. Returns what moved.
+local function merge(a, q, r, costs)
+  normalize(a, q)
+  normalize(a, r)
+  local moved = res_held(r)
+  q.h_old, q.h_seat, q.h_free = q.h_old + r.h_old, q.h_seat + r.h_seat, q.h_free + r.h_free
+  local grants = parts_decode(q.h_grants)
+  for _, e in ipairs(parts_decode(r.h_grants)) do parts_add(grants, e[1], e[2]) end
+  q.h_grants, q.h_pool, q.h_ov = parts_encode(grants), q.h_pool + r.h_pool, q.h_ov + r.h_ov
+  if costs then q.kc = q.kc + r.kc end
+  r.h_seat, r.h_old, r.h_free, r.h_pool, r.h_grants, r.h_ov, r.kc = 0, 0, 0, 0, '', 0, 0
+  return moved
+end
+
+-- carve moves up to amount of p's hold to the child c, in p's draw order.
+local function carve(p, c, amount)
+  local left = amount
+  local function take(x)
+    local t = min(left, x)
+    left = left - t
+    return t
+  end
+  local t = take(p.h_old)
+  p.h_old, c.h_old = p.h_old - t, c.h_old + t
+  t = take(p.h_seat)
+  p.h_seat, c.h_seat = p.h_seat - t, c.h_seat + t
+  t = take(p.h_free)
+  p.h_free, c.h_free = p.h_free - t, c.h_free + t
+  local pg, cg = parts_decode(p.h_grants), parts_decode(c.h_grants)
+  for _, e in ipairs(pg) do
+    t = take(e[2])
+    if t > 0 then
+      e[2] = e[2] - t
+      parts_add(cg, e[1], t)
+      p.h_pool, c.h_pool = p.h_pool - t, c.h_pool + t
+    end
+  end
+  p.h_grants, c.h_grants = parts_encode(pg), parts_encode(cg)
+  t = take(p.h_ov)
+  p.h_ov, c.h_ov = p.h_ov - t, c.h_ov + t
+end
+
+-- void_kids voids r's children still held, and theirs, into r: their
+-- holds and recorded costs move to r, and they end in state.
+local function void_kids(a, r, state)
+  for _, id in ipairs(redis.call('ZRANGE', kids_key(r.id), 0, -1)) do
+    local k, ok = res_load(id)
+    if ok and k.state == HELD then
+      void_kids(a, k, state)
+      local moved = merge(a, r, k, true)
+      k.state, k.st, k.rel, k.rec = state, NOW, moved, 2
+      unindex(k)
+      res_save(k)
+      ledger('void', k.member, k.id, {'into', r.id, 'released', moved})
+    end
+  end
+end
+
+-- release ends r's hold: into its nearest held ancestor (with the costs
+-- its subtree recorded, when costs), or back to the sources. Returns the
+-- ancestor (or nil), what was released and what of that was forfeited.
+local function release(w, a, r, costs)
+  local q = nearest_held(r)
+  if q then
+    local moved = merge(a, q, r, costs)
+    res_save(q)
+    return q, moved, 0
+  end
   local _, released, forfeited = settle(w, a, r, 0)
+  return nil, released, forfeited
+end
+
+-- expire releases a held reservation whose deadline has passed, and its
+-- children still held.
+local function expire(w, a, r)
+  void_kids(a, r, EXPIRED)
+  local q, released, forfeited = release(w, a, r, true)
   r.state, r.st, r.rel = EXPIRED, r.dl, released
   res_save(r)
   unindex(r)
-  ledger('expire', r.member, r.id, {'released', released, 'forfeited', forfeited})
+  ledger('expire', r.member, r.id, {'released', released, 'forfeited', forfeited,
+    'into', q and q.id or ''})
 end
 
 -- EXPIRE_OTHERS bounds how many holds of other owners a script releases;
@@ -441,9 +556,40 @@ local function out_grant(out, pre, g)
   return out
 end
 
+-- MAX_SHOWN bounds how many committed descendants a reply carries.
+local MAX_SHOWN = 1000
+
+-- out_res adds the reservation ("r." fields), its run's token cap and
+-- spend, and the costs of its committed descendants ("k<i>." fields:
+-- id, parent, ord (its place among its parent's children), cost), for the
+-- caller to nest under it.
 local function out_res(out, r)
   out_put(out, 'r.id', r.id)
   for _, f in ipairs(RES_FIELDS) do out_put(out, 'r.' .. f, r[f]) end
+  local root = r
+  if r.root ~= '' and r.root ~= r.id then root = res_load(r.root) end
+  out_put(out, 'r.run_cap', root.rcap)
+  out_put(out, 'r.run_tok', root.rtok)
+  local n, queue = 0, {r.id}
+  while #queue > 0 and n < MAX_SHOWN do
+    local id = table.remove(queue)
+    for ord, kid in ipairs(redis.call('ZRANGE', kids_key(id), 0, -1)) do
+      local k, ok = res_load(kid)
+      -- A refund drops the costs recorded under it: its subtree is not shown.
+      if ok and (k.state ~= REFUNDED or k.rec == 2) then
+        queue[#queue + 1] = kid
+        if k.state == COMMITTED and n < MAX_SHOWN then
+          n = n + 1
+          local pre = 'k' .. n .. '.'
+          out_put(out, pre .. 'id', k.id)
+          out_put(out, pre .. 'parent', k.parent)
+          out_put(out, pre .. 'ord', ord)
+          out_put(out, pre .. 'cost', k.cost)
+        end
+      end
+    end
+  end
+  out_put(out, 'k.n', n)
   return out
 end
 

@@ -23,7 +23,7 @@ var (
 	// ErrGrantNotFound: no such pool grant in the workspace.
 	ErrGrantNotFound = errors.New("quota: pool grant not found")
 	// ErrParentNotFound: a child Reserve names a parent that does not
-	// exist in the workspace.
+	// exist in the workspace, or an id the service never issued.
 	ErrParentNotFound = errors.New("quota: parent reservation not found")
 	// ErrParentNotHeld: a child Reserve names a parent that is no longer
 	// held (committed, refunded or expired).
@@ -62,7 +62,9 @@ func (e *TransitionError) Error() string {
 
 // Denial reasons, in precedence order: ReasonNoSeat,
 // ReasonPoolCapReached, ReasonProgrammaticCapReached,
-// ReasonCreditsExhausted. They are the ErrorInfo reasons on the wire.
+// ReasonCreditsExhausted; a child reservation or an Extend in a run may
+// also meet ReasonRunCapReached and ReasonParentHoldExhausted (run.go).
+// They are the ErrorInfo reasons on the wire.
 const (
 	// ReasonNoSeat: the member has no seat and no credits.
 	ReasonNoSeat = "NO_SEAT"

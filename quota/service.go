@@ -193,12 +193,10 @@ func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error
 	if r.Origin < OriginConversation || r.Origin > OriginAutomation {
 		return Outcome{}, Invalid("origin", "must be CONVERSATION, SIDEKICK or AUTOMATION")
 	}
-	runCap := int64(-1)
 	if r.HasRunTokenCap {
 		if err := checkAmount("run_token_cap", r.RunTokenCap, 0); err != nil {
 			return Outcome{}, err
 		}
-		runCap = r.RunTokenCap
 	}
 	ttl, err := s.ttl("ttl", r.TTL, true)
 	if err != nil {
@@ -227,7 +225,7 @@ func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error
 	now := s.cfg.Now()
 	return s.st.Reserve(ctx, ReserveOp{
 		Idem: r.Idem, WorkspaceID: r.WorkspaceID, MemberID: r.MemberID, SpenderID: r.SpenderID,
-		ParentID: r.ParentID, AllowTopUp: r.AllowTopUp, RunTokenCap: runCap,
+		ParentID: r.ParentID, AllowTopUp: r.AllowTopUp, RunTokenCap: r.RunTokenCap, HasRunTokenCap: r.HasRunTokenCap,
 		ReservationID: newReservationID(r.Origin), Origin: r.Origin,
 		Amount: amount, Min: min, Deadline: now.Add(ttl), Now: now,
 	})

@@ -105,14 +105,16 @@ type ReserveOp struct {
 	// lets the hold draw from the sources what the parent cannot give.
 	ParentID   string
 	AllowTopUp bool
-	// RunTokenCap, on a root, caps the run's token credits; -1: none.
-	RunTokenCap   int64
-	ReservationID string
-	Origin        Origin
-	Amount        int64
-	Min           int64
-	Deadline      time.Time
-	Now           time.Time
+	// RunTokenCap, on a root with HasRunTokenCap, caps the run's token
+	// credits.
+	RunTokenCap    int64
+	HasRunTokenCap bool
+	ReservationID  string
+	Origin         Origin
+	Amount         int64
+	Min            int64
+	Deadline       time.Time
+	Now            time.Time
 }
 
 // ExtendOp adds AddAmount to a hold (all or nothing) and, unless Deadline is

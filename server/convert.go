@@ -151,7 +151,8 @@ func workspaceToProto(ws *quota.Workspace) *quotav1.Workspace {
 	}
 }
 
-// reservationToProto converts a reservation.
+// reservationToProto converts a reservation; no run token cap is an unset
+// run_token_cap.
 func reservationToProto(r *quota.Reservation) *quotav1.Reservation {
 	out := &quotav1.Reservation{
 		WorkspaceId:     r.WorkspaceID,
@@ -171,6 +172,14 @@ func reservationToProto(r *quota.Reservation) *quotav1.Reservation {
 		ChargedFrom:     sourceAmountsToProto(r.ChargedFrom),
 		Released:        r.Released,
 		Shortfall:       r.Shortfall,
+
+		ParentReservationId: r.ParentID,
+		RootReservationId:   r.RootID,
+		RunTokenSpent:       r.RunTokenSpent,
+		Recorded:            r.Recorded,
+	}
+	if r.HasRunTokenCap {
+		out.RunTokenCap = proto.Int64(r.RunTokenCap)
 	}
 	if r.Cost != nil {
 		out.Cost = runCostToProto(r.Cost)

@@ -28,6 +28,8 @@ const (
 	reasonRequestIDReused     = "REQUEST_ID_REUSED"
 	reasonWorkspaceNotFound   = "WORKSPACE_NOT_FOUND"
 	reasonReservationNotFound = "RESERVATION_NOT_FOUND"
+	reasonParentNotFound      = "PARENT_NOT_FOUND"
+	reasonParentNotHeld       = "PARENT_NOT_HELD"
 	reasonGrantNotFound       = "GRANT_NOT_FOUND"
 	reasonGrantEnded          = "GRANT_ENDED"
 	reasonIllegalTransition   = "ILLEGAL_TRANSITION"
@@ -38,8 +40,9 @@ const (
 
 // toStatus maps err to a gRPC status error. Every status carries an
 // ErrorInfo (domain "quota", an UPPER_SNAKE reason); bad input adds a
-// BadRequest, a denied hold a QuotaFailure, an illegal transition or an
-// ended pool grant a PreconditionFailure. A status error passes through
+// BadRequest, a denied hold a QuotaFailure, an illegal transition, an
+// ended pool grant or a parent reservation no longer held a
+// PreconditionFailure. A status error passes through
 // (given an ErrorInfo if it has none). Any other error is logged once on
 // log, which should name the method, and answered INTERNAL "internal
 // error": its message never reaches the caller.
@@ -79,6 +82,14 @@ func toStatus(err error, log *slog.Logger) error {
 		return newStatus(codes.NotFound, "workspace not found", reasonWorkspaceNotFound, nil)
 	case errors.Is(err, quota.ErrReservationNotFound):
 		return newStatus(codes.NotFound, "reservation not found", reasonReservationNotFound, nil)
+	case errors.Is(err, quota.ErrParentNotFound):
+		return newStatus(codes.NotFound, "parent reservation not found", reasonParentNotFound, nil)
+	case errors.Is(err, quota.ErrParentNotHeld):
+		const desc = "the parent reservation is no longer held: it was committed, refunded or expired"
+		return newStatus(codes.FailedPrecondition, desc, reasonParentNotHeld, nil,
+			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+				Type: "STATE", Subject: "reservation", Description: desc,
+			}}})
 	case errors.Is(err, quota.ErrGrantNotFound):
 		return newStatus(codes.NotFound, "pool grant not found", reasonGrantNotFound, nil)
 	case errors.Is(err, quota.ErrGrantEnded):

@@ -164,7 +164,7 @@ func TestIllegalTransitionIsFailedPrecondition(t *testing.T) {
 }
 
 func TestDeniedReserveIsResourceExhaustedWithQuotaFailure(t *testing.T) {
-	for _, reason := range []string{quota.ReasonNoSeat, quota.ReasonCreditsExhausted} {
+	for _, reason := range []string{quota.ReasonNoSeat, quota.ReasonCreditsExhausted, quota.ReasonRunCapReached, quota.ReasonParentHoldExhausted} {
 		t.Run(reason, func(t *testing.T) {
 			e := newEnv(t, &fakeStore{reserve: func(_ context.Context, op quota.ReserveOp) (quota.Outcome, error) {
 				return quota.Outcome{}, &quota.DeniedError{

@@ -13,7 +13,8 @@ type quotaServer struct {
 	handler
 }
 
-// Reserve holds credits for a member or a programmatic spender.
+// Reserve holds credits for a member or a programmatic spender, or, with a
+// parent_reservation_id, for a sub-agent within the parent's run.
 func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) (*quotav1.ReserveResponse, error) {
 	r, err := reserveFromProto(req)
 	if err != nil {
@@ -26,12 +27,16 @@ func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) 
 	return &quotav1.ReserveResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
-// reserveFromProto validates a ReserveRequest (exactly one of member_id
-// and spender_id); the domain checks the amounts and the TTL's bounds.
+// reserveFromProto validates a ReserveRequest: exactly one of member_id
+// and spender_id, or, for a child (parent_reservation_id), at most one,
+// and an origin that a child may leave unspecified (the parent's). The
+// domain checks the amounts, the TTL's bounds, the parent's id and
+// origin, and that run_token_cap is set on a root only.
 func reserveFromProto(req *quotav1.ReserveRequest) (quota.ReserveRequest, error) {
+	child := req.GetParentReservationId() != ""
 	err := firstError(
 		checkID("workspace_id", req.GetWorkspaceId()),
-		checkMemberOrSpender(req.GetMemberId(), req.GetSpenderId()),
+		checkReserveOwner(req.GetParentReservationId(), req.GetMemberId(), req.GetSpenderId()),
 		checkID("request_id", req.GetRequestId()),
 	)
 	if err != nil {
@@ -41,23 +46,32 @@ func reserveFromProto(req *quotav1.ReserveRequest) (quota.ReserveRequest, error)
 	if err != nil {
 		return quota.ReserveRequest{}, err
 	}
-	origin, err := originFromProto(req.GetOrigin())
+	origin, err := reserveOriginFromProto(req.GetOrigin(), child)
 	if err != nil {
 		return quota.ReserveRequest{}, err
+	}
+	if req.RunTokenCap != nil {
+		if err := checkAmount("run_token_cap", req.GetRunTokenCap()); err != nil {
+			return quota.ReserveRequest{}, err
+		}
 	}
 	idem, err := idemOf(req)
 	if err != nil {
 		return quota.ReserveRequest{}, err
 	}
 	return quota.ReserveRequest{
-		Idem:        idem,
-		WorkspaceID: req.GetWorkspaceId(),
-		MemberID:    req.GetMemberId(),
-		SpenderID:   req.GetSpenderId(),
-		Amount:      req.GetAmount(),
-		Min:         req.GetMinAmount(),
-		TTL:         ttl,
-		Origin:      origin,
+		Idem:           idem,
+		WorkspaceID:    req.GetWorkspaceId(),
+		MemberID:       req.GetMemberId(),
+		SpenderID:      req.GetSpenderId(),
+		Amount:         req.GetAmount(),
+		Min:            req.GetMinAmount(),
+		TTL:            ttl,
+		Origin:         origin,
+		ParentID:       req.GetParentReservationId(),
+		AllowTopUp:     req.GetAllowTopUp(),
+		RunTokenCap:    req.GetRunTokenCap(),
+		HasRunTokenCap: req.RunTokenCap != nil,
 	}, nil
 }
 

@@ -198,10 +198,13 @@ func TestFingerprintMatchesOnlyTheSameRequest(t *testing.T) {
 		t.Error("a copy of the request has another fingerprint")
 	}
 	changes := map[string]func(*quotav1.ReserveRequest){
-		"amount":    func(r *quotav1.ReserveRequest) { r.Amount++ },
-		"member_id": func(r *quotav1.ReserveRequest) { r.MemberId = "other" },
-		"ttl":       func(r *quotav1.ReserveRequest) { r.Ttl = durationpb.New(time.Minute) },
-		"origin":    func(r *quotav1.ReserveRequest) { r.Origin = quotav1.Origin_ORIGIN_SIDEKICK },
+		"amount":                func(r *quotav1.ReserveRequest) { r.Amount++ },
+		"member_id":             func(r *quotav1.ReserveRequest) { r.MemberId = "other" },
+		"ttl":                   func(r *quotav1.ReserveRequest) { r.Ttl = durationpb.New(time.Minute) },
+		"origin":                func(r *quotav1.ReserveRequest) { r.Origin = quotav1.Origin_ORIGIN_SIDEKICK },
+		"parent_reservation_id": func(r *quotav1.ReserveRequest) { r.ParentReservationId = testResID },
+		"allow_top_up":          func(r *quotav1.ReserveRequest) { r.AllowTopUp = true },
+		"run_token_cap":         func(r *quotav1.ReserveRequest) { r.RunTokenCap = proto.Int64(0) },
 	}
 	for name, edit := range changes {
 		if fp(base) == fp(with(base, edit)) {

@@ -75,6 +75,33 @@ func checkMemberOrSpender(memberID, spenderID string) error {
 	}
 }
 
+// checkReserveOwner checks Reserve's parent_reservation_id, member_id and
+// spender_id. A root reservation names exactly one of member_id and
+// spender_id (checkMemberOrSpender). A child (a parent_reservation_id, a
+// valid id) may name neither, its owner being its parent's, but never
+// both; the domain checks that one it names is the parent's.
+func checkReserveOwner(parentID, memberID, spenderID string) error {
+	if parentID == "" {
+		return checkMemberOrSpender(memberID, spenderID)
+	}
+	if err := checkID("parent_reservation_id", parentID); err != nil {
+		return err
+	}
+	if memberID == "" && spenderID == "" {
+		return nil
+	}
+	return checkMemberOrSpender(memberID, spenderID)
+}
+
+// checkAmount checks an amount in µcredits: 0 to quota.MaxAmount, in the
+// domain's words.
+func checkAmount(field string, v int64) error {
+	if v < 0 || v > quota.MaxAmount {
+		return quota.Invalid(field, "must be between %d and %d µcredits", 0, quota.MaxAmount)
+	}
+	return nil
+}
+
 // firstError returns the first non-nil error of errs.
 func firstError(errs ...error) error {
 	for _, err := range errs {
@@ -99,6 +126,16 @@ func originFromProto(o quotav1.Origin) (quota.Origin, error) {
 	default:
 		return quota.OriginUnknown, quota.Invalid("origin", "unknown origin %d: must be CONVERSATION, SIDEKICK or AUTOMATION", int32(o))
 	}
+}
+
+// reserveOriginFromProto converts Reserve's origin: required for a root
+// reservation; a child may leave it UNSPECIFIED (quota.OriginUnknown: the
+// parent's, which the domain reads from the parent's id).
+func reserveOriginFromProto(o quotav1.Origin, child bool) (quota.Origin, error) {
+	if child && o == quotav1.Origin_ORIGIN_UNSPECIFIED {
+		return quota.OriginUnknown, nil
+	}
+	return originFromProto(o)
 }
 
 // seatFromProto converts a required seat; UNASSIGNED is quota.SeatNone.

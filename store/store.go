@@ -179,7 +179,7 @@ func (s *Store) Reserve(ctx context.Context, op quota.ReserveOp) (quota.Outcome,
 		script: scriptReserve, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
 		prefix: prefix(ws), idem: op.Idem, now: op.Now,
 		args: []any{owner(op.MemberID, op.SpenderID), op.ReservationID, int(op.Origin), op.Amount, op.Min,
-			op.Deadline.UnixMilli(), op.ParentID, flag(op.AllowTopUp), op.RunTokenCap},
+			op.Deadline.UnixMilli(), op.ParentID, flag(op.AllowTopUp), capArg(op.RunTokenCap, op.HasRunTokenCap)},
 	})
 	if err != nil {
 		return quota.Outcome{}, err

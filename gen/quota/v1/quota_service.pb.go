@@ -23,7 +23,8 @@ const (
 )
 
 // ReserveRequest asks to hold credits for a member, or for a programmatic
-// spender. Exactly one of member_id and spender_id is set.
+// spender. Exactly one of member_id and spender_id is set, except for a
+// child reservation (parent_reservation_id), where both may be left empty.
 type ReserveRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The workspace.
@@ -39,12 +40,31 @@ type ReserveRequest struct {
 	MinAmount int64 `protobuf:"varint,5,opt,name=min_amount,json=minAmount,proto3" json:"min_amount,omitempty"`
 	// How long the hold lives; unset means the server's default.
 	Ttl *durationpb.Duration `protobuf:"bytes,6,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	// Where the run comes from.
+	// Where the run comes from. A child may leave it unset: it is the
+	// parent's.
 	Origin Origin `protobuf:"varint,7,opt,name=origin,proto3,enum=quota.v1.Origin" json:"origin,omitempty"`
 	// For programmatic usage with no member: the API key or trigger id that
 	// spends (same id rules as member_id). It draws from the pool, then
 	// overage, within the programmatic cap.
-	SpenderId     string `protobuf:"bytes,8,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
+	SpenderId string `protobuf:"bytes,8,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
+	// Makes this a child reservation of that reservation's run, for a
+	// sub-agent: its hold is carved out of the parent's free hold (what the
+	// parent holds beyond the costs its committed children recorded). The
+	// parent must be HELD. member_id, spender_id and origin may be left
+	// empty (they are the parent's); if set they must match the parent's. A
+	// child never outlives its parent: its deadline is at most the parent's.
+	ParentReservationId string `protobuf:"bytes,9,opt,name=parent_reservation_id,json=parentReservationId,proto3" json:"parent_reservation_id,omitempty"`
+	// For a child: draw from the sources, in order, what the parent's free
+	// hold cannot give. Without it, a child whose min_amount the parent's
+	// free hold cannot cover is refused with PARENT_HOLD_EXHAUSTED.
+	AllowTopUp bool `protobuf:"varint,10,opt,name=allow_top_up,json=allowTopUp,proto3" json:"allow_top_up,omitempty"`
+	// On a root reservation only (not with parent_reservation_id): a cap on
+	// the token credits of the whole run, in µcredits. A child Reserve or an
+	// Extend anywhere in the run is refused with RUN_CAP_REACHED when the
+	// token credits recorded so far plus what it asks for would pass the cap
+	// (a child Reserve with a min_amount gets what fits, if that meets the
+	// minimum). Unset means no cap.
+	RunTokenCap   *int64 `protobuf:"varint,11,opt,name=run_token_cap,json=runTokenCap,proto3,oneof" json:"run_token_cap,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,14 +155,34 @@ func (x *ReserveRequest) GetSpenderId() string {
 	return ""
 }
 
+func (x *ReserveRequest) GetParentReservationId() string {
+	if x != nil {
+		return x.ParentReservationId
+	}
+	return ""
+}
+
+func (x *ReserveRequest) GetAllowTopUp() bool {
+	if x != nil {
+		return x.AllowTopUp
+	}
+	return false
+}
+
+func (x *ReserveRequest) GetRunTokenCap() int64 {
+	if x != nil && x.RunTokenCap != nil {
+		return *x.RunTokenCap
+	}
+	return 0
+}
+
 // ReserveResponse is the new hold.
 type ReserveResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reservation.
 	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	// The member's balance after (for a programmatic spender: what it may
-	// still draw from the pool and overage).the hold (for a programmatic spender: no
-	// credits of its own, what it may draw from the pool and overage).
+	// The member's balance after the hold (for a programmatic spender: what
+	// it may still draw from the pool and overage).
 	Balance       *Balance `protobuf:"bytes,2,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -886,7 +926,7 @@ var File_quota_v1_quota_service_proto protoreflect.FileDescriptor
 
 const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cquota/v1/quota_service.proto\x12\bquota.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14quota/v1/types.proto\"\x9c\x02\n" +
+	"\x1cquota/v1/quota_service.proto\x12\bquota.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14quota/v1/types.proto\"\xad\x03\n" +
 	"\x0eReserveRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x1d\n" +
@@ -898,7 +938,13 @@ const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\x03ttl\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12(\n" +
 	"\x06origin\x18\a \x01(\x0e2\x10.quota.v1.OriginR\x06origin\x12\x1d\n" +
 	"\n" +
-	"spender_id\x18\b \x01(\tR\tspenderId\"w\n" +
+	"spender_id\x18\b \x01(\tR\tspenderId\x122\n" +
+	"\x15parent_reservation_id\x18\t \x01(\tR\x13parentReservationId\x12 \n" +
+	"\fallow_top_up\x18\n" +
+	" \x01(\bR\n" +
+	"allowTopUp\x12'\n" +
+	"\rrun_token_cap\x18\v \x01(\x03H\x00R\vrunTokenCap\x88\x01\x01B\x10\n" +
+	"\x0e_run_token_cap\"w\n" +
 	"\x0fReserveResponse\x127\n" +
 	"\vreservation\x18\x01 \x01(\v2\x15.quota.v1.ReservationR\vreservation\x12+\n" +
 	"\abalance\x18\x02 \x01(\v2\x11.quota.v1.BalanceR\abalance\"\xc4\x01\n" +
@@ -1035,6 +1081,7 @@ func file_quota_v1_quota_service_proto_init() {
 		return
 	}
 	file_quota_v1_types_proto_init()
+	file_quota_v1_quota_service_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

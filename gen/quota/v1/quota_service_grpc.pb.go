@@ -40,16 +40,36 @@ type QuotaServiceClient interface {
 	// (spender_id instead of member_id) draws from the pool, then overage,
 	// within the workspace's programmatic cap. Fails with RESOURCE_EXHAUSTED
 	// and a reason when min_amount cannot be held.
+	//
+	// A run is a tree of reservations: the root, taken before the main agent
+	// runs, and children for its sub-agents (parent_reservation_id), which may
+	// have children of their own. A child's hold is carved out of its parent's
+	// free hold (with allow_top_up, the rest comes from the sources);
+	// run_token_cap on the root caps the run's token credits
+	// (RUN_CAP_REACHED).
 	Reserve(ctx context.Context, in *ReserveRequest, opts ...grpc.CallOption) (*ReserveResponse, error)
-	// Extend raises a live hold and/or moves its deadline.
+	// Extend raises a live hold and/or moves its deadline. In a run with a
+	// token cap, a raise past the cap is RESOURCE_EXHAUSTED with reason
+	// RUN_CAP_REACHED.
 	Extend(ctx context.Context, in *ExtendRequest, opts ...grpc.CallOption) (*ExtendResponse, error)
 	// Commit prices the agent chain, charges it from the hold first, then from
 	// the sources in order, records what none could pay as a shortfall and
 	// releases the rest. It never fails for lack of credits.
+	//
+	// In a run, a child's Commit charges nothing yet: it records the cost
+	// under its nearest held ancestor (the child is then recorded) and
+	// returns its hold to it. The root's Commit charges its own cost and
+	// every cost the run recorded in one atomic step, from the run's hold
+	// first, and voids the children still open. A child with no held
+	// ancestor left is charged directly, like a root.
 	Commit(ctx context.Context, in *CommitRequest, opts ...grpc.CallOption) (*CommitResponse, error)
-	// Refund voids a hold: nothing is charged.
+	// Refund voids a hold: nothing is charged. It also voids the
+	// reservation's open descendants and drops the costs they recorded:
+	// refunding the root voids the whole run.
 	Refund(ctx context.Context, in *RefundRequest, opts ...grpc.CallOption) (*RefundResponse, error)
-	// GetReservation returns a reservation and, once committed, its cost.
+	// GetReservation returns a reservation and, once committed, its cost,
+	// with the costs its committed children recorded nested under its main
+	// agent: on a run's root, the cost of the whole run.
 	GetReservation(ctx context.Context, in *GetReservationRequest, opts ...grpc.CallOption) (*GetReservationResponse, error)
 	// GetBalance returns a member's credits.
 	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
@@ -147,16 +167,36 @@ type QuotaServiceServer interface {
 	// (spender_id instead of member_id) draws from the pool, then overage,
 	// within the workspace's programmatic cap. Fails with RESOURCE_EXHAUSTED
 	// and a reason when min_amount cannot be held.
+	//
+	// A run is a tree of reservations: the root, taken before the main agent
+	// runs, and children for its sub-agents (parent_reservation_id), which may
+	// have children of their own. A child's hold is carved out of its parent's
+	// free hold (with allow_top_up, the rest comes from the sources);
+	// run_token_cap on the root caps the run's token credits
+	// (RUN_CAP_REACHED).
 	Reserve(context.Context, *ReserveRequest) (*ReserveResponse, error)
-	// Extend raises a live hold and/or moves its deadline.
+	// Extend raises a live hold and/or moves its deadline. In a run with a
+	// token cap, a raise past the cap is RESOURCE_EXHAUSTED with reason
+	// RUN_CAP_REACHED.
 	Extend(context.Context, *ExtendRequest) (*ExtendResponse, error)
 	// Commit prices the agent chain, charges it from the hold first, then from
 	// the sources in order, records what none could pay as a shortfall and
 	// releases the rest. It never fails for lack of credits.
+	//
+	// In a run, a child's Commit charges nothing yet: it records the cost
+	// under its nearest held ancestor (the child is then recorded) and
+	// returns its hold to it. The root's Commit charges its own cost and
+	// every cost the run recorded in one atomic step, from the run's hold
+	// first, and voids the children still open. A child with no held
+	// ancestor left is charged directly, like a root.
 	Commit(context.Context, *CommitRequest) (*CommitResponse, error)
-	// Refund voids a hold: nothing is charged.
+	// Refund voids a hold: nothing is charged. It also voids the
+	// reservation's open descendants and drops the costs they recorded:
+	// refunding the root voids the whole run.
 	Refund(context.Context, *RefundRequest) (*RefundResponse, error)
-	// GetReservation returns a reservation and, once committed, its cost.
+	// GetReservation returns a reservation and, once committed, its cost,
+	// with the costs its committed children recorded nested under its main
+	// agent: on a run's root, the cost of the whole run.
 	GetReservation(context.Context, *GetReservationRequest) (*GetReservationResponse, error)
 	// GetBalance returns a member's credits.
 	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)

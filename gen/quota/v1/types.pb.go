@@ -1500,7 +1500,9 @@ type Reservation struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the reservation was committed, refunded or expired.
 	SettleTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=settle_time,json=settleTime,proto3" json:"settle_time,omitempty"`
-	// The priced usage (committed reservations).
+	// The priced usage (committed reservations), with the costs its
+	// committed children recorded nested under its main agent as sub-agents:
+	// on a run's root, the cost of the whole run.
 	Cost *RunCost `protobuf:"bytes,12,opt,name=cost,proto3" json:"cost,omitempty"`
 	// What was charged in all (total cost minus shortfall).
 	Charged int64 `protobuf:"varint,13,opt,name=charged,proto3" json:"charged,omitempty"`
@@ -1515,7 +1517,22 @@ type Reservation struct {
 	Shortfall int64 `protobuf:"varint,17,opt,name=shortfall,proto3" json:"shortfall,omitempty"`
 	// For programmatic usage (no member): the API key or trigger id that
 	// spends; empty when member_id is set.
-	SpenderId     string `protobuf:"bytes,18,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
+	SpenderId string `protobuf:"bytes,18,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
+	// For a child reservation (a sub-agent's hold): its parent. Empty for
+	// the root of a run.
+	ParentReservationId string `protobuf:"bytes,19,opt,name=parent_reservation_id,json=parentReservationId,proto3" json:"parent_reservation_id,omitempty"`
+	// The run's root reservation: the reservation's own id for a root.
+	RootReservationId string `protobuf:"bytes,20,opt,name=root_reservation_id,json=rootReservationId,proto3" json:"root_reservation_id,omitempty"`
+	// The run's cap on token credits, in µcredits, set on the root; unset
+	// means no cap. It is the root's, on every reservation of the run.
+	RunTokenCap *int64 `protobuf:"varint,21,opt,name=run_token_cap,json=runTokenCap,proto3,oneof" json:"run_token_cap,omitempty"`
+	// The token credits the run recorded so far, in µcredits; the root's, on
+	// every reservation of the run.
+	RunTokenSpent int64 `protobuf:"varint,22,opt,name=run_token_spent,json=runTokenSpent,proto3" json:"run_token_spent,omitempty"`
+	// A committed child whose cost was recorded under an ancestor: it is
+	// charged when the root commits, so charged, charged_from_hold,
+	// charged_from, released and shortfall stay 0.
+	Recorded      bool `protobuf:"varint,23,opt,name=recorded,proto3" json:"recorded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1674,6 +1691,41 @@ func (x *Reservation) GetSpenderId() string {
 		return x.SpenderId
 	}
 	return ""
+}
+
+func (x *Reservation) GetParentReservationId() string {
+	if x != nil {
+		return x.ParentReservationId
+	}
+	return ""
+}
+
+func (x *Reservation) GetRootReservationId() string {
+	if x != nil {
+		return x.RootReservationId
+	}
+	return ""
+}
+
+func (x *Reservation) GetRunTokenCap() int64 {
+	if x != nil && x.RunTokenCap != nil {
+		return *x.RunTokenCap
+	}
+	return 0
+}
+
+func (x *Reservation) GetRunTokenSpent() int64 {
+	if x != nil {
+		return x.RunTokenSpent
+	}
+	return 0
+}
+
+func (x *Reservation) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
 }
 
 // Workspace is a workspace's subscription settings.
@@ -2517,7 +2569,7 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\vlow_balance\x18\x10 \x01(\bR\n" +
 	"lowBalance\x12(\n" +
 	"\x10pool_low_balance\x18\x11 \x01(\bR\x0epoolLowBalanceB\v\n" +
-	"\t_pool_cap\"\xea\x05\n" +
+	"\t_pool_cap\"\xcd\a\n" +
 	"\vReservation\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12%\n" +
 	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\x12\x1b\n" +
@@ -2540,7 +2592,13 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\breleased\x18\x10 \x01(\x03R\breleased\x12\x1c\n" +
 	"\tshortfall\x18\x11 \x01(\x03R\tshortfall\x12\x1d\n" +
 	"\n" +
-	"spender_id\x18\x12 \x01(\tR\tspenderId\"\xac\x01\n" +
+	"spender_id\x18\x12 \x01(\tR\tspenderId\x122\n" +
+	"\x15parent_reservation_id\x18\x13 \x01(\tR\x13parentReservationId\x12.\n" +
+	"\x13root_reservation_id\x18\x14 \x01(\tR\x11rootReservationId\x12'\n" +
+	"\rrun_token_cap\x18\x15 \x01(\x03H\x00R\vrunTokenCap\x88\x01\x01\x12&\n" +
+	"\x0frun_token_spent\x18\x16 \x01(\x03R\rrunTokenSpent\x12\x1a\n" +
+	"\brecorded\x18\x17 \x01(\bR\brecordedB\x10\n" +
+	"\x0e_run_token_cap\"\xac\x01\n" +
 	"\tWorkspace\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12I\n" +
 	"\x12subscription_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11subscriptionStart\x121\n" +
@@ -2748,6 +2806,7 @@ func file_quota_v1_types_proto_init() {
 		return
 	}
 	file_quota_v1_types_proto_msgTypes[10].OneofWrappers = []any{}
+	file_quota_v1_types_proto_msgTypes[11].OneofWrappers = []any{}
 	file_quota_v1_types_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -46,8 +46,7 @@ local q = nearest_held(r)
 if q then
   local moved = merge(a, q, r, true)
   q.kc = q.kc + own
-  r.rec = 1
-  if was_held then r.rel = moved end
+  r.rec = 1 -- charged with the root: its settlement amounts stay 0
   res_save(q)
   res_save(r)
   if root ~= r then res_save(root) end

@@ -16,16 +16,20 @@ import "slices"
 //     voids the children still open.
 //   - Refunding a reservation voids it and its open descendants and drops
 //     the costs they recorded; refunding the root voids the whole run.
-//   - A child never outlives its parent: its deadline is at most its
-//     parent's. A child that expires, or is voided, returns its hold (and
+//   - A child's deadline is at most its parent's, when it is reserved and
+//     when it is extended (a parent that later moves its own deadline
+//     earlier voids its children still held when it expires). A child
+//     that expires, or is voided, returns its hold (and
 //     the costs its subtree recorded) to its nearest held ancestor; with
 //     none left, its hold is released and a late Commit charges it
 //     directly, like a root.
 //   - A run may carry a cap on token credits (RunTokenCap, set on the
 //     root): a child Reserve or an Extend anywhere in the run is refused
-//     with ReasonRunCapReached when the token credits recorded so far plus
-//     what it asks for would pass the cap (a child Reserve with a minimum
-//     gets what fits, if that meets the minimum).
+//     with ReasonRunCapReached when the token credits recorded so far,
+//     what the run's open children hold, and what it asks for would pass
+//     the cap (a child Reserve with a minimum gets what fits, if that
+//     meets the minimum). Token credits recorded by a subtree that is
+//     later refunded still count: the tokens were used.
 
 // Reasons a run adds to the denial reasons.
 const (
@@ -44,7 +48,8 @@ func NestCosts(own RunCost, subs []RunCost) RunCost {
 		return own
 	}
 	root := own.Root
-	root.SubAgents = append(append([]AgentCost(nil), root.SubAgents...), make([]AgentCost, 0, len(subs))...)
+	root.SubAgents = append([]AgentCost(nil), root.SubAgents...)
+	own.FallbackModels = append([]string(nil), own.FallbackModels...)
 	seen := map[string]bool{}
 	for _, m := range own.FallbackModels {
 		seen[m] = true

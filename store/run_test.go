@@ -388,3 +388,106 @@ func TestRandomRunsEqualOneTree(t *testing.T) {
 		}
 	})
 }
+
+// reserveFor reserves under parent (or a root for member when parent is
+// "") with a TTL.
+func (e *env) reserveFor(member, parent string, amount int64, ttl time.Duration) quota.Reservation {
+	e.t.Helper()
+	req := quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", ParentID: parent, Amount: amount, TTL: ttl}
+	if parent == "" {
+		req.MemberID, req.Origin = member, quota.OriginConversation
+	}
+	o, err := e.svc.Reserve(e.ctx, req)
+	if err != nil {
+		e.t.Fatalf("Reserve(%s under %q): %v", member, parent, err)
+	}
+	e.invariant(o.Balance)
+	return o.Reservation
+}
+
+// TestExpiryUpTheTreeKeepsTheBooks: a middle node whose child expired into
+// it and which then expired itself keeps nothing (a review found it kept
+// a stale hold and recorded cost, then charged them twice).
+func TestExpiryUpTheTreeKeepsTheBooks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("gil", quota.SeatPro)
+		root := e.reserveFor("gil", "", 100*C, time.Hour)
+		mid := e.reserveFor("gil", root.ID, 50*C, 10*time.Second)
+		leaf := e.reserveFor("gil", mid.ID, 50*C, 5*time.Second)
+		grand := e.reserveFor("gil", leaf.ID, 20*C, 5*time.Second)
+		if _, err := e.commit(grand.ID, tokens("g", 7)); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(11 * time.Second) // leaf, then mid, expire into the root
+		if r := e.get(root.ID); r.Held != 100*C {
+			t.Fatalf("root: held %d", r.Held)
+		}
+		if m := e.get(mid.ID); m.State != quota.StateExpired || m.Held != 0 {
+			t.Fatalf("mid after expiring: %+v", m)
+		}
+		if _, err := e.commit(mid.ID, tokens("mid", 3)); err != nil { // late: recorded under the root
+			t.Fatal(err)
+		}
+		o, err := e.commit(root.ID, tokens("main", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.invariant(o.Balance)
+		if o.Reservation.Charged != 11*C || o.Balance.Held != 0 || o.Balance.Spent != 11*C {
+			t.Fatalf("root commit: charged %d, balance %+v", o.Reservation.Charged, o.Balance)
+		}
+		// The run's cost shows what was charged: the grandchild's cost rose
+		// past the expired leaf to the mid reservation.
+		c := o.Reservation.Cost
+		if c.TotalCost != 11*C || len(c.Root.SubAgents) != 1 || c.Root.SubAgents[0].AgentID != "mid" ||
+			len(c.Root.SubAgents[0].SubAgents) != 1 || c.Root.SubAgents[0].SubAgents[0].AgentID != "g" {
+			t.Fatalf("cost: %+v", c)
+		}
+	})
+}
+
+// TestChildAfterASiblingExpired: carving right after a sibling expired into
+// the parent (a review found the parent's hold left unwritten).
+func TestChildAfterASiblingExpired(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("hal", quota.SeatPro)
+		root := e.reserveFor("hal", "", 100*C, time.Hour)
+		e.reserveFor("hal", root.ID, 30*C, 10*time.Second)
+		other := e.reserveFor("hal", root.ID, 10*C, time.Minute)
+		e.advance(11 * time.Second)
+		e.reserveFor("hal", root.ID, 30*C, time.Minute)
+		if _, err := e.svc.Extend(e.ctx, quota.ExtendRequest{Idem: e.id(), WorkspaceID: "ws1", ReservationID: other.ID, AddAmount: 30 * C}); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.get(root.ID); r.Held != 30*C {
+			t.Fatalf("root: held %d, want 30 credits", r.Held)
+		}
+		o, err := e.refund(root.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.invariant(o.Balance)
+		if o.Balance.Held != 0 || o.Balance.Available != 8_000*C || o.Reservation.Released != 100*C {
+			t.Fatalf("after refunding the run: %+v %+v", o.Reservation, o.Balance)
+		}
+	})
+}
+
+// TestRunCapCountsOpenChildren: two children may not hold the cap twice
+// over.
+func TestRunCapCountsOpenChildren(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("ida", quota.SeatMax)
+		o, err := e.svc.Reserve(e.ctx, quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", MemberID: "ida",
+			Amount: 500 * C, Origin: quota.OriginConversation, TTL: time.Hour, RunTokenCap: 100 * C, HasRunTokenCap: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mustChild(o.Reservation.ID, 60*C)
+		wantDenied(t, func() error { _, err := e.child(o.Reservation.ID, 50*C, 0, false); return err }(), quota.ReasonRunCapReached)
+		k, err := e.child(o.Reservation.ID, 50*C, 1, false)
+		if err != nil || k.Reservation.Held != 40*C {
+			t.Fatalf("what fits: %+v, %v", k.Reservation, err)
+		}
+	})
+}

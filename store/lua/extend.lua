@@ -2,7 +2,8 @@
 -- deadline. A child is raised from its nearest held ancestor's free hold
 -- first, then from the sources in order; its deadline never passes that
 -- ancestor's. An increase is refused with RUN_CAP_REACHED when the run's
--- recorded token credits plus the increase would pass the run's cap.
+-- recorded token credits, what its open children hold and the increase
+-- would pass the run's cap.
 --
 -- KEYS[1]  q:{ws:<id>}:res:<rid>    the reservation
 -- KEYS[2]  q:{ws:<id>}:idem:<req>   idempotency record
@@ -32,10 +33,10 @@ local q = nearest_held(r)
 local d = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
 local carved = 0
 if add > 0 then
-  local root = res_load(r.root)
-  if root.rcap >= 0 and root.rtok + add > root.rcap then
+  local left = run_cap_left(r)
+  if add > left then
     local den = denial(w, a, finish(w, a), add, add)
-    den[3], den[6] = 'RUN_CAP_REACHED', fmt(max(root.rcap - root.rtok, 0))
+    den[3], den[6] = 'RUN_CAP_REACHED', fmt(left)
     return idem_record(KEYS[2], den)
   end
   normalize(a, r)

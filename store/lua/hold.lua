@@ -556,39 +556,70 @@ local function out_grant(out, pre, g)
   return out
 end
 
--- MAX_SHOWN bounds how many committed descendants a reply carries.
+-- MAX_SHOWN bounds how many descendants a reply carries or a run's cap
+-- counts.
 local MAX_SHOWN = 1000
 
--- out_res adds the reservation ("r." fields), its run's token cap and
--- spend, and the costs of its committed descendants ("k<i>." fields:
--- id, parent, ord (its place among its parent's children), cost), for the
--- caller to nest under it.
-local function out_res(out, r)
-  out_put(out, 'r.id', r.id)
-  for _, f in ipairs(RES_FIELDS) do out_put(out, 'r.' .. f, r[f]) end
-  local root = r
-  if r.root ~= '' and r.root ~= r.id then root = res_load(r.root) end
-  out_put(out, 'r.run_cap', root.rcap)
-  out_put(out, 'r.run_tok', root.rtok)
-  local n, queue = 0, {r.id}
-  while #queue > 0 and n < MAX_SHOWN do
-    local id = table.remove(queue)
-    for ord, kid in ipairs(redis.call('ZRANGE', kids_key(id), 0, -1)) do
+-- run_open sums what the run's held reservations other than the root hold:
+-- budget children may still spend, which the run's token cap counts.
+local function run_open(root)
+  local sum, n = 0, 0
+  local function visit(id)
+    for _, kid in ipairs(redis.call('ZRANGE', kids_key(id), 0, -1)) do
       local k, ok = res_load(kid)
-      -- A refund drops the costs recorded under it: its subtree is not shown.
-      if ok and (k.state ~= REFUNDED or k.rec == 2) then
-        queue[#queue + 1] = kid
-        if k.state == COMMITTED and n < MAX_SHOWN then
-          n = n + 1
-          local pre = 'k' .. n .. '.'
-          out_put(out, pre .. 'id', k.id)
-          out_put(out, pre .. 'parent', k.parent)
-          out_put(out, pre .. 'ord', ord)
-          out_put(out, pre .. 'cost', k.cost)
-        end
+      n = n + 1
+      if ok and k.state == HELD and n <= MAX_SHOWN then
+        sum = sum + res_held(k)
+        visit(kid)
       end
     end
   end
+  visit(root.id)
+  return sum
+end
+
+-- run_cap_left is what the run's token cap still allows (UNLIMITED without
+-- a cap): the cap less the token credits recorded and what open children
+-- hold.
+local function run_cap_left(r)
+  local root = res_load(r.root)
+  if root.rcap < 0 then return UNLIMITED end
+  return max(root.rcap - root.rtok - run_open(root), 0)
+end
+
+-- out_res adds the reservation ("r." fields), its run's token cap and
+-- spend, and the costs of its committed descendants ("k<i>." fields: id,
+-- parent, ord, cost) for the caller to nest: each under its nearest
+-- committed ancestor (or under the reservation itself), in the order the
+-- reservations were made. A refunded reservation dropped the costs
+-- recorded under it, so its subtree is not shown; a voided or expired one
+-- passed them up, so its committed descendants are.
+local function out_res(out, r)
+  out_put(out, 'r.id', r.id)
+  for _, f in ipairs(RES_FIELDS) do out_put(out, 'r.' .. f, r[f]) end
+  local root = res_load(r.root)
+  out_put(out, 'r.run_cap', root.rcap)
+  out_put(out, 'r.run_tok', root.rtok)
+  local n = 0
+  local function visit(id, under)
+    for _, kid in ipairs(redis.call('ZRANGE', kids_key(id), 0, -1)) do
+      local k, ok = res_load(kid)
+      if n < MAX_SHOWN and ok and (k.state ~= REFUNDED or k.rec == 2) then
+        local next = under
+        if k.state == COMMITTED then
+          n = n + 1
+          local pre = 'k' .. n .. '.'
+          out_put(out, pre .. 'id', k.id)
+          out_put(out, pre .. 'parent', under)
+          out_put(out, pre .. 'ord', n)
+          out_put(out, pre .. 'cost', k.cost)
+          next = k.id
+        end
+        visit(kid, next)
+      end
+    end
+  end
+  visit(r.id, r.id)
   out_put(out, 'k.n', n)
   return out
 end

@@ -78,13 +78,19 @@ local function hload(key, nums)
   return t, #raw > 0
 end
 
--- hsave writes the listed fields of t to a hash: those that changed since
--- hload, or all of them for a table that was not loaded.
+-- hsave writes the listed fields of t to a hash: those that differ from
+-- what the hash holds (as read by hload or last written here), or all of
+-- them for a table that was built, not loaded. It then records what the
+-- hash holds, so that a field changed, saved and changed back is written
+-- again.
 local function hsave(key, t, fields)
-  local args, loaded = {}, t.loaded or {}
+  local fresh = not t.loaded
+  if fresh then t.loaded = {} end
+  local args, loaded = {}, t.loaded
   for _, f in ipairs(fields) do
     local v = t[f]
-    if v ~= loaded[f] or not t.loaded then
+    if fresh or v ~= loaded[f] then
+      loaded[f] = v
       if type(v) == 'number' then v = fmt(v) end
       args[#args + 1] = f
       args[#args + 1] = v or ''

@@ -49,15 +49,13 @@ if parent_id ~= '' then
   end
   if pr.depth >= MAX_DEPTH then
     finish(w, a)
-    return {'ERR', 'TOO_DEEP'}
+    return idem_record(KEYS[2], {'ERR', 'TOO_DEEP'})
   end
-  local root = res_load(pr.root)
   r.parent, r.root, r.depth, r.rcap = pr.id, pr.root, pr.depth + 1, -1
   r.dl = min(r.dl, pr.dl)
   if want > 0 then
     -- The run's token cap bounds what the child may ask for.
-    local allow = want
-    if root.rcap >= 0 then allow = min(want, max(root.rcap - root.rtok, 0)) end
+    local allow = min(want, run_cap_left(pr))
     if allow < least or allow == 0 then
       local d = denial(w, a, finish(w, a), want, least)
       d[3], d[6] = 'RUN_CAP_REACHED', fmt(allow)
@@ -70,7 +68,11 @@ if parent_id ~= '' then
     if take + top < least then
       res_save(pr)
       local d = denial(w, a, finish(w, a), want, least)
-      if ARGV[14] ~= '1' then d[3], d[6] = 'PARENT_HOLD_EXHAUSTED', fmt(free) end
+      if ARGV[14] ~= '1' then
+        d[3], d[6] = 'PARENT_HOLD_EXHAUSTED', fmt(free)
+      else
+        d[6] = fmt(free + top) -- the parent's free hold and the sources'
+      end
       return idem_record(KEYS[2], d)
     end
     carve(pr, r, take)

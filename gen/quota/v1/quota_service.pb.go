@@ -61,9 +61,9 @@ type ReserveRequest struct {
 	// On a root reservation only (not with parent_reservation_id): a cap on
 	// the token credits of the whole run, in µcredits. A child Reserve or an
 	// Extend anywhere in the run is refused with RUN_CAP_REACHED when the
-	// token credits recorded so far plus what it asks for would pass the cap
-	// (a child Reserve with a min_amount gets what fits, if that meets the
-	// minimum). Unset means no cap.
+	// token credits recorded so far, what the run's open children hold and
+	// what it asks for would pass the cap (a child Reserve with a min_amount
+	// gets what fits, if that meets the minimum). Unset means no cap.
 	RunTokenCap   *int64 `protobuf:"varint,11,opt,name=run_token_cap,json=runTokenCap,proto3,oneof" json:"run_token_cap,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

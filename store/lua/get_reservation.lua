@@ -8,10 +8,6 @@
 -- ARGV[1..4] common (no request id); ARGV[7] reservation id.
 -- Returns {"OK", "r.*", ..., "b.*", ...}, {"ERR", "NOT_FOUND"}
 -- or {"ROLL", anchor_ms}.
-local owner = redis.call('HGET', KEYS[1], 'member')
-if not owner then return {'ERR', 'NOT_FOUND'} end
-local w, a, p, ok = open(owner)
-if not w then return {'ERR', 'NOT_FOUND'} end
-if not ok then return {'ROLL', fmt(w.anchor)} end
-local r = res_load(ARGV[7])
+local ok, w, a, p, r = open_res(KEYS[1], ARGV[7])
+if not ok then return w end
 return reply_res(w, a, finish(w, a), r)

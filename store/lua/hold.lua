@@ -630,14 +630,29 @@ end
 -- EXPIRE_OTHERS of other owners'), and the pool. ok is false, and nothing
 -- has changed, when a period has ended and the caller must pass the new
 -- one.
-local function open(owner)
+-- With create, a member without an account gets one (saved by finish).
+local function open(owner, create)
   local w = ws_load()
   if not w then return nil end
   local a = acct_load(owner)
+  if create then a.exists = true end
   if not ready(w, a) then return w, a, nil, false end
   expire_due(w, a)
   expire_workspace(w, a, EXPIRE_OTHERS)
   return w, a, pool_load(w), true
+end
+
+-- open_res opens the account of the owner of the reservation whose hash
+-- is key (see open) and loads the reservation. It returns true and the
+-- workspace, account, pool and reservation, or false and the reply to
+-- give: the reservation does not exist, or a period must be rolled over.
+local function open_res(key, id)
+  local owner = redis.call('HGET', key, 'member')
+  if not owner then return false, {'ERR', 'NOT_FOUND'} end
+  local w, a, p, ok = open(owner)
+  if not w then return false, {'ERR', 'NOT_FOUND'} end
+  if not ok then return false, {'ROLL', fmt(w.anchor)} end
+  return true, w, a, p, res_load(id)
 end
 
 -- finish re-reads the pool after the changes, appends the low-balance

@@ -15,12 +15,9 @@
 local cached = idem_check(KEYS[2])
 if cached then return cached end
 local id = ARGV[7]
-local owner = redis.call('HGET', KEYS[1], 'member')
-if not owner then return {'ERR', 'NOT_FOUND'} end
-local w, a, p, ok = open(owner)
-if not w then return {'ERR', 'NOT_FOUND'} end
-if not ok then return {'ROLL', fmt(w.anchor)} end
-local r = res_load(id)
+local ok, w, a, p, r = open_res(KEYS[1], id)
+if not ok then return w end
+local owner = r.member
 if r.state ~= HELD then
   finish(w, a)
   return idem_record(KEYS[2], {'ERR', 'TRANSITION', fmt(r.state), fmt(REFUNDED)})

@@ -11,12 +11,9 @@
 -- {"ROLL", anchor_ms}.
 local cached = idem_check(KEYS[2])
 if cached then return cached end
-local w = ws_load()
+local w, a, p, ok = open(ARGV[7], true)
 if not w then return {'ERR', 'WS_NOT_FOUND'} end
-local a = acct_load(ARGV[7])
-a.exists = true
-if not ready(w, a) then return {'ROLL', fmt(w.anchor)} end
-expire_due(w, a)
+if not ok then return {'ROLL', fmt(w.anchor)} end
 a.pcap = tonumber(ARGV[8])
 ledger('member_pool_cap', a.member, '', {'pool_cap', a.pcap})
 return idem_record(KEYS[2], out_acct({'OK'}, w, a, finish(w, a)))

@@ -98,13 +98,9 @@ func (s *Service) VoidGrant(ctx context.Context, idem Idem, workspaceID, grantID
 // of each. pageToken is "" for the first page or a previous response's
 // next token; the returned token is "" after the last page.
 func (s *Service) ListGrants(ctx context.Context, workspaceID string, pageSize int, pageToken string) ([]Grant, string, error) {
-	switch {
-	case pageSize < 0:
-		return nil, "", Invalid("page_size", "must not be negative")
-	case pageSize == 0:
-		pageSize = DefaultPageSize
-	case pageSize > MaxPageSize:
-		pageSize = MaxPageSize
+	pageSize, err := PageSize(pageSize)
+	if err != nil {
+		return nil, "", err
 	}
 	var after int64
 	if pageToken != "" {

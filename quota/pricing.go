@@ -74,6 +74,24 @@ func DefaultPriceTable() PriceTable {
 	}
 }
 
+// WithFallback returns t with FallbackModel set, when it is empty, to the
+// table's most expensive model: the one with the highest sum of its four
+// rates (ties: the first listed). A table without models is returned as it
+// is, for Validate to refuse.
+func (t PriceTable) WithFallback() PriceTable {
+	if t.FallbackModel != "" || len(t.Models) == 0 {
+		return t
+	}
+	best, bestSum := 0, int64(-1)
+	for i, m := range t.Models {
+		if sum := m.InputRate + m.OutputRate + m.CacheReadRate + m.CacheWriteRate; sum > bestSum {
+			best, bestSum = i, sum
+		}
+	}
+	t.FallbackModel = t.Models[best].Model
+	return t
+}
+
 // Validate checks a price table: at least one and at most MaxPriceEntries
 // models, each named (unique, at most MaxIDLen bytes) with rates in
 // 0..MaxRate; a fallback model that the table lists; at most
@@ -170,8 +188,8 @@ func pricingNameProblem(id string) string {
 // chain, or one model line, whose cost exceeds MaxAmount. An invalid table is
 // a plain error: tables are validated when they are stored.
 //
-// Each model line is priced on its own, so a model listed twice by one agent
-// is rounded up twice. A model missing from the table is priced at the
+// An agent's lines of one model are summed and rounded up once (one
+// ModelCost per model, in the order each first appears). A model missing from the table is priced at the
 // table's FallbackModel and listed once in RunCost.FallbackModels. Price
 // does not modify t and is safe for concurrent use on a table that no one
 // mutates.
@@ -240,15 +258,12 @@ type pricer struct {
 // agent prices one node and, recursively, its sub-agents.
 func (p *pricer) agent(run *AgentRun) (AgentCost, error) {
 	ac := AgentCost{AgentID: run.AgentID}
-	if len(run.Models) > 0 {
-		ac.Models = make([]ModelCost, len(run.Models))
-	}
-	for i, mu := range run.Models {
-		mc, err := p.model(i, mu)
+	for _, g := range groupModels(run.Models) {
+		mc, err := p.model(g)
 		if err != nil {
 			return AgentCost{}, err
 		}
-		ac.Models[i] = mc
+		ac.Models = append(ac.Models, mc)
 		ac.OwnTokenCost += mc.Cost
 	}
 	if len(run.Actions) > 0 {
@@ -282,12 +297,46 @@ func (p *pricer) agent(run *AgentRun) (AgentCost, error) {
 	return ac, nil
 }
 
-// model prices model line i of the current node.
-func (p *pricer) model(i int, mu ModelUsage) (ModelCost, error) {
-	mp := p.ix.models[mu.Model]
+// modelGroup is one agent's usage of one model: its lines' tokens summed
+// per kind (each kind stays below MaxItems × MaxTokens, so no sum
+// overflows), and the index of its first line, to name it in an error.
+type modelGroup struct {
+	first  int
+	model  string
+	tokens [4]int64
+}
+
+// groupModels sums an agent's model lines per model, in the order each
+// model first appears, so that the tokens of one (agent, model) are priced
+// and rounded up once however many lines carry them.
+func groupModels(lines []ModelUsage) []modelGroup {
+	if len(lines) == 0 {
+		return nil
+	}
+	groups := make([]modelGroup, 0, len(lines))
+	for i, mu := range lines {
+		j := 0
+		for j < len(groups) && groups[j].model != mu.Model {
+			j++
+		}
+		if j == len(groups) {
+			groups = append(groups, modelGroup{first: i, model: mu.Model})
+		}
+		t := &groups[j].tokens
+		t[0] += mu.InputTokens
+		t[1] += mu.OutputTokens
+		t[2] += mu.CacheRead
+		t[3] += mu.CacheWrite
+	}
+	return groups
+}
+
+// model prices one model's usage by the current node.
+func (p *pricer) model(g modelGroup) (ModelCost, error) {
+	mp := p.ix.models[g.model]
 	mc := ModelCost{
-		Model:  mu.Model,
-		Tokens: mu.InputTokens + mu.OutputTokens + mu.CacheRead + mu.CacheWrite,
+		Model:  g.model,
+		Tokens: g.tokens[0] + g.tokens[1] + g.tokens[2] + g.tokens[3],
 	}
 	if mp == nil {
 		mp = p.ix.fallback
@@ -295,18 +344,15 @@ func (p *pricer) model(i int, mu ModelUsage) (ModelCost, error) {
 		if p.fallbacks == nil {
 			p.fallbacks = make(map[string]struct{})
 		}
-		p.fallbacks[mu.Model] = struct{}{}
+		p.fallbacks[g.model] = struct{}{}
 	}
 	mc.PricedAs = mp.Model
 	if p.origin == OriginSidekick {
 		return mc, nil
 	}
-	cost, ok := tokenCost(
-		[4]int64{mu.InputTokens, mu.OutputTokens, mu.CacheRead, mu.CacheWrite},
-		[4]int64{mp.InputRate, mp.OutputRate, mp.CacheReadRate, mp.CacheWriteRate},
-	)
+	cost, ok := tokenCost(g.tokens, [4]int64{mp.InputRate, mp.OutputRate, mp.CacheReadRate, mp.CacheWriteRate})
 	if !ok {
-		return ModelCost{}, Invalid(fmt.Sprintf("%s.models[%d]", chainPath(p.path), i),
+		return ModelCost{}, Invalid(fmt.Sprintf("%s.models[%d]", chainPath(p.path), g.first),
 			"cost exceeds %d µcredits", MaxAmount)
 	}
 	if err := p.add(cost); err != nil {
@@ -317,8 +363,9 @@ func (p *pricer) model(i int, mu ModelUsage) (ModelCost, error) {
 }
 
 // tokenCost returns ceil(sum(tokens[k] * rates[k]) / 1e6) in 128-bit
-// arithmetic, and false if it exceeds MaxAmount. Tokens and rates must be
-// in 0..MaxTokens and 0..MaxRate: the sum is then below 2^82.
+// arithmetic, and false if it exceeds MaxAmount. Tokens must be in
+// 0..MaxItems×MaxTokens (below 2^54) and rates in 0..MaxRate (below 2^40):
+// the sum is then below 2^96.
 func tokenCost(tokens, rates [4]int64) (int64, bool) {
 	var hi, lo uint64
 	for k := range tokens {
@@ -343,9 +390,10 @@ func tokenCost(tokens, rates [4]int64) (int64, bool) {
 
 // action resolves an action's tier and prices it. The tier: an external MCP
 // server is advanced; else the catalogue's tier for a tool it lists; else
-// the caller's tier if set; else advanced. The cost is the tier's, except
-// that an action that did not run, any action of a Sidekick run and a
-// platform tool in a regular conversation cost nothing; Note says why.
+// advanced, whatever tier the caller sent (flagged Uncatalogued, so that no
+// caller can make a tool free by labelling it). The cost is the tier's,
+// except that an action that did not run, any action of a Sidekick run and
+// a platform tool in a regular conversation cost nothing; Note says why.
 func (p *pricer) action(a ToolAction) ActionCost {
 	ac := ActionCost{Tool: a.Tool}
 	platform := false
@@ -355,10 +403,8 @@ func (p *pricer) action(a ToolAction) ActionCost {
 		ac.Tier, ac.Note = TierAdvanced, noteExternalMCP
 	case tp != nil:
 		ac.Tier, platform = tp.Tier, tp.Platform
-	case a.Tier != TierUnknown:
-		ac.Tier = a.Tier
 	default:
-		ac.Tier, ac.Note = TierAdvanced, noteUnknownTool
+		ac.Tier, ac.Note, ac.Uncatalogued = TierAdvanced, noteUnknownTool, true
 	}
 	switch {
 	case a.NotRun:
@@ -400,13 +446,13 @@ type chainChecker struct {
 // node checks one node at depth (the root is depth 1) and its sub-agents.
 func (c *chainChecker) node(run *AgentRun, depth int) error {
 	if depth > MaxDepth {
-		return Invalid("usage", "the agent chain is deeper than %d levels", MaxDepth)
+		return LimitError(LimitDepth)
 	}
 	if c.nodes++; c.nodes > MaxNodes {
-		return Invalid("usage", "the agent chain has more than %d agent runs", MaxNodes)
+		return LimitError(LimitNodes)
 	}
 	if c.items += len(run.Models) + len(run.Actions); c.items > MaxItems {
-		return Invalid("usage", "the agent chain has more than %d model lines and actions", MaxItems)
+		return LimitError(LimitItems)
 	}
 	if why := pricingNameProblem(run.AgentID); why != "" {
 		return Invalid(chainPath(c.path)+".agent_id", "%s", why)

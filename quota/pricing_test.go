@@ -41,12 +41,12 @@ func mustPrice(t *testing.T, table PriceTable, origin Origin, run AgentRun) RunC
 	return rc
 }
 
-// wantInvalid checks that err is an *InvalidError on field.
-func wantInvalid(t *testing.T, err error, field string) *InvalidError {
+// wantInvalid checks that err is an invalid-argument *Error on field.
+func wantInvalid(t *testing.T, err error, field string) *Error {
 	t.Helper()
-	var ie *InvalidError
-	if !errors.As(err, &ie) {
-		t.Fatalf("error = %v (%T), want *InvalidError on %q", err, err, field)
+	var ie *Error
+	if !errors.As(err, &ie) || ie.Kind() != KindInvalid {
+		t.Fatalf("error = %v (%T), want an invalid-argument *Error on %q", err, err, field)
 	}
 	if ie.Field != field {
 		t.Fatalf("error field = %q (%v), want %q", ie.Field, err, field)
@@ -96,9 +96,12 @@ func TestPriceTokenRounding(t *testing.T) {
 		{"cache read of 15 tokens at 0.1 µcredit rounds up to 2",
 			[]ModelUsage{{Model: "small", CacheRead: 15}},
 			[]ModelCost{{Model: "small", PricedAs: "small", Tokens: 15, Cost: 2}}},
-		{"same model twice is priced and rounded per line",
+		{"same model on two lines is summed and rounded once per (agent, model)",
 			[]ModelUsage{{Model: "unit", InputTokens: 1}, {Model: "unit", InputTokens: 1}},
-			[]ModelCost{{Model: "unit", PricedAs: "unit", Tokens: 1, Cost: 1}, {Model: "unit", PricedAs: "unit", Tokens: 1, Cost: 1}}},
+			[]ModelCost{{Model: "unit", PricedAs: "unit", Tokens: 2, Cost: 1}}},
+		{"a model's lines are summed in the order the model first appears",
+			[]ModelUsage{{Model: "fifths", InputTokens: 1}, {Model: "small", InputTokens: 1}, {Model: "fifths", OutputTokens: 1}},
+			[]ModelCost{{Model: "fifths", PricedAs: "fifths", Tokens: 2, Cost: 1}, {Model: "small", PricedAs: "small", Tokens: 1, Cost: 1}}},
 		{"several models in one agent",
 			[]ModelUsage{{Model: "small", InputTokens: 10}, {Model: "big", InputTokens: 10}},
 			[]ModelCost{{Model: "small", PricedAs: "small", Tokens: 10, Cost: 10}, {Model: "big", PricedAs: "big", Tokens: 10, Cost: 100}}},
@@ -121,24 +124,66 @@ func TestPriceTokenRounding(t *testing.T) {
 	}
 }
 
+// TestPriceRulesOfTheCreditRules checks the three pricing rules the issue
+// found broken, with the issue's own numbers.
+func TestPriceRulesOfTheCreditRules(t *testing.T) {
+	table := PriceTable{
+		Models: []ModelPrice{
+			{Model: "model-c", InputRate: 1_500_000, OutputRate: 2_500_000},
+			{Model: "model-x", InputRate: 9_000_000},
+		},
+		FallbackModel: "model-c",
+	}
+	t.Run("token credits are rounded up once per (agent, model) across lines", func(t *testing.T) {
+		rc := mustPrice(t, table, OriginConversation, AgentRun{AgentID: "a", Models: []ModelUsage{
+			{Model: "model-c", InputTokens: 1}, {Model: "model-c", OutputTokens: 1},
+		}})
+		if rc.TotalCost != 4 {
+			t.Errorf("1 input and 1 output token on two lines cost %d µcredits, want 4", rc.TotalCost)
+		}
+	})
+	t.Run("an uncatalogued tool is advanced whatever tier the caller sends", func(t *testing.T) {
+		for _, tier := range []Tier{TierUnknown, TierFree, TierBasic, TierAdvanced} {
+			rc := mustPrice(t, table, OriginConversation, AgentRun{AgentID: "a", Actions: []ToolAction{{Tool: "made-up", Tier: tier}}})
+			if a := rc.Root.Actions[0]; a.Cost != 3*Credit || a.Tier != TierAdvanced || !a.Uncatalogued {
+				t.Errorf("tier %d: %+v, want advanced at 3 credits, flagged uncatalogued", tier, a)
+			}
+		}
+	})
+	t.Run("a table without a fallback model falls back to its most expensive one", func(t *testing.T) {
+		noFallback := table
+		noFallback.FallbackModel = ""
+		got := noFallback.WithFallback()
+		if got.FallbackModel != "model-x" {
+			t.Errorf("fallback = %q, want model-x (the highest sum of rates)", got.FallbackModel)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("Validate: %v", err)
+		}
+		if err := noFallback.Validate(); err == nil {
+			t.Error("a table with no fallback at all validated")
+		}
+	})
+}
+
 func TestPriceDefaultRates(t *testing.T) {
 	table := DefaultPriceTable()
 	for _, m := range table.Models {
 		t.Run(m.Model, func(t *testing.T) {
-			rc := mustPrice(t, table, OriginConversation, AgentRun{AgentID: "a", Models: []ModelUsage{
-				{Model: m.Model, InputTokens: 1_000_000},
-				{Model: m.Model, OutputTokens: 1_000_000},
-				{Model: m.Model, CacheRead: 1_000_000},
-				{Model: m.Model, CacheWrite: 1_000_000},
-			}})
-			want := []ModelCost{
-				{Model: m.Model, PricedAs: m.Model, Tokens: 1_000_000, Cost: m.InputRate},
-				{Model: m.Model, PricedAs: m.Model, Tokens: 1_000_000, Cost: m.OutputRate},
-				{Model: m.Model, PricedAs: m.Model, Tokens: 1_000_000, Cost: m.CacheReadRate},
-				{Model: m.Model, PricedAs: m.Model, Tokens: 1_000_000, Cost: m.CacheWriteRate},
-			}
-			if diff := cmp.Diff(want, rc.Root.Models); diff != "" {
-				t.Errorf("a million tokens of each kind (-want +got):\n%s", diff)
+			for _, k := range []struct {
+				usage ModelUsage
+				rate  int64
+			}{
+				{ModelUsage{Model: m.Model, InputTokens: 1_000_000}, m.InputRate},
+				{ModelUsage{Model: m.Model, OutputTokens: 1_000_000}, m.OutputRate},
+				{ModelUsage{Model: m.Model, CacheRead: 1_000_000}, m.CacheReadRate},
+				{ModelUsage{Model: m.Model, CacheWrite: 1_000_000}, m.CacheWriteRate},
+			} {
+				rc := mustPrice(t, table, OriginConversation, AgentRun{AgentID: "a", Models: []ModelUsage{k.usage}})
+				want := []ModelCost{{Model: m.Model, PricedAs: m.Model, Tokens: 1_000_000, Cost: k.rate}}
+				if diff := cmp.Diff(want, rc.Root.Models); diff != "" {
+					t.Errorf("a million tokens of one kind (-want +got):\n%s", diff)
+				}
 			}
 		})
 	}
@@ -217,11 +262,11 @@ func TestPriceActions(t *testing.T) {
 		{"advanced tier costs 3 credits", OriginConversation,
 			ToolAction{Tool: "warehouse"}, ActionCost{Tool: "warehouse", Tier: TierAdvanced, Cost: 3 * Credit}},
 		{"unknown tool without a tier is advanced", OriginConversation,
-			ToolAction{Tool: "custom"}, ActionCost{Tool: "custom", Tier: TierAdvanced, Cost: 3 * Credit, Note: "unknown tool"}},
-		{"caller tier used for an unlisted tool", OriginConversation,
-			ToolAction{Tool: "custom", Tier: TierBasic}, ActionCost{Tool: "custom", Tier: TierBasic, Cost: 1 * Credit}},
-		{"caller free tier used for an unlisted tool", OriginAutomation,
-			ToolAction{Tool: "custom", Tier: TierFree}, ActionCost{Tool: "custom", Tier: TierFree}},
+			ToolAction{Tool: "custom"}, ActionCost{Tool: "custom", Tier: TierAdvanced, Cost: 3 * Credit, Note: "unknown tool", Uncatalogued: true}},
+		{"caller basic tier ignored for an uncatalogued tool", OriginConversation,
+			ToolAction{Tool: "custom", Tier: TierBasic}, ActionCost{Tool: "custom", Tier: TierAdvanced, Cost: 3 * Credit, Note: "unknown tool", Uncatalogued: true}},
+		{"caller free tier cannot make an uncatalogued tool free", OriginAutomation,
+			ToolAction{Tool: "custom", Tier: TierFree}, ActionCost{Tool: "custom", Tier: TierAdvanced, Cost: 3 * Credit, Note: "unknown tool", Uncatalogued: true}},
 		{"catalogue wins over a higher caller tier", OriginConversation,
 			ToolAction{Tool: "web_search", Tier: TierAdvanced}, ActionCost{Tool: "web_search", Tier: TierBasic, Cost: 1 * Credit}},
 		{"catalogue wins over a lower caller tier", OriginConversation,
@@ -237,7 +282,7 @@ func TestPriceActions(t *testing.T) {
 		{"not-run action is free", OriginConversation,
 			ToolAction{Tool: "warehouse", NotRun: true}, ActionCost{Tool: "warehouse", Tier: TierAdvanced, Note: "not run"}},
 		{"not-run unknown tool is free", OriginAutomation,
-			ToolAction{Tool: "custom", NotRun: true}, ActionCost{Tool: "custom", Tier: TierAdvanced, Note: "not run"}},
+			ToolAction{Tool: "custom", NotRun: true}, ActionCost{Tool: "custom", Tier: TierAdvanced, Note: "not run", Uncatalogued: true}},
 		{"sidekick action is free but keeps its tier", OriginSidekick,
 			ToolAction{Tool: "warehouse"}, ActionCost{Tool: "warehouse", Tier: TierAdvanced, Note: "sidekick"}},
 		{"sidekick external MCP is free", OriginSidekick,
@@ -464,8 +509,8 @@ func TestPriceHugeValues(t *testing.T) {
 			rc, err := table.Price(OriginAutomation, tt.run)
 			if tt.wantField != "" {
 				ie := wantInvalid(t, err, tt.wantField)
-				if !strings.Contains(ie.Reason, "exceeds") {
-					t.Errorf("reason = %q, want it to say the cost exceeds the limit", ie.Reason)
+				if !strings.Contains(ie.Message, "exceeds") {
+					t.Errorf("message = %q, want it to say the cost exceeds the limit", ie.Message)
 				}
 				return
 			}
@@ -601,8 +646,8 @@ func TestPriceValidatesUsage(t *testing.T) {
 				return
 			}
 			ie := wantInvalid(t, err, tt.wantField)
-			if !strings.Contains(ie.Reason, tt.wantIn) {
-				t.Errorf("reason = %q, want it to contain %q", ie.Reason, tt.wantIn)
+			if !strings.Contains(ie.Message, tt.wantIn) {
+				t.Errorf("message = %q, want it to contain %q", ie.Message, tt.wantIn)
 			}
 		})
 	}
@@ -625,9 +670,9 @@ func TestPriceRejectsAnInvalidTable(t *testing.T) {
 				t.Fatal("Price succeeded, want an error")
 			}
 			// The caller's usage is fine: this is not an invalid argument.
-			var ie *InvalidError
-			if errors.As(err, &ie) {
-				t.Errorf("error = %v is an *InvalidError, want a plain error", err)
+			var ie *Error
+			if errors.As(err, &ie) && ie.Kind() == KindInvalid {
+				t.Errorf("error = %v is an invalid argument, want a plain error", err)
 			}
 		})
 	}

@@ -1,6 +1,10 @@
 package quota
 
-import "slices"
+import (
+	"context"
+	"slices"
+	"strconv"
+)
 
 // A run is a tree of reservations: the root, taken before the main agent
 // runs, and child reservations for sub-agents (ReserveRequest.ParentID),
@@ -70,4 +74,116 @@ func NestCosts(own RunCost, subs []RunCost) RunCost {
 	own.Root = root
 	own.TokenCost, own.ActionCost, own.TotalCost = root.TokenCost, root.ActionCost, root.TotalCost
 	return own
+}
+
+// RunCostEntry is one committed reservation of a run whose cost shows in
+// the run's cost.
+type RunCostEntry struct {
+	ReservationID string
+	// Under is its nearest committed ancestor: the reservation whose main
+	// agent its own main agent nests under ("" for the top of the run).
+	Under string
+	// Cost is its own priced usage; Cost.Recorded what its descendants had
+	// recorded under it when it was committed.
+	Cost RunCost
+}
+
+// showsInRun tells whether a committed reservation's cost shows in its
+// run's cost: unless an ancestor it was recorded under dropped it, that is
+// was refunded itself (an ancestor voided by another's settlement passed
+// its costs up).
+func showsInRun(e *RunEntry) bool {
+	if e.State != StateCommitted || e.Cost == nil {
+		return false
+	}
+	for _, a := range e.Ancestors {
+		if a.State == StateRefunded && !a.Voided {
+			return false
+		}
+	}
+	return true
+}
+
+// ListRunCosts pages the costs of a run, given any of its reservations:
+// each committed reservation whose cost shows, in the order they were
+// made (the root first), with the reservation it nests under. pageToken is
+// "" for the first page or a previous next token; the returned token is
+// "" after the last page. Nesting each entry's Cost.Root under its Under's
+// main agent (NestCosts) rebuilds the run's cost as one tree.
+func (s *Service) ListRunCosts(ctx context.Context, workspaceID, reservationID string, pageSize int, pageToken string) ([]RunCostEntry, string, error) {
+	ref, ok := ParseReservationID(reservationID)
+	if !ok {
+		return nil, "", ErrReservationNotFound
+	}
+	size, err := PageSize(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	after := int64(-1)
+	if pageToken != "" {
+		v, err := strconv.ParseInt(pageToken, 10, 64)
+		if err != nil || v < 0 {
+			return nil, "", Invalid("page_token", "is not a token this service returned")
+		}
+		after = v
+	}
+	entries, next, err := s.st.ListRun(ctx, workspaceID, ref, s.cfg.Now(), after, size)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]RunCostEntry, 0, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if !showsInRun(e) {
+			continue
+		}
+		ce := RunCostEntry{ReservationID: e.ID, Cost: *e.Cost}
+		for _, a := range e.Ancestors {
+			if a.State == StateCommitted {
+				ce.Under = a.ID
+				break
+			}
+		}
+		out = append(out, ce)
+	}
+	if next < 0 {
+		return out, "", nil
+	}
+	return out, strconv.FormatInt(next, 10), nil
+}
+
+// NestRun rebuilds a run's cost as one tree from the entries
+// ListRunCosts returned (every page, in order): each entry's own usage
+// tree nested under the main agent of the entry it is under, children in
+// the order they were reserved. The totals are what the run's trees add
+// up to; they equal the root's charged cost when every cost recorded in
+// the run was charged with it.
+func NestRun(entries []RunCostEntry) RunCost {
+	kids := map[string][]int{}
+	top := -1
+	for i := range entries {
+		if u := entries[i].Under; u != "" {
+			kids[u] = append(kids[u], i)
+		} else if top < 0 {
+			top = i
+		}
+	}
+	if top < 0 {
+		return RunCost{}
+	}
+	var nest func(i, depth int) RunCost
+	nest = func(i, depth int) RunCost {
+		c := entries[i].Cost
+		own := RunCost{Origin: c.Origin, Root: c.Root, FallbackModels: c.FallbackModels,
+			TokenCost: c.Root.TokenCost, ActionCost: c.Root.ActionCost, TotalCost: c.Root.TotalCost}
+		if depth > MaxDepth {
+			return own
+		}
+		var subs []RunCost
+		for _, k := range kids[entries[i].ReservationID] {
+			subs = append(subs, nest(k, depth+1))
+		}
+		return NestCosts(own, subs)
+	}
+	return nest(top, 1)
 }

@@ -54,3 +54,11 @@ func SeatByRank(rank int) Seat {
 		return SeatNone
 	}
 }
+
+// DrawsFromPool tells whether a member with this seat may draw from the
+// workspace pool and from overage: Pro and Max seats do; Free seats and
+// members without a seat never do.
+func (s Seat) DrawsFromPool() bool { return s == SeatPro || s == SeatMax }
+
+// Seats lists every seat, by rank.
+var Seats = []Seat{SeatNone, SeatFree, SeatPro, SeatMax}

@@ -2,10 +2,8 @@ package quota
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -40,9 +38,12 @@ func (c Config) withDefaults() Config {
 // Service is the credit engine: it validates requests, prices agent chains
 // and drives the Store. It is safe for concurrent use.
 type Service struct {
-	st     Store
-	cfg    Config
-	prices atomic.Pointer[PriceTable]
+	st  Store
+	cfg Config
+	// current is the price table version new runs are priced with.
+	current atomic.Pointer[PriceVersion]
+	// versions caches the versions met, by number (they never change).
+	versions versionCache
 }
 
 // Validate checks that the TTL bounds are ordered, with the default
@@ -56,47 +57,24 @@ func (c Config) Validate() error {
 }
 
 // NewService returns a Service on st. Until RefreshPricing succeeds it
-// prices with DefaultPriceTable. Check cfg with Config.Validate first.
+// prices with the built-in version 0 (DefaultPriceTable). Check cfg with
+// Config.Validate first.
 func NewService(st Store, cfg Config) *Service {
 	s := &Service{st: st, cfg: cfg.withDefaults()}
-	t := DefaultPriceTable()
-	s.prices.Store(&t)
+	v := DefaultPriceVersion()
+	s.current.Store(&v)
+	s.versions.put(&v)
 	return s
 }
 
 // Config returns the service's settings, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
 
-// RefreshPricing loads the stored price table, so that a table set through
-// another replica is used here too. With none stored, the default stays.
-func (s *Service) RefreshPricing(ctx context.Context) error {
-	t, ok, err := s.st.LoadPricing(ctx)
-	if err != nil || !ok {
-		return err
-	}
-	s.prices.Store(&t)
-	return nil
-}
-
-// Pricing returns the price table in force.
-func (s *Service) Pricing() PriceTable { return *s.prices.Load() }
-
-// SetPricing validates and stores a new price table and uses it at once.
-func (s *Service) SetPricing(ctx context.Context, idem Idem, t PriceTable) (PriceTable, error) {
-	if err := t.Validate(); err != nil {
-		return PriceTable{}, err
-	}
-	saved, err := s.st.SavePricing(ctx, PricingOp{Idem: idem, Table: t})
-	if err != nil {
-		return PriceTable{}, err
-	}
-	s.prices.Store(&saved)
-	return saved, nil
-}
-
-// EstimateCost prices an agent chain with the table in force.
-func (s *Service) EstimateCost(origin Origin, run AgentRun) (RunCost, error) {
-	return s.prices.Load().Price(origin, run)
+// EstimateCost prices an agent chain with the version in force.
+func (s *Service) EstimateCost(origin Origin, run AgentRun) (RunCost, int64, error) {
+	v := s.current.Load()
+	c, err := v.Table.Price(origin, run)
+	return c, v.Version, err
 }
 
 // SetWorkspace creates or updates a workspace.
@@ -135,10 +113,11 @@ func (s *Service) GetBalance(ctx context.Context, workspaceID, memberID string) 
 
 // GetReservation returns a reservation now.
 func (s *Service) GetReservation(ctx context.Context, workspaceID, reservationID string) (Reservation, error) {
-	if _, ok := originOfID(reservationID); !ok {
+	ref, ok := ParseReservationID(reservationID)
+	if !ok {
 		return Reservation{}, ErrReservationNotFound
 	}
-	return s.st.GetReservation(ctx, workspaceID, reservationID, s.cfg.Now())
+	return s.st.GetReservation(ctx, workspaceID, ref, s.cfg.Now())
 }
 
 // ReserveRequest asks for a hold.
@@ -170,23 +149,27 @@ type ReserveRequest struct {
 
 // Reserve takes a hold.
 func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error) {
+	// A run is priced with its root's price version; a child inherits it
+	// and its parent's origin, which the parent's id carries (the store
+	// checks them, and the owner, against the parent's record).
+	version := s.current.Load().Version
+	var parent ReservationRef
 	if r.ParentID != "" {
-		// A child inherits its parent's origin, which the parent's id
-		// carries; its owner is checked against the parent's by the store.
-		parent, ok := originOfID(r.ParentID)
+		var ok bool
+		parent, ok = ParseReservationID(r.ParentID)
 		switch {
 		case !ok:
 			return Outcome{}, ErrParentNotFound
-		case r.Origin != OriginUnknown && r.Origin != parent:
+		case r.Origin != OriginUnknown && r.Origin != parent.Origin:
 			return Outcome{}, Invalid("origin", "must be the parent's, or unset")
 		case r.HasRunTokenCap:
 			return Outcome{}, Invalid("run_token_cap", "is set on the root reservation of a run only")
 		}
-		r.Origin = parent
+		r.Origin, version = parent.Origin, parent.Version
 	}
 	switch {
 	case r.MemberID == "" && r.SpenderID == "" && r.ParentID == "":
-		return Outcome{}, ErrNoMember
+		return Outcome{}, ErrNoMemberOrSpender
 	case r.MemberID != "" && r.SpenderID != "":
 		return Outcome{}, ErrMemberAndSpender
 	}
@@ -225,8 +208,8 @@ func (s *Service) Reserve(ctx context.Context, r ReserveRequest) (Outcome, error
 	now := s.cfg.Now()
 	return s.st.Reserve(ctx, ReserveOp{
 		Idem: r.Idem, WorkspaceID: r.WorkspaceID, MemberID: r.MemberID, SpenderID: r.SpenderID,
-		ParentID: r.ParentID, AllowTopUp: r.AllowTopUp, RunTokenCap: r.RunTokenCap, HasRunTokenCap: r.HasRunTokenCap,
-		ReservationID: newReservationID(r.Origin), Origin: r.Origin,
+		Parent: parent, AllowTopUp: r.AllowTopUp, RunTokenCap: r.RunTokenCap, HasRunTokenCap: r.HasRunTokenCap,
+		Ref:    ReservationRef{Origin: r.Origin, Hex: RequestHex(r.WorkspaceID, r.RequestID), Version: version},
 		Amount: amount, Min: min, Deadline: now.Add(ttl), Now: now,
 	})
 }
@@ -244,7 +227,7 @@ type ExtendRequest struct {
 
 // Extend raises a hold and/or moves its deadline.
 func (s *Service) Extend(ctx context.Context, r ExtendRequest) (Outcome, error) {
-	origin, ok := originOfID(r.ReservationID)
+	ref, ok := ParseReservationID(r.ReservationID)
 	if !ok {
 		return Outcome{}, ErrReservationNotFound
 	}
@@ -259,8 +242,8 @@ func (s *Service) Extend(ctx context.Context, r ExtendRequest) (Outcome, error) 
 		return Outcome{}, Invalid("add_amount", "add_amount or ttl must be set")
 	}
 	now := s.cfg.Now()
-	op := ExtendOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, ReservationID: r.ReservationID, AddAmount: r.AddAmount, Now: now}
-	if origin == OriginSidekick {
+	op := ExtendOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, Ref: ref, AddAmount: r.AddAmount, Now: now}
+	if ref.Origin == OriginSidekick {
 		op.AddAmount = 0 // a free run holds nothing
 	}
 	if ttl > 0 {
@@ -277,19 +260,40 @@ type CommitRequest struct {
 	Usage         AgentRun
 }
 
-// Commit prices the usage with the reservation's origin and settles it.
-// The origin is carried in the reservation id, so that pricing needs no
-// extra read and the hot path stays one Redis round trip.
+// Commit prices the usage with the reservation's origin and its run's
+// price version, and settles it. Both are carried in the reservation id,
+// so that pricing needs no extra read and the hot path stays one Redis
+// round trip (a price version this replica has not met yet is read once).
 func (s *Service) Commit(ctx context.Context, r CommitRequest) (Outcome, error) {
-	origin, ok := originOfID(r.ReservationID)
+	ref, ok := ParseReservationID(r.ReservationID)
 	if !ok {
 		return Outcome{}, ErrReservationNotFound
 	}
-	cost, err := s.prices.Load().Price(origin, r.Usage)
+	if err := checkChain(&r.Usage); err != nil {
+		return Outcome{}, err
+	}
+	v, err := s.version(ctx, ref.Version)
+	if err != nil {
+		if errors.Is(err, ErrPricingVersionNotFound) {
+			return Outcome{}, ErrReservationNotFound
+		}
+		return Outcome{}, err
+	}
+	cost, err := v.Table.Price(ref.Origin, r.Usage)
 	if err != nil {
 		return Outcome{}, err
 	}
-	return s.st.Commit(ctx, CommitOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, ReservationID: r.ReservationID, Cost: cost, Now: s.cfg.Now()})
+	return s.st.Commit(ctx, CommitOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, Ref: ref, Cost: cost,
+		Agents: countAgents(&r.Usage), Now: s.cfg.Now()})
+}
+
+// countAgents counts the nodes of a usage tree.
+func countAgents(run *AgentRun) int64 {
+	n := int64(1)
+	for i := range run.SubAgents {
+		n += countAgents(&run.SubAgents[i])
+	}
+	return n
 }
 
 // RefundRequest voids a hold.
@@ -301,14 +305,16 @@ type RefundRequest struct {
 
 // Refund voids a hold.
 func (s *Service) Refund(ctx context.Context, r RefundRequest) (Outcome, error) {
-	if _, ok := originOfID(r.ReservationID); !ok {
+	ref, ok := ParseReservationID(r.ReservationID)
+	if !ok {
 		return Outcome{}, ErrReservationNotFound
 	}
-	return s.st.Refund(ctx, RefundOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, ReservationID: r.ReservationID, Now: s.cfg.Now()})
+	return s.st.Refund(ctx, RefundOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, Ref: ref, Now: s.cfg.Now()})
 }
 
-// Sweep releases up to limit expired holds across all workspaces.
-func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
+// Sweep does the background work that is due across all workspaces,
+// releasing up to limit expired holds (see Store.Sweep).
+func (s *Service) Sweep(ctx context.Context, limit int) (SweepStats, error) {
 	return s.st.Sweep(ctx, s.cfg.Now(), limit)
 }
 
@@ -332,34 +338,4 @@ func checkAmount(field string, v, min int64) error {
 		return Invalid(field, "must be between %d and %d µcredits", min, MaxAmount)
 	}
 	return nil
-}
-
-// Reservation ids are "<origin letter>_<32 hex digits>": the letter lets
-// Commit price the usage without reading the reservation first.
-var originLetters = map[Origin]string{OriginConversation: "c", OriginSidekick: "s", OriginAutomation: "a"}
-
-func newReservationID(o Origin) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return originLetters[o] + "_" + hex.EncodeToString(b[:])
-}
-
-// originOfID returns the origin a reservation id carries; ok is false for
-// an id the service never issued.
-func originOfID(id string) (Origin, bool) {
-	letter, rest, found := strings.Cut(id, "_")
-	if !found || len(rest) != 32 {
-		return OriginUnknown, false
-	}
-	if _, err := hex.DecodeString(rest); err != nil {
-		return OriginUnknown, false
-	}
-	for o, l := range originLetters {
-		if l == letter {
-			return o, true
-		}
-	}
-	return OriginUnknown, false
 }

@@ -24,16 +24,29 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestReservationIDsCarryTheOrigin(t *testing.T) {
-	for _, o := range []Origin{OriginConversation, OriginSidekick, OriginAutomation} {
-		id := newReservationID(o)
-		if got, ok := originOfID(id); !ok || got != o {
-			t.Errorf("originOfID(%q) = %v, %v; want %v", id, got, ok, o)
+func TestReservationIDsCarryOriginKeyAndVersion(t *testing.T) {
+	for _, o := range Origins {
+		for _, v := range []int64{0, 7, 1 << 40} {
+			hx := RequestHex("ws", "req-1")
+			id := ReservationID(o, hx, v)
+			got, ok := ParseReservationID(id)
+			if !ok || got != (ReservationRef{Origin: o, Hex: hx, Version: v}) {
+				t.Errorf("ParseReservationID(%q) = %+v, %v", id, got, ok)
+			}
 		}
 	}
-	for _, bad := range []string{"", "c_", "x_00000000000000000000000000000000", "c_0000", "c_zz000000000000000000000000000000", "c00000000000000000000000000000000"} {
-		if _, ok := originOfID(bad); ok {
-			t.Errorf("originOfID(%q) accepted a malformed id", bad)
+	if RequestHex("ws", "a") == RequestHex("ws", "b") || RequestHex("ws", "a") == RequestHex("ws2", "a") {
+		t.Error("RequestHex does not tell workspaces and request ids apart")
+	}
+	if RequestHex("ws", "a") != RequestHex("ws", "a") {
+		t.Error("RequestHex is not deterministic")
+	}
+	for _, bad := range []string{"", "c_", "x_00000000000000000000000000000000_0", "c_0000_0",
+		"c_zz000000000000000000000000000000_0", "c00000000000000000000000000000000", "c_00000000000000000000000000000000",
+		"c_00000000000000000000000000000000_", "c_00000000000000000000000000000000_-1", "c_00000000000000000000000000000000_01",
+		"c_0000000000000000000000000000000A_1", "c_00000000000000000000000000000000_1_2"} {
+		if _, ok := ParseReservationID(bad); ok {
+			t.Errorf("ParseReservationID(%q) accepted a malformed id", bad)
 		}
 	}
 }

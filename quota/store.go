@@ -29,14 +29,26 @@ type Store interface {
 	Refund(ctx context.Context, op RefundOp) (Outcome, error)
 	// GetReservation returns a reservation as of now (a hold past its
 	// deadline is expired).
-	GetReservation(ctx context.Context, workspaceID, reservationID string, now time.Time) (Reservation, error)
+	GetReservation(ctx context.Context, workspaceID string, ref ReservationRef, now time.Time) (Reservation, error)
+	// ListRun returns up to limit reservations of ref's run, in the order
+	// they were made, after the cursor (-1: from the root), and the cursor
+	// of the next page (-1: no more).
+	ListRun(ctx context.Context, workspaceID string, ref ReservationRef, now time.Time, after int64, limit int) ([]RunEntry, int64, error)
 	// GetBalance returns a member's balance as of now.
 	GetBalance(ctx context.Context, workspaceID, memberID string, now time.Time) (Balance, error)
-	// LoadPricing returns the stored price table; ok is false when none was
-	// ever stored.
-	LoadPricing(ctx context.Context) (table PriceTable, ok bool, err error)
-	// SavePricing replaces the price table.
-	SavePricing(ctx context.Context, op PricingOp) (PriceTable, error)
+	// CurrentPricingVersion returns the number of the current price
+	// version; ok is false when none was ever stored (version 0 is in
+	// force).
+	CurrentPricingVersion(ctx context.Context) (version int64, ok bool, err error)
+	// LoadPricingVersion returns a stored price version (version 0 is
+	// DefaultPriceVersion), or ErrPricingVersionNotFound.
+	LoadPricingVersion(ctx context.Context, version int64) (PriceVersion, error)
+	// SavePricing stores a new price version and makes it current.
+	SavePricing(ctx context.Context, op PricingOp) (PriceVersion, error)
+	// ListPricingVersions returns up to limit stored versions older than
+	// before (0: from the newest), newest first, and the cursor of the next
+	// page (0: no more).
+	ListPricingVersions(ctx context.Context, before int64, limit int) ([]PriceVersion, int64, error)
 	// SetPolicy sets a workspace's pool and overage settings.
 	SetPolicy(ctx context.Context, op PolicyOp) (Workspace, error)
 	// SetMemberCap sets or clears a member's pool cap override.
@@ -53,10 +65,11 @@ type Store interface {
 	ListGrants(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]Grant, int64, error)
 	// GetWorkspaceBalance returns a workspace's pool and usage as of now.
 	GetWorkspaceBalance(ctx context.Context, workspaceID string, now time.Time) (WorkspaceBalance, error)
-	// Sweep releases up to limit holds whose deadline has passed, across all
-	// workspaces, and returns how many it released. Any number of sweepers
-	// may run at once.
-	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
+	// Sweep does the background work due at now across all workspaces,
+	// within limit holds released: releases expired holds, applies grant
+	// expiries, deletes settled records past their retention and trims
+	// the streams. Any number of sweepers may run at once.
+	Sweep(ctx context.Context, now time.Time, limit int) (SweepStats, error)
 }
 
 // Idem identifies a mutation for idempotency: the caller's request id and a
@@ -100,17 +113,19 @@ type ReserveOp struct {
 	WorkspaceID string
 	MemberID    string
 	SpenderID   string
-	// ParentID makes a child reservation of the run (see run.go); the
-	// member and spender may then be empty (the parent's) and AllowTopUp
-	// lets the hold draw from the sources what the parent cannot give.
-	ParentID   string
+	// Ref is the new reservation: its origin, key (RequestHex) and price
+	// version.
+	Ref ReservationRef
+	// Parent, when its Hex is set, makes a child reservation of the
+	// parent's run (see run.go); the member and spender may then be empty
+	// (the parent's) and AllowTopUp lets the hold draw from the sources
+	// what the parent cannot give.
+	Parent     ReservationRef
 	AllowTopUp bool
 	// RunTokenCap, on a root with HasRunTokenCap, caps the run's token
 	// credits.
 	RunTokenCap    int64
 	HasRunTokenCap bool
-	ReservationID  string
-	Origin         Origin
 	Amount         int64
 	Min            int64
 	Deadline       time.Time
@@ -121,34 +136,79 @@ type ReserveOp struct {
 // zero, moves its deadline.
 type ExtendOp struct {
 	Idem
-	WorkspaceID   string
-	ReservationID string
-	AddAmount     int64
-	Deadline      time.Time
-	Now           time.Time
+	WorkspaceID string
+	Ref         ReservationRef
+	AddAmount   int64
+	Deadline    time.Time
+	Now         time.Time
 }
 
-// CommitOp settles a reservation with a priced run.
+// CommitOp settles a reservation with its priced usage: Cost (priced with
+// Ref.Version) and the number of agents of the usage tree.
 type CommitOp struct {
 	Idem
-	WorkspaceID   string
-	ReservationID string
-	Cost          RunCost
-	Now           time.Time
+	WorkspaceID string
+	Ref         ReservationRef
+	Cost        RunCost
+	Agents      int64
+	Now         time.Time
 }
 
 // RefundOp voids a reservation.
 type RefundOp struct {
 	Idem
-	WorkspaceID   string
-	ReservationID string
-	Now           time.Time
+	WorkspaceID string
+	Ref         ReservationRef
+	Now         time.Time
 }
 
-// PricingOp replaces the price table.
+// PricingOp stores a new price version: Table, set by Actor at Now.
 type PricingOp struct {
 	Idem
 	Table PriceTable
+	Actor string
+	Now   time.Time
+}
+
+// RunEntry is one reservation of a run, as ListRun returns it.
+type RunEntry struct {
+	// Seq is its place in the run: 0 for the root, then 1, 2, ... in the
+	// order the children were reserved; the cursor of ListRun.
+	Seq      int64
+	ID       string
+	ParentID string
+	State    State
+	// Recorded: its cost was recorded under an ancestor; Voided: it was
+	// voided into an ancestor, which kept the costs its subtree recorded.
+	Recorded, Voided bool
+	// Cost is its own priced usage, once committed (nil otherwise).
+	Cost *RunCost
+	// Ancestors are its ancestors, from its parent up to the root.
+	Ancestors []RunAncestor
+}
+
+// RunAncestor is an ancestor of a run's reservation, as ListRun sees it.
+type RunAncestor struct {
+	ID     string
+	State  State
+	Voided bool
+}
+
+// SweepStats is what one Sweep did.
+type SweepStats struct {
+	// Workspaces swept, and those that could not be reached.
+	Workspaces, Failed int
+	// Released expired holds, and the credits they held (µcredits).
+	Released        int
+	ReleasedCredits int64
+	// Lag is how long past its deadline the oldest hold released had
+	// waited (0 when none).
+	Lag time.Duration
+	// Purged settled reservations past their retention; Trimmed stream
+	// entries past theirs.
+	Purged, Trimmed int
+	// Held: streams a lagging consumer group keeps above their retention.
+	Held int
 }
 
 // PolicyOp sets a workspace's pool and overage settings.

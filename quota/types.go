@@ -208,8 +208,15 @@ type Reservation struct {
 	// an ancestor: it is charged when the root commits, so Charged and
 	// the amounts below stay 0.
 	Recorded bool
-	// Cost is the priced usage of a committed reservation, with the costs
-	// its committed children recorded nested under its main agent.
+	// PricingVersion is the price version the run is priced with (its
+	// root's, at Reserve).
+	PricingVersion int64
+	// RunReservations is how many reservations the run has (its root and
+	// every child), on every reservation of the run.
+	RunReservations int64
+	// Cost is the priced usage of a committed reservation: its own usage
+	// tree, with the costs its committed descendants recorded in
+	// Cost.Recorded (ListRunCosts pages their trees).
 	Cost            *RunCost
 	Charged         int64
 	ChargedFromHold int64
@@ -255,6 +262,9 @@ type ActionCost struct {
 	Tier Tier   `json:"tier"`
 	Cost int64  `json:"cost"`
 	Note string `json:"note,omitempty"`
+	// Uncatalogued is set for a tool the catalogue does not list: it is
+	// priced as advanced whatever tier the caller sent.
+	Uncatalogued bool `json:"uncatalogued,omitempty"`
 }
 
 // AgentCost is the cost of one node: its own and with its sub-agents.
@@ -271,14 +281,24 @@ type AgentCost struct {
 	SubAgents     []AgentCost  `json:"sub_agents,omitempty"`
 }
 
-// RunCost is the cost of a whole agent chain.
+// RunCost is the cost of an agent chain: Root is the usage tree of one
+// commit, priced; the totals add what its run's child reservations
+// recorded under it (Recorded; zero from Price).
 type RunCost struct {
-	Origin         Origin    `json:"origin"`
-	Root           AgentCost `json:"root"`
-	TokenCost      int64     `json:"token_cost"`
-	ActionCost     int64     `json:"action_cost"`
-	TotalCost      int64     `json:"total_cost"`
-	FallbackModels []string  `json:"fallback_models,omitempty"`
+	Origin         Origin
+	Root           AgentCost
+	TokenCost      int64
+	ActionCost     int64
+	TotalCost      int64
+	Recorded       CostTotals
+	FallbackModels []string
+}
+
+// CostTotals are the token, action and total credits of some usage.
+type CostTotals struct {
+	TokenCost  int64
+	ActionCost int64
+	TotalCost  int64
 }
 
 // ModelPrice is one model's rates in µcredits per million tokens.

@@ -74,10 +74,29 @@ func (s *adminServer) SetSeat(ctx context.Context, req *quotav1.SetSeatRequest) 
 	return &quotav1.SetSeatResponse{Balance: balanceToProto(&b)}, nil
 }
 
-// GetPricing returns the price table in force.
-func (s *adminServer) GetPricing(context.Context, *quotav1.GetPricingRequest) (*quotav1.GetPricingResponse, error) {
-	t := s.svc.Pricing()
-	return &quotav1.GetPricingResponse{Pricing: priceTableToProto(&t)}, nil
+// GetPricing returns the price table version in force, or a given one.
+func (s *adminServer) GetPricing(ctx context.Context, req *quotav1.GetPricingRequest) (*quotav1.GetPricingResponse, error) {
+	v := s.svc.Pricing()
+	if req.Version != nil {
+		var err error
+		if v, err = s.svc.GetPricingVersion(ctx, req.GetVersion()); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+	}
+	return &quotav1.GetPricingResponse{Pricing: priceTableToProto(&v.Table), Version: pricingVersionToProto(&v)}, nil
+}
+
+// ListPricingVersions lists the price table versions, newest first.
+func (s *adminServer) ListPricingVersions(ctx context.Context, req *quotav1.ListPricingVersionsRequest) (*quotav1.ListPricingVersionsResponse, error) {
+	versions, next, err := s.svc.ListPricingVersions(ctx, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &quotav1.ListPricingVersionsResponse{NextPageToken: next}
+	for i := range versions {
+		out.Versions = append(out.Versions, pricingVersionToProto(&versions[i]))
+	}
+	return out, nil
 }
 
 // SetPricing replaces the price table.
@@ -93,9 +112,9 @@ func (s *adminServer) SetPricing(ctx context.Context, req *quotav1.SetPricingReq
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	saved, err := s.svc.SetPricing(ctx, idem, table)
+	saved, err := s.svc.SetPricing(ctx, idem, actorOf(ctx), table)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &quotav1.SetPricingResponse{Pricing: priceTableToProto(&saved)}, nil
+	return &quotav1.SetPricingResponse{Pricing: priceTableToProto(&saved.Table), Version: pricingVersionToProto(&saved)}, nil
 }

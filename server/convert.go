@@ -34,14 +34,14 @@ type usageConverter struct {
 // node converts one node at depth (the root is 1) and its sub-agents.
 func (c *usageConverter) node(run *quotav1.AgentRun, depth int) (quota.AgentRun, error) {
 	if depth > quota.MaxDepth {
-		return quota.AgentRun{}, quota.Invalid("usage", "the agent chain is deeper than %d levels", quota.MaxDepth)
+		return quota.AgentRun{}, quota.LimitError(quota.LimitDepth)
 	}
 	if c.nodes++; c.nodes > quota.MaxNodes {
-		return quota.AgentRun{}, quota.Invalid("usage", "the agent chain has more than %d agent runs", quota.MaxNodes)
+		return quota.AgentRun{}, quota.LimitError(quota.LimitNodes)
 	}
 	models, actions, subs := run.GetModels(), run.GetActions(), run.GetSubAgents()
 	if c.items += len(models) + len(actions); c.items > quota.MaxItems {
-		return quota.AgentRun{}, quota.Invalid("usage", "the agent chain has more than %d model lines and actions", quota.MaxItems)
+		return quota.AgentRun{}, quota.LimitError(quota.LimitItems)
 	}
 	out := quota.AgentRun{AgentID: run.GetAgentId()}
 	if len(models) > 0 {
@@ -118,6 +118,16 @@ func priceTableFromProto(t *quotav1.PriceTable) (quota.PriceTable, error) {
 	return out, nil
 }
 
+// pricingVersionToProto converts a price table version.
+func pricingVersionToProto(v *quota.PriceVersion) *quotav1.PricingVersion {
+	return &quotav1.PricingVersion{
+		Version:    v.Version,
+		Pricing:    priceTableToProto(&v.Table),
+		CreateTime: timeToProto(v.Created),
+		CreatedBy:  v.CreatedBy,
+	}
+}
+
 // priceTableToProto converts a price table.
 func priceTableToProto(t *quota.PriceTable) *quotav1.PriceTable {
 	out := &quotav1.PriceTable{FallbackModel: t.FallbackModel}
@@ -177,12 +187,15 @@ func reservationToProto(r *quota.Reservation) *quotav1.Reservation {
 		RootReservationId:   r.RootID,
 		RunTokenSpent:       r.RunTokenSpent,
 		Recorded:            r.Recorded,
+		PricingVersion:      r.PricingVersion,
+		RunReservations:     r.RunReservations,
 	}
 	if r.HasRunTokenCap {
 		out.RunTokenCap = proto.Int64(r.RunTokenCap)
 	}
 	if r.Cost != nil {
-		out.Cost = runCostToProto(r.Cost)
+		budget := costBudget
+		out.Cost = runCostToProto(r.Cost, &budget)
 	}
 	return out
 }
@@ -238,20 +251,32 @@ func balanceToProto(b *quota.Balance) *quotav1.Balance {
 	return out
 }
 
-// runCostToProto converts the cost of a chain.
-func runCostToProto(c *quota.RunCost) *quotav1.RunCost {
+// costBudget bounds the bytes of agent nodes one cost carries in a reply,
+// so that replies stay well under 64 KiB whatever the usage tree.
+const costBudget = 48 << 10
+
+// runCostToProto converts the cost of a chain within budget bytes of
+// agent nodes (see agentCostToProto): a tree cut short is Truncated.
+func runCostToProto(c *quota.RunCost, budget *int) *quotav1.RunCost {
+	root, truncated := agentCostToProto(&c.Root, budget, true)
 	return &quotav1.RunCost{
-		Origin:         originToProto(c.Origin),
-		Root:           agentCostToProto(&c.Root),
-		TokenCost:      c.TokenCost,
-		ActionCost:     c.ActionCost,
-		TotalCost:      c.TotalCost,
-		FallbackModels: c.FallbackModels,
+		Origin:             originToProto(c.Origin),
+		Root:               root,
+		TokenCost:          c.TokenCost,
+		ActionCost:         c.ActionCost,
+		TotalCost:          c.TotalCost,
+		FallbackModels:     c.FallbackModels,
+		RecordedTokenCost:  c.Recorded.TokenCost,
+		RecordedActionCost: c.Recorded.ActionCost,
+		RecordedCost:       c.Recorded.TotalCost,
+		Truncated:          truncated,
 	}
 }
 
-// agentCostToProto converts the cost of one node and its sub-agents.
-func agentCostToProto(a *quota.AgentCost) *quotav1.AgentCost {
+// agentCostToProto converts the cost of one node and its sub-agents, in
+// the order they ran, while their encoded size fits in budget (the first
+// node always does); it reports whether any node was left out.
+func agentCostToProto(a *quota.AgentCost, budget *int, first bool) (*quotav1.AgentCost, bool) {
 	out := &quotav1.AgentCost{
 		AgentId:       a.AgentID,
 		OwnTokenCost:  a.OwnTokenCost,
@@ -272,16 +297,27 @@ func agentCostToProto(a *quota.AgentCost) *quotav1.AgentCost {
 	if len(a.Actions) > 0 {
 		out.Actions = make([]*quotav1.ActionCost, len(a.Actions))
 		for i, ac := range a.Actions {
-			out.Actions[i] = &quotav1.ActionCost{Tool: ac.Tool, Tier: tierToProto(ac.Tier), Cost: ac.Cost, Note: ac.Note}
+			out.Actions[i] = &quotav1.ActionCost{Tool: ac.Tool, Tier: tierToProto(ac.Tier), Cost: ac.Cost, Note: ac.Note,
+				Uncatalogued: ac.Uncatalogued}
 		}
 	}
-	if len(a.SubAgents) > 0 {
-		out.SubAgents = make([]*quotav1.AgentCost, len(a.SubAgents))
-		for i := range a.SubAgents {
-			out.SubAgents[i] = agentCostToProto(&a.SubAgents[i])
+	size := proto.Size(out) + 4 // and its field tag and length in the parent
+	if size > *budget && !first {
+		return nil, true
+	}
+	*budget -= size
+	truncated := false
+	for i := range a.SubAgents {
+		sub, cut := agentCostToProto(&a.SubAgents[i], budget, false)
+		if sub != nil {
+			out.SubAgents = append(out.SubAgents, sub)
+		}
+		if cut {
+			truncated = true
+			break
 		}
 	}
-	return out
+	return out, truncated
 }
 
 // sourceAmountsToProto converts amounts per source (and per pool grant);

@@ -26,7 +26,7 @@ var testNow = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
 
 // testResID is a reservation id in the form the service issues (origin
 // letter "c": a conversation).
-const testResID = "c_0123456789abcdef0123456789abcdef"
+const testResID = "c_0123456789abcdef0123456789abcdef_0"
 
 // env is a Server on a fake store, reached through the generated clients
 // over an in-memory connection.

@@ -19,100 +19,40 @@ import (
 // errorDomain is the ErrorInfo domain of every error this server returns.
 const errorDomain = "quota"
 
-// ErrorInfo reasons of errors that are not denials (a denial's reason is
-// its quota.DeniedError.Reason).
+// ErrorInfo reasons of errors that are not quota errors.
 const (
-	reasonInvalidField        = "INVALID_FIELD"
-	reasonMemberRequired      = "MEMBER_REQUIRED"
-	reasonMemberOrSpender     = "MEMBER_OR_SPENDER"
-	reasonRequestIDReused     = "REQUEST_ID_REUSED"
-	reasonWorkspaceNotFound   = "WORKSPACE_NOT_FOUND"
-	reasonReservationNotFound = "RESERVATION_NOT_FOUND"
-	reasonParentNotFound      = "PARENT_NOT_FOUND"
-	reasonParentNotHeld       = "PARENT_NOT_HELD"
-	reasonGrantNotFound       = "GRANT_NOT_FOUND"
-	reasonGrantEnded          = "GRANT_ENDED"
-	reasonIllegalTransition   = "ILLEGAL_TRANSITION"
-	reasonCanceled            = "CANCELED"
-	reasonDeadlineExceeded    = "DEADLINE_EXCEEDED"
-	reasonInternal            = "INTERNAL"
+	reasonCanceled         = "CANCELED"
+	reasonDeadlineExceeded = "DEADLINE_EXCEEDED"
 )
 
+// kindCodes maps each kind of quota error to its gRPC code: the one place
+// where domain errors meet the wire (each quota.Code's reason and kind are
+// in quota's code table).
+var kindCodes = map[quota.Kind]codes.Code{
+	quota.KindInternal:           codes.Internal,
+	quota.KindInvalid:            codes.InvalidArgument,
+	quota.KindNotFound:           codes.NotFound,
+	quota.KindFailedPrecondition: codes.FailedPrecondition,
+	quota.KindExhausted:          codes.ResourceExhausted,
+	quota.KindUnavailable:        codes.Unavailable,
+}
+
 // toStatus maps err to a gRPC status error. Every status carries an
-// ErrorInfo (domain "quota", an UPPER_SNAKE reason); bad input adds a
-// BadRequest, a denied hold a QuotaFailure, an illegal transition, an
-// ended pool grant or a parent reservation no longer held a
-// PreconditionFailure. A status error passes through
-// (given an ErrorInfo if it has none). Any other error is logged once on
+// ErrorInfo (domain "quota", an UPPER_SNAKE reason); an error naming a
+// field adds a BadRequest, a denied hold a QuotaFailure, a failed
+// precondition a PreconditionFailure. A status error passes through
+// (given an ErrorInfo if it has none). An internal error is logged once on
 // log, which should name the method, and answered INTERNAL "internal
-// error": its message never reaches the caller.
+// error": its cause never reaches the caller. A store that cannot be
+// reached is logged at warning level and answered UNAVAILABLE.
 func toStatus(err error, log *slog.Logger) error {
 	if err == nil {
 		return nil
 	}
-	var (
-		invalid    *quota.InvalidError
-		denied     *quota.DeniedError
-		transition *quota.TransitionError
-	)
+	var e *quota.Error
 	switch {
-	case errors.As(err, &invalid):
-		return newStatus(codes.InvalidArgument, "invalid "+invalid.Field+": "+invalid.Reason, reasonInvalidField,
-			map[string]string{"field": invalid.Field},
-			badRequest(invalid.Field, invalid.Reason))
-	case errors.Is(err, quota.ErrNoMember):
-		why := "member_id is required"
-		if errors.Is(err, errNoMemberOrSpender) {
-			why = "member_id or spender_id is required: a run is charged to a member, or, for programmatic usage, to an API key or trigger id"
-		}
-		return newStatus(codes.InvalidArgument, why, reasonMemberRequired,
-			map[string]string{"field": "member_id"},
-			badRequest("member_id", why))
-	case errors.Is(err, quota.ErrMemberAndSpender):
-		const why = "member_id and spender_id are both set: a run is charged to a member or to a programmatic spender, not both"
-		return newStatus(codes.InvalidArgument, why, reasonMemberOrSpender,
-			map[string]string{"field": "member_id"},
-			badRequest("member_id", why))
-	case errors.Is(err, quota.ErrRequestIDReused):
-		const why = "this request_id was already used for a different request; choose a new one for each distinct request"
-		return newStatus(codes.InvalidArgument, "request_id: "+why, reasonRequestIDReused,
-			map[string]string{"field": "request_id"},
-			badRequest("request_id", why))
-	case errors.Is(err, quota.ErrWorkspaceNotFound):
-		return newStatus(codes.NotFound, "workspace not found", reasonWorkspaceNotFound, nil)
-	case errors.Is(err, quota.ErrReservationNotFound):
-		return newStatus(codes.NotFound, "reservation not found", reasonReservationNotFound, nil)
-	case errors.Is(err, quota.ErrParentNotFound):
-		return newStatus(codes.NotFound, "parent reservation not found", reasonParentNotFound, nil)
-	case errors.Is(err, quota.ErrParentNotHeld):
-		const desc = "the parent reservation is no longer held: it was committed, refunded or expired"
-		return newStatus(codes.FailedPrecondition, desc, reasonParentNotHeld, nil,
-			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
-				Type: "STATE", Subject: "reservation", Description: desc,
-			}}})
-	case errors.Is(err, quota.ErrGrantNotFound):
-		return newStatus(codes.NotFound, "pool grant not found", reasonGrantNotFound, nil)
-	case errors.Is(err, quota.ErrGrantEnded):
-		const desc = "the pool grant has already expired or been voided"
-		return newStatus(codes.FailedPrecondition, desc, reasonGrantEnded, nil,
-			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
-				Type: "STATE", Subject: "grant", Description: desc,
-			}}})
-	case errors.As(err, &transition):
-		desc := fmt.Sprintf("the reservation is %s and cannot become %s", transition.From, transition.To)
-		return newStatus(codes.FailedPrecondition, desc, reasonIllegalTransition,
-			map[string]string{
-				"reservation_id": transition.ReservationID,
-				"from":           transition.From.String(),
-				"to":             transition.To.String(),
-			},
-			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
-				Type:        "STATE",
-				Subject:     "reservation:" + transition.ReservationID,
-				Description: desc,
-			}}})
-	case errors.As(err, &denied):
-		return deniedStatus(denied)
+	case errors.As(err, &e):
+		return errorStatus(e, log)
 	case errors.Is(err, context.Canceled):
 		return newStatus(codes.Canceled, "the call was canceled", reasonCanceled, nil)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -125,38 +65,67 @@ func toStatus(err error, log *slog.Logger) error {
 	return internalStatus()
 }
 
-// deniedStatus is RESOURCE_EXHAUSTED for a refused hold, with the numbers
-// in the ErrorInfo's metadata and a QuotaFailure whose subject is
-// "member:<id>", or "spender:<id>" for programmatic usage.
-func deniedStatus(e *quota.DeniedError) error {
-	reason := e.Reason
-	if reason == "" {
-		reason = quota.ReasonCreditsExhausted
+// errorStatus maps a quota error.
+func errorStatus(e *quota.Error, log *slog.Logger) error {
+	code := kindCodes[e.Kind()]
+	meta := map[string]string{}
+	var details []protoadapt.MessageV1
+	msg := e.Message
+	switch e.Code {
+	case quota.CodeInternal:
+		log.Error("internal error", "error", e)
+		return internalStatus()
+	case quota.CodeUnavailable:
+		log.Warn("store unavailable", "error", e)
 	}
-	desc := fmt.Sprintf("asked for %d µcredits (at least %d), %d available", e.Requested, e.Minimum, e.Available)
-	meta := map[string]string{
-		"requested": strconv.FormatInt(e.Requested, 10),
-		"minimum":   strconv.FormatInt(e.Minimum, 10),
-		"available": strconv.FormatInt(e.Available, 10),
+	if e.Field != "" {
+		meta["field"] = e.Field
+		details = append(details, badRequest(e.Field, strings.TrimPrefix(msg, "invalid "+e.Field+": ")))
 	}
-	subject := "member:" + e.MemberID
-	if e.SpenderID != "" {
-		meta["spender_id"] = e.SpenderID
-		subject = "spender:" + e.SpenderID
-	} else {
-		meta["member_id"] = e.MemberID
+	if l := e.Limit; l != nil {
+		meta["limit"] = l.Name
+		meta["limitValue"] = strconv.FormatInt(l.Value, 10)
 	}
-	return newStatus(codes.ResourceExhausted, strings.ToLower(strings.ReplaceAll(reason, "_", " "))+": "+desc, reason, meta,
-		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+	if d := e.Denial; d != nil {
+		msg = strings.ToLower(strings.ReplaceAll(e.Reason(), "_", " ")) + ": " +
+			fmt.Sprintf("asked for %d µcredits (at least %d), %d available", d.Requested, d.Minimum, d.Available)
+		meta["requested"] = strconv.FormatInt(d.Requested, 10)
+		meta["minimum"] = strconv.FormatInt(d.Minimum, 10)
+		meta["available"] = strconv.FormatInt(d.Available, 10)
+		subject := "member:" + d.MemberID
+		if d.SpenderID != "" {
+			meta["spender_id"] = d.SpenderID
+			subject = "spender:" + d.SpenderID
+		} else {
+			meta["member_id"] = d.MemberID
+		}
+		details = append(details, &errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
 			Subject:     subject,
-			Description: desc,
+			Description: fmt.Sprintf("asked for %d µcredits (at least %d), %d available", d.Requested, d.Minimum, d.Available),
 		}}})
+	}
+	if e.Kind() == quota.KindFailedPrecondition {
+		subject := e.Subject()
+		if t := e.Transition; t != nil {
+			meta["reservation_id"] = t.ReservationID
+			meta["from"] = t.From.String()
+			meta["to"] = t.To.String()
+			subject = "reservation:" + t.ReservationID
+		}
+		details = append(details, &errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+			Type: "STATE", Subject: subject, Description: msg,
+		}}})
+	}
+	if len(meta) == 0 {
+		meta = nil
+	}
+	return newStatus(code, msg, e.Reason(), meta, details...)
 }
 
 // internalStatus is the INTERNAL error for every failure the caller cannot
 // act on; it says nothing about the cause.
 func internalStatus() error {
-	return newStatus(codes.Internal, "internal error", reasonInternal, nil)
+	return newStatus(codes.Internal, "internal error", quota.CodeInternal.Reason(), nil)
 }
 
 // badRequest is a BadRequest with one field violation.

@@ -21,7 +21,7 @@ import (
 
 func TestStoreErrorsMapToStatus(t *testing.T) {
 	getReservation := func(err error) (*fakeStore, func(context.Context, *env) error) {
-		st := &fakeStore{getReservation: func(context.Context, string, string, time.Time) (quota.Reservation, error) {
+		st := &fakeStore{getReservation: func(context.Context, string, quota.ReservationRef, time.Time) (quota.Reservation, error) {
 			return quota.Reservation{}, err
 		}}
 		return st, func(ctx context.Context, e *env) error {
@@ -146,7 +146,7 @@ func TestMalformedReservationIDIsNotFoundWithoutTheStore(t *testing.T) {
 
 func TestIllegalTransitionIsFailedPrecondition(t *testing.T) {
 	e := newEnv(t, &fakeStore{refund: func(_ context.Context, op quota.RefundOp) (quota.Outcome, error) {
-		return quota.Outcome{}, &quota.TransitionError{ReservationID: op.ReservationID, From: quota.StateCommitted, To: quota.StateRefunded}
+		return quota.Outcome{}, quota.TransitionError(quota.ReservationID(op.Ref.Origin, op.Ref.Hex, op.Ref.Version), quota.StateCommitted, quota.StateRefunded)
 	}})
 	_, err := e.quota.Refund(testCtx(t), okRefund())
 	checkStatus(t, err, wantStatus{codes.FailedPrecondition, "ILLEGAL_TRANSITION", ""})
@@ -167,9 +167,9 @@ func TestDeniedReserveIsResourceExhaustedWithQuotaFailure(t *testing.T) {
 	for _, reason := range []string{quota.ReasonNoSeat, quota.ReasonCreditsExhausted, quota.ReasonRunCapReached, quota.ReasonParentHoldExhausted} {
 		t.Run(reason, func(t *testing.T) {
 			e := newEnv(t, &fakeStore{reserve: func(_ context.Context, op quota.ReserveOp) (quota.Outcome, error) {
-				return quota.Outcome{}, &quota.DeniedError{
+				return quota.Outcome{}, quota.DeniedError(quota.Denial{
 					Reason: reason, MemberID: op.MemberID, Requested: op.Amount, Minimum: op.Min, Available: 1_500_000,
-				}
+				})
 			}})
 			req := okReserve()
 			req.Amount, req.MinAmount = 10*quota.Credit, 2*quota.Credit
@@ -258,7 +258,7 @@ func TestToStatusPutsAnErrorInfoOnEveryError(t *testing.T) {
 	}{
 		{"an invalid field", quota.Invalid("usage.models[0].model", "is required"), invalid("usage.models[0].model")},
 		{"no member", quota.ErrNoMember, wantStatus{codes.InvalidArgument, "MEMBER_REQUIRED", "member_id"}},
-		{"a denial with no reason", &quota.DeniedError{MemberID: "m"}, wantStatus{codes.ResourceExhausted, quota.ReasonCreditsExhausted, ""}},
+		{"a denial with no reason", quota.DeniedError(quota.Denial{MemberID: "m"}), wantStatus{codes.ResourceExhausted, quota.ReasonCreditsExhausted, ""}},
 		{"a bare status", status.Error(codes.DeadlineExceeded, "slow"), wantStatus{codes.DeadlineExceeded, "DEADLINE_EXCEEDED", ""}},
 		{"an Unknown status", status.Error(codes.Unknown, "who knows"), wantStatus{codes.Internal, "INTERNAL", ""}},
 		{"a plain error", errors.New("oops"), wantStatus{codes.Internal, "INTERNAL", ""}},

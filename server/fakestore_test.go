@@ -20,11 +20,14 @@ type fakeStore struct {
 	extend         func(context.Context, quota.ExtendOp) (quota.Outcome, error)
 	commit         func(context.Context, quota.CommitOp) (quota.Outcome, error)
 	refund         func(context.Context, quota.RefundOp) (quota.Outcome, error)
-	getReservation func(ctx context.Context, workspaceID, reservationID string, now time.Time) (quota.Reservation, error)
+	getReservation func(ctx context.Context, workspaceID string, ref quota.ReservationRef, now time.Time) (quota.Reservation, error)
+	listRun        func(ctx context.Context, workspaceID string, ref quota.ReservationRef, now time.Time, after int64, limit int) ([]quota.RunEntry, int64, error)
 	getBalance     func(ctx context.Context, workspaceID, memberID string, now time.Time) (quota.Balance, error)
-	loadPricing    func(context.Context) (quota.PriceTable, bool, error)
-	savePricing    func(context.Context, quota.PricingOp) (quota.PriceTable, error)
-	sweep          func(ctx context.Context, now time.Time, limit int) (int, error)
+	currentPricing func(context.Context) (int64, bool, error)
+	loadPricing    func(context.Context, int64) (quota.PriceVersion, error)
+	savePricing    func(context.Context, quota.PricingOp) (quota.PriceVersion, error)
+	listPricing    func(ctx context.Context, before int64, limit int) ([]quota.PriceVersion, int64, error)
+	sweep          func(ctx context.Context, now time.Time, limit int) (quota.SweepStats, error)
 
 	setPolicy           func(context.Context, quota.PolicyOp) (quota.Workspace, error)
 	setMemberCap        func(context.Context, quota.MemberCapOp) (quota.Balance, error)
@@ -114,12 +117,20 @@ func (f *fakeStore) Refund(ctx context.Context, op quota.RefundOp) (quota.Outcom
 	return f.refund(ctx, op)
 }
 
-func (f *fakeStore) GetReservation(ctx context.Context, ws, id string, now time.Time) (quota.Reservation, error) {
+func (f *fakeStore) GetReservation(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time) (quota.Reservation, error) {
 	f.record("GetReservation")
 	if f.getReservation == nil {
 		return quota.Reservation{}, unexpected("GetReservation")
 	}
-	return f.getReservation(ctx, ws, id, now)
+	return f.getReservation(ctx, ws, ref, now)
+}
+
+func (f *fakeStore) ListRun(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time, after int64, limit int) ([]quota.RunEntry, int64, error) {
+	f.record("ListRun")
+	if f.listRun == nil {
+		return nil, 0, unexpected("ListRun")
+	}
+	return f.listRun(ctx, ws, ref, now, after, limit)
 }
 
 func (f *fakeStore) GetBalance(ctx context.Context, ws, member string, now time.Time) (quota.Balance, error) {
@@ -130,26 +141,42 @@ func (f *fakeStore) GetBalance(ctx context.Context, ws, member string, now time.
 	return f.getBalance(ctx, ws, member, now)
 }
 
-func (f *fakeStore) LoadPricing(ctx context.Context) (quota.PriceTable, bool, error) {
-	f.record("LoadPricing")
-	if f.loadPricing == nil {
-		return quota.PriceTable{}, false, unexpected("LoadPricing")
+func (f *fakeStore) CurrentPricingVersion(ctx context.Context) (int64, bool, error) {
+	f.record("CurrentPricingVersion")
+	if f.currentPricing == nil {
+		return 0, false, unexpected("CurrentPricingVersion")
 	}
-	return f.loadPricing(ctx)
+	return f.currentPricing(ctx)
 }
 
-func (f *fakeStore) SavePricing(ctx context.Context, op quota.PricingOp) (quota.PriceTable, error) {
+func (f *fakeStore) LoadPricingVersion(ctx context.Context, v int64) (quota.PriceVersion, error) {
+	f.record("LoadPricingVersion")
+	if f.loadPricing == nil {
+		return quota.PriceVersion{}, unexpected("LoadPricingVersion")
+	}
+	return f.loadPricing(ctx, v)
+}
+
+func (f *fakeStore) SavePricing(ctx context.Context, op quota.PricingOp) (quota.PriceVersion, error) {
 	f.record("SavePricing")
 	if f.savePricing == nil {
-		return quota.PriceTable{}, unexpected("SavePricing")
+		return quota.PriceVersion{}, unexpected("SavePricing")
 	}
 	return f.savePricing(ctx, op)
 }
 
-func (f *fakeStore) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+func (f *fakeStore) ListPricingVersions(ctx context.Context, before int64, limit int) ([]quota.PriceVersion, int64, error) {
+	f.record("ListPricingVersions")
+	if f.listPricing == nil {
+		return nil, 0, unexpected("ListPricingVersions")
+	}
+	return f.listPricing(ctx, before, limit)
+}
+
+func (f *fakeStore) Sweep(ctx context.Context, now time.Time, limit int) (quota.SweepStats, error) {
 	f.record("Sweep")
 	if f.sweep == nil {
-		return 0, unexpected("Sweep")
+		return quota.SweepStats{}, unexpected("Sweep")
 	}
 	return f.sweep(ctx, now, limit)
 }

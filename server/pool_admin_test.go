@@ -364,8 +364,8 @@ func TestReserveForASpenderConvertsBothWays(t *testing.T) {
 	e := newEnv(t, &fakeStore{reserve: func(_ context.Context, op quota.ReserveOp) (quota.Outcome, error) {
 		got = op
 		return quota.Outcome{Reservation: quota.Reservation{
-			WorkspaceID: op.WorkspaceID, ID: op.ReservationID, SpenderID: op.SpenderID,
-			Origin: op.Origin, State: quota.StateHeld, Requested: op.Amount, Held: op.Amount,
+			WorkspaceID: op.WorkspaceID, ID: op.Ref.ID(), SpenderID: op.SpenderID,
+			Origin: op.Ref.Origin, State: quota.StateHeld, Requested: op.Amount, Held: op.Amount,
 			HeldFrom: []quota.SourceAmount{
 				{Source: quota.SourcePool, GrantID: "g-1", Amount: 6 * quota.Credit},
 				{Source: quota.SourcePool, GrantID: "g-2", Amount: 3 * quota.Credit},
@@ -385,14 +385,14 @@ func TestReserveForASpenderConvertsBothWays(t *testing.T) {
 	}
 	wantOp := quota.ReserveOp{
 		Idem: idem, WorkspaceID: "ws-1", SpenderID: "key:ci-bot",
-		ReservationID: got.ReservationID, Origin: quota.OriginAutomation,
+		Ref:    quota.ReservationRef{Origin: quota.OriginAutomation, Hex: quota.RequestHex("ws-1", req.GetRequestId())},
 		Amount: 10 * quota.Credit, Min: 10 * quota.Credit, Deadline: deadline, Now: testNow,
 	}
 	if diff := cmp.Diff(wantOp, got); diff != "" {
 		t.Errorf("ReserveOp (-want +got):\n%s", diff)
 	}
 	want := &quotav1.Reservation{
-		WorkspaceId: "ws-1", ReservationId: got.ReservationID, SpenderId: "key:ci-bot",
+		WorkspaceId: "ws-1", ReservationId: got.Ref.ID(), SpenderId: "key:ci-bot",
 		Origin: quotav1.Origin_ORIGIN_AUTOMATION, State: quotav1.ReservationState_RESERVATION_STATE_HELD,
 		Requested: 10_000_000, Held: 10_000_000,
 		HeldFrom: []*quotav1.SourceAmount{

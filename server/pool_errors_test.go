@@ -128,10 +128,10 @@ func TestPoolDenialsAreResourceExhaustedWithTheirReason(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, &fakeStore{reserve: func(_ context.Context, op quota.ReserveOp) (quota.Outcome, error) {
-				return quota.Outcome{}, &quota.DeniedError{
+				return quota.Outcome{}, quota.DeniedError(quota.Denial{
 					Reason: tc.reason, MemberID: op.MemberID, SpenderID: op.SpenderID,
 					Requested: op.Amount, Minimum: op.Min, Available: 250_000,
-				}
+				})
 			}})
 			req := okReserve()
 			if tc.spender {
@@ -166,11 +166,11 @@ func TestToStatusMapsPoolErrors(t *testing.T) {
 		want wantStatus
 	}{
 		{"member and spender", quota.ErrMemberAndSpender, wantStatus{codes.InvalidArgument, "MEMBER_OR_SPENDER", "member_id"}},
-		{"no member or spender", errNoMemberOrSpender, wantStatus{codes.InvalidArgument, "MEMBER_REQUIRED", "member_id"}},
+		{"no member or spender", quota.ErrNoMemberOrSpender, wantStatus{codes.InvalidArgument, "MEMBER_REQUIRED", "member_id"}},
 		{"a missing grant", quota.ErrGrantNotFound, wantStatus{codes.NotFound, "GRANT_NOT_FOUND", ""}},
 		{"an ended grant", quota.ErrGrantEnded, wantStatus{codes.FailedPrecondition, "GRANT_ENDED", ""}},
-		{"a pool cap denial", &quota.DeniedError{Reason: quota.ReasonPoolCapReached, MemberID: "m"}, wantStatus{codes.ResourceExhausted, "POOL_CAP_REACHED", ""}},
-		{"a programmatic cap denial", &quota.DeniedError{Reason: quota.ReasonProgrammaticCapReached, SpenderID: "k"}, wantStatus{codes.ResourceExhausted, "PROGRAMMATIC_CAP_REACHED", ""}},
+		{"a pool cap denial", quota.DeniedError(quota.Denial{Reason: quota.ReasonPoolCapReached, MemberID: "m"}), wantStatus{codes.ResourceExhausted, "POOL_CAP_REACHED", ""}},
+		{"a programmatic cap denial", quota.DeniedError(quota.Denial{Reason: quota.ReasonProgrammaticCapReached, SpenderID: "k"}), wantStatus{codes.ResourceExhausted, "PROGRAMMATIC_CAP_REACHED", ""}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

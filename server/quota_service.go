@@ -218,9 +218,38 @@ func (s *quotaServer) EstimateCost(ctx context.Context, req *quotav1.EstimateCos
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	cost, err := s.svc.EstimateCost(origin, usage)
+	cost, version, err := s.svc.EstimateCost(origin, usage)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &quotav1.EstimateCostResponse{Cost: runCostToProto(&cost)}, nil
+	budget := costBudget
+	return &quotav1.EstimateCostResponse{Cost: runCostToProto(&cost, &budget), PricingVersion: version}, nil
+}
+
+// ListRunCosts pages the costs of a run. The store bounds a page by the
+// size of the usage trees it holds (store.runPageBytes), and each entry's
+// tree is cut at costBudget (cost.truncated), so a page stays small.
+func (s *quotaServer) ListRunCosts(ctx context.Context, req *quotav1.ListRunCostsRequest) (*quotav1.ListRunCostsResponse, error) {
+	err := firstError(
+		checkID("workspace_id", req.GetWorkspaceId()),
+		checkID("reservation_id", req.GetReservationId()),
+	)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	entries, next, err := s.svc.ListRunCosts(ctx, req.GetWorkspaceId(), req.GetReservationId(), int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &quotav1.ListRunCostsResponse{NextPageToken: next}
+	for i := range entries {
+		e := &entries[i]
+		budget := costBudget
+		out.Entries = append(out.Entries, &quotav1.RunCostEntry{
+			ReservationId:      e.ReservationID,
+			UnderReservationId: e.Under,
+			Cost:               runCostToProto(&e.Cost, &budget),
+		})
+	}
+	return out, nil
 }

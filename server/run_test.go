@@ -20,9 +20,9 @@ import (
 // Reservation ids of each origin, in the form the service issues; the
 // origin letter is the first.
 const (
-	convResID       = "c_00112233445566778899aabbccddeeff"
-	automationResID = "a_00112233445566778899aabbccddeeff"
-	sidekickResID   = "s_00112233445566778899aabbccddeeff"
+	convResID       = "c_00112233445566778899aabbccddeeff_0"
+	automationResID = "a_00112233445566778899aabbccddeeff_0"
+	sidekickResID   = "s_00112233445566778899aabbccddeeff_0"
 )
 
 // okChildReserve is a child Reserve that names only what a child must:
@@ -93,18 +93,19 @@ func TestChildReserveTakesTheParentsOwnerAndOrigin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				parent, _ := quota.ParseReservationID(req.GetParentReservationId())
 				want := quota.ReserveOp{
 					Idem: idem, WorkspaceID: "ws-1", MemberID: tc.member, SpenderID: tc.spender,
-					ParentID: req.GetParentReservationId(), AllowTopUp: topUp,
-					ReservationID: got.ReservationID, Origin: tc.origin,
+					Parent: parent, AllowTopUp: topUp,
+					Ref:    quota.ReservationRef{Origin: tc.origin, Hex: quota.RequestHex("ws-1", req.GetRequestId()), Version: parent.Version},
 					Amount: tc.amount, Min: tc.min,
 					Deadline: testNow.Add(5 * time.Minute), Now: testNow,
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("ReserveOp (-want +got):\n%s", diff)
 				}
-				if letter := req.GetParentReservationId()[:2]; len(got.ReservationID) != 34 || got.ReservationID[:2] != letter {
-					t.Errorf("ReservationID = %q, want an id of the parent's origin (%q...)", got.ReservationID, letter)
+				if got.Ref.Origin != parent.Origin {
+					t.Errorf("Ref = %+v, want the parent's origin %v", got.Ref, parent.Origin)
 				}
 			})
 		}
@@ -134,9 +135,9 @@ func TestRunTokenCapReachesTheStore(t *testing.T) {
 			if _, err := e.quota.Reserve(testCtx(t), req); err != nil {
 				t.Fatalf("Reserve: %v", err)
 			}
-			if got.RunTokenCap != tc.want || got.HasRunTokenCap != tc.wantHas || got.ParentID != "" || got.MemberID != "user@example.com" {
+			if got.RunTokenCap != tc.want || got.HasRunTokenCap != tc.wantHas || got.Parent.Hex != "" || got.MemberID != "user@example.com" {
 				t.Errorf("ReserveOp: RunTokenCap %d (set %v), ParentID %q, MemberID %q; want %d (set %v), \"\", user@example.com",
-					got.RunTokenCap, got.HasRunTokenCap, got.ParentID, got.MemberID, tc.want, tc.wantHas)
+					got.RunTokenCap, got.HasRunTokenCap, got.Parent.Hex, got.MemberID, tc.want, tc.wantHas)
 			}
 		})
 	}
@@ -203,9 +204,9 @@ func TestRunStoreErrorsMapToStatus(t *testing.T) {
 	}{
 		{"a parent the store does not know", quota.ErrParentNotFound, wantStatus{codes.NotFound, "PARENT_NOT_FOUND", ""}},
 		{"a parent no longer held", quota.ErrParentNotHeld, wantStatus{codes.FailedPrecondition, "PARENT_NOT_HELD", ""}},
-		{"the run's token cap", &quota.DeniedError{Reason: quota.ReasonRunCapReached, MemberID: "user@example.com"},
+		{"the run's token cap", quota.DeniedError(quota.Denial{Reason: quota.ReasonRunCapReached, MemberID: "user@example.com"}),
 			wantStatus{codes.ResourceExhausted, "RUN_CAP_REACHED", ""}},
-		{"the parent's hold, without a top-up", &quota.DeniedError{Reason: quota.ReasonParentHoldExhausted, MemberID: "user@example.com"},
+		{"the parent's hold, without a top-up", quota.DeniedError(quota.Denial{Reason: quota.ReasonParentHoldExhausted, MemberID: "user@example.com"}),
 			wantStatus{codes.ResourceExhausted, "PARENT_HOLD_EXHAUSTED", ""}},
 	}
 	for _, tc := range cases {
@@ -239,10 +240,10 @@ func TestParentNotHeldHasAPreconditionFailure(t *testing.T) {
 // RESOURCE_EXHAUSTED with the reason, and the numbers of the denial.
 func TestRunCapDenialOfExtend(t *testing.T) {
 	e := newEnv(t, &fakeStore{extend: func(_ context.Context, op quota.ExtendOp) (quota.Outcome, error) {
-		return quota.Outcome{}, &quota.DeniedError{
+		return quota.Outcome{}, quota.DeniedError(quota.Denial{
 			Reason: quota.ReasonRunCapReached, MemberID: "user@example.com",
 			Requested: op.AddAmount, Minimum: op.AddAmount, Available: 300_000,
-		}
+		})
 	}})
 	_, err := e.quota.Extend(testCtx(t), okExtend())
 	checkStatus(t, err, wantStatus{codes.ResourceExhausted, "RUN_CAP_REACHED", ""})
@@ -261,8 +262,8 @@ func TestToStatusMapsRunErrors(t *testing.T) {
 	}{
 		{"a missing parent", quota.ErrParentNotFound, wantStatus{codes.NotFound, "PARENT_NOT_FOUND", ""}},
 		{"a parent no longer held", quota.ErrParentNotHeld, wantStatus{codes.FailedPrecondition, "PARENT_NOT_HELD", ""}},
-		{"a run cap denial", &quota.DeniedError{Reason: quota.ReasonRunCapReached, MemberID: "m"}, wantStatus{codes.ResourceExhausted, "RUN_CAP_REACHED", ""}},
-		{"a parent hold denial", &quota.DeniedError{Reason: quota.ReasonParentHoldExhausted, SpenderID: "k"}, wantStatus{codes.ResourceExhausted, "PARENT_HOLD_EXHAUSTED", ""}},
+		{"a run cap denial", quota.DeniedError(quota.Denial{Reason: quota.ReasonRunCapReached, MemberID: "m"}), wantStatus{codes.ResourceExhausted, "RUN_CAP_REACHED", ""}},
+		{"a parent hold denial", quota.DeniedError(quota.Denial{Reason: quota.ReasonParentHoldExhausted, SpenderID: "k"}), wantStatus{codes.ResourceExhausted, "PARENT_HOLD_EXHAUSTED", ""}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,7 +293,7 @@ func TestReservationConvertsTheRun(t *testing.T) {
 				WorkspaceID: "ws-1", ID: automationResID, MemberID: "user@example.com",
 				Origin: quota.OriginAutomation, State: quota.StateCommitted,
 				Requested: 4 * quota.Credit, Deadline: deadline, Created: created, Settled: settled,
-				ParentID: "a_ffeeddccbbaa99887766554433221100", RootID: "a_0123456789abcdef0123456789abcdef",
+				ParentID: "a_ffeeddccbbaa99887766554433221100_0", RootID: "a_0123456789abcdef0123456789abcdef_0",
 				RunTokenCap: 20 * quota.Credit, HasRunTokenCap: true, RunTokenSpent: 1_500_000,
 				Recorded: true,
 				Cost: &quota.RunCost{
@@ -305,8 +306,8 @@ func TestReservationConvertsTheRun(t *testing.T) {
 				Origin: quotav1.Origin_ORIGIN_AUTOMATION, State: quotav1.ReservationState_RESERVATION_STATE_COMMITTED,
 				Requested: 4_000_000,
 				Deadline:  timestamppb.New(deadline), CreateTime: timestamppb.New(created), SettleTime: timestamppb.New(settled),
-				ParentReservationId: "a_ffeeddccbbaa99887766554433221100",
-				RootReservationId:   "a_0123456789abcdef0123456789abcdef",
+				ParentReservationId: "a_ffeeddccbbaa99887766554433221100_0",
+				RootReservationId:   "a_0123456789abcdef0123456789abcdef_0",
 				RunTokenCap:         proto.Int64(20_000_000), RunTokenSpent: 1_500_000,
 				Recorded: true,
 				Cost: &quotav1.RunCost{
@@ -372,9 +373,9 @@ func TestReservationConvertsTheRun(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, &fakeStore{getReservation: func(_ context.Context, ws, id string, _ time.Time) (quota.Reservation, error) {
-				if ws != tc.res.WorkspaceID || id != tc.res.ID {
-					t.Errorf("GetReservation(%q, %q), want (%q, %q)", ws, id, tc.res.WorkspaceID, tc.res.ID)
+			e := newEnv(t, &fakeStore{getReservation: func(_ context.Context, ws string, ref quota.ReservationRef, _ time.Time) (quota.Reservation, error) {
+				if ws != tc.res.WorkspaceID || ref.ID() != tc.res.ID {
+					t.Errorf("GetReservation(%q, %q), want (%q, %q)", ws, ref.ID(), tc.res.WorkspaceID, tc.res.ID)
 				}
 				return tc.res, nil
 			}})

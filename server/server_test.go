@@ -141,8 +141,8 @@ func TestCommitConvertsTheSettledReservation(t *testing.T) {
 	}
 
 	// The store got the request, priced for the origin in the id.
-	if got.WorkspaceID != "ws-1" || got.ReservationID != testResID || got.RequestID != "req-1" || !got.Now.Equal(testNow) {
-		t.Errorf("CommitOp = workspace %q, reservation %q, request %q, now %v", got.WorkspaceID, got.ReservationID, got.RequestID, got.Now)
+	if got.WorkspaceID != "ws-1" || got.Ref.ID() != testResID || got.RequestID != "req-1" || !got.Now.Equal(testNow) {
+		t.Errorf("CommitOp = workspace %q, reservation %q, request %q, now %v", got.WorkspaceID, got.Ref.ID(), got.RequestID, got.Now)
 	}
 	if got.Cost.Origin != quota.OriginConversation || got.Cost.Root.AgentID != "main" || len(got.Cost.Root.SubAgents) != 2 {
 		t.Errorf("CommitOp.Cost = %+v, want the usage priced as a conversation", got.Cost)
@@ -167,15 +167,15 @@ func TestReserveSendsTheConvertedRequest(t *testing.T) {
 	}
 	want := quota.ReserveOp{
 		Idem: idem, WorkspaceID: "ws-1", MemberID: "user@example.com",
-		ReservationID: got.ReservationID, Origin: quota.OriginAutomation,
+		Ref:    quota.ReservationRef{Origin: quota.OriginAutomation, Hex: quota.RequestHex("ws-1", "req-1")},
 		Amount: 10 * quota.Credit, Min: 10 * quota.Credit,
 		Deadline: testNow.Add(90 * time.Second), Now: testNow,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ReserveOp (-want +got):\n%s", diff)
 	}
-	if len(got.ReservationID) != 34 || got.ReservationID[:2] != "a_" {
-		t.Errorf("ReservationID = %q, want an automation id", got.ReservationID)
+	if id := got.Ref.ID(); len(id) != 36 || id[:2] != "a_" {
+		t.Errorf("reservation id = %q, want an automation id of price version 0", id)
 	}
 }
 
@@ -273,9 +273,9 @@ func TestBalanceConvertsSeats(t *testing.T) {
 }
 
 func TestHeldReservationHasNoSettleTime(t *testing.T) {
-	e := newEnv(t, &fakeStore{getReservation: func(_ context.Context, ws, id string, _ time.Time) (quota.Reservation, error) {
+	e := newEnv(t, &fakeStore{getReservation: func(_ context.Context, ws string, ref quota.ReservationRef, _ time.Time) (quota.Reservation, error) {
 		return quota.Reservation{
-			WorkspaceID: ws, ID: id, State: quota.StateHeld, Origin: quota.OriginSidekick,
+			WorkspaceID: ws, ID: ref.ID(), State: quota.StateHeld, Origin: quota.OriginSidekick,
 			Created: testNow, Deadline: testNow.Add(time.Minute),
 		}, nil
 	}})
@@ -337,9 +337,9 @@ func TestSetWorkspaceRoundTrips(t *testing.T) {
 
 func TestPricingRoundTrips(t *testing.T) {
 	var saved quota.PricingOp
-	e := newEnv(t, &fakeStore{savePricing: func(_ context.Context, op quota.PricingOp) (quota.PriceTable, error) {
+	e := newEnv(t, &fakeStore{savePricing: func(_ context.Context, op quota.PricingOp) (quota.PriceVersion, error) {
 		saved = op
-		return op.Table, nil
+		return quota.PriceVersion{Version: 1, Table: op.Table, Created: op.Now, CreatedBy: op.Actor}, nil
 	}})
 	ctx := testCtx(t)
 
@@ -367,8 +367,11 @@ func TestPricingRoundTrips(t *testing.T) {
 	if diff := cmp.Diff(req.GetPricing(), set.GetPricing(), protocmp.Transform()); diff != "" {
 		t.Errorf("SetPricing response (-want +got):\n%s", diff)
 	}
-	if after, _ := e.admin.GetPricing(ctx, &quotav1.GetPricingRequest{}); len(after.GetPricing().GetModels()) != 3 {
-		t.Errorf("GetPricing after SetPricing has %d models, want 3", len(after.GetPricing().GetModels()))
+	if v := set.GetVersion(); v.GetVersion() != 1 || !v.GetCreateTime().AsTime().Equal(testNow) {
+		t.Errorf("SetPricing version = %v, want version 1 set now", v)
+	}
+	if after, _ := e.admin.GetPricing(ctx, &quotav1.GetPricingRequest{}); len(after.GetPricing().GetModels()) != 3 || after.GetVersion().GetVersion() != 1 {
+		t.Errorf("GetPricing after SetPricing has %d models, version %d; want 3 models, version 1", len(after.GetPricing().GetModels()), after.GetVersion().GetVersion())
 	}
 }
 

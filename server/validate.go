@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -55,17 +54,13 @@ func checkMember(id string) error {
 	return checkID("member_id", id)
 }
 
-// errNoMemberOrSpender is quota.ErrNoMember from Reserve, where a
-// programmatic spender may stand in for the member; toStatus says so.
-var errNoMemberOrSpender = fmt.Errorf("%w (or a programmatic spender)", quota.ErrNoMember)
-
 // checkMemberOrSpender checks Reserve's member_id and spender_id: exactly
-// one is set (neither is errNoMemberOrSpender, both
+// one is set (neither is quota.ErrNoMemberOrSpender, both
 // quota.ErrMemberAndSpender) and it is a valid id.
 func checkMemberOrSpender(memberID, spenderID string) error {
 	switch {
 	case memberID == "" && spenderID == "":
-		return errNoMemberOrSpender
+		return quota.ErrNoMemberOrSpender
 	case memberID != "" && spenderID != "":
 		return quota.ErrMemberAndSpender
 	case spenderID != "":

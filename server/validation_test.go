@@ -134,25 +134,30 @@ func wideChain(subs int) *quotav1.AgentRun {
 // usageCases returns the cases of a bad agent chain, sent by call.
 func usageCases(rpc string, call func(ctx context.Context, e *env, u *quotav1.AgentRun) error) []badInputCase {
 	cases := []struct {
-		name  string
-		edit  func(*quotav1.AgentRun)
-		field string
+		name   string
+		edit   func(*quotav1.AgentRun)
+		field  string
+		reason string // "" for INVALID_FIELD
 	}{
-		{"negative nested input_tokens", func(u *quotav1.AgentRun) { u.SubAgents[0].Models[1].InputTokens = -1 }, "usage.sub_agents[0].models[1].input_tokens"},
-		{"output_tokens above MaxTokens", func(u *quotav1.AgentRun) { u.Models[0].OutputTokens = quota.MaxTokens + 1 }, "usage.models[0].output_tokens"},
-		{"cache_write_tokens above MaxTokens", func(u *quotav1.AgentRun) { u.SubAgents[1].Models[0].CacheWriteTokens = quota.MaxTokens + 1 }, "usage.sub_agents[1].models[0].cache_write_tokens"},
-		{"unknown tier 99", func(u *quotav1.AgentRun) { u.SubAgents[1].Actions[0].Tier = 99 }, "usage.sub_agents[1].actions[0].tier"},
-		{"missing agent_id", func(u *quotav1.AgentRun) { u.SubAgents[0].AgentId = "" }, "usage.sub_agents[0].agent_id"},
-		{"a chain deeper than MaxDepth", func(u *quotav1.AgentRun) { proto.Reset(u); proto.Merge(u, deepChain(quota.MaxDepth+1)) }, "usage"},
-		{"a chain of more than MaxNodes", func(u *quotav1.AgentRun) { proto.Reset(u); proto.Merge(u, wideChain(quota.MaxNodes)) }, "usage"},
+		{"negative nested input_tokens", func(u *quotav1.AgentRun) { u.SubAgents[0].Models[1].InputTokens = -1 }, "usage.sub_agents[0].models[1].input_tokens", ""},
+		{"output_tokens above MaxTokens", func(u *quotav1.AgentRun) { u.Models[0].OutputTokens = quota.MaxTokens + 1 }, "usage.models[0].output_tokens", ""},
+		{"cache_write_tokens above MaxTokens", func(u *quotav1.AgentRun) { u.SubAgents[1].Models[0].CacheWriteTokens = quota.MaxTokens + 1 }, "usage.sub_agents[1].models[0].cache_write_tokens", ""},
+		{"unknown tier 99", func(u *quotav1.AgentRun) { u.SubAgents[1].Actions[0].Tier = 99 }, "usage.sub_agents[1].actions[0].tier", ""},
+		{"missing agent_id", func(u *quotav1.AgentRun) { u.SubAgents[0].AgentId = "" }, "usage.sub_agents[0].agent_id", ""},
+		{"a chain deeper than MaxDepth", func(u *quotav1.AgentRun) { proto.Reset(u); proto.Merge(u, deepChain(quota.MaxDepth+1)) }, "usage", "LIMIT_EXCEEDED"},
+		{"a chain of more than MaxNodes", func(u *quotav1.AgentRun) { proto.Reset(u); proto.Merge(u, wideChain(quota.MaxNodes)) }, "usage", "LIMIT_EXCEEDED"},
 	}
 	var cs []badInputCase
 	for _, c := range cases {
 		u := with(okUsage(), c.edit)
+		want := invalid(c.field)
+		if c.reason != "" {
+			want.reason = c.reason
+		}
 		cs = append(cs, badInputCase{
 			name: rpc + " rejects " + c.name,
 			call: func(ctx context.Context, e *env) error { return call(ctx, e, u) },
-			want: invalid(c.field),
+			want: want,
 		})
 	}
 	return cs

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -9,22 +10,48 @@ import (
 	"time"
 
 	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store"
+	"github.com/redis/go-redis/v9"
 )
 
-// raw reads a hash of the test workspace as numbers (fields that are not
-// numbers read as 0) and strings.
+// raw reads a record of the test workspace ("acct:m1", "res:<id>",
+// "grant:g1", "ws"): its numbers, and its text fields. A reservation is
+// named by its public id.
 func (e *env) raw(key string) (map[string]int64, map[string]string) {
 	e.t.Helper()
-	all, err := e.rdb.HGetAll(e.ctx, "q:{ws:ws1}:"+key).Result()
+	kind, id, _ := strings.Cut(key, ":")
+	if kind == "res" {
+		ref, ok := quota.ParseReservationID(id)
+		if !ok {
+			e.t.Fatalf("raw: bad reservation id %q", id)
+		}
+		id = ref.Hex
+	}
+	full := "q:{ws:ws1}:" + kind
+	if id != "" {
+		full += ":" + id
+	}
+	raw, err := e.rdb.Get(e.ctx, full).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil // deleted after its retention
+	}
+	if err != nil {
+		e.t.Fatalf("raw %s: %v", full, err)
+	}
+	rec, err := store.Record(raw, kind)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	nums := map[string]int64{}
-	for k, v := range all {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		nums[k] = n
+	nums, strs := map[string]int64{}, map[string]string{}
+	for k, v := range rec {
+		switch v := v.(type) {
+		case int64:
+			nums[k] = v
+		case string:
+			strs[k] = v
+		}
 	}
-	return nums, all
+	return nums, strs
 }
 
 // checkBooks checks, on the raw records, that every counter equals the sum
@@ -39,6 +66,9 @@ func (e *env) checkBooks(step string, members []string, grants []string, reserva
 	var total held
 	for _, id := range reservations {
 		r, s := e.raw("res:" + id)
+		if r == nil {
+			continue // a settled run deleted after its retention
+		}
 		h := r["h_seat"] + r["h_old"] + r["h_free"] + r["h_pool"] + r["h_ov"]
 		for _, f := range []string{"h_seat", "h_old", "h_free", "h_pool", "h_ov"} {
 			if r[f] < 0 {
@@ -51,10 +81,10 @@ func (e *env) checkBooks(step string, members []string, grants []string, reserva
 			}
 			continue
 		}
-		o := byOwner[s["member"]]
+		o := byOwner[s["owner"]]
 		if o == nil {
 			o = &held{}
-			byOwner[s["member"]] = o
+			byOwner[s["owner"]] = o
 		}
 		o.seat += r["h_seat"] + r["h_old"]
 		o.free += r["h_free"]
@@ -88,18 +118,62 @@ func (e *env) checkBooks(step string, members []string, grants []string, reserva
 		}
 	}
 	w, _ := e.raw("ws")
-	var left int64
+	var active, pending, live int64
 	for _, id := range grants {
 		g, _ := e.raw("grant:" + id)
 		avail := g["amount"] - g["held"] - g["spent"] - g["forf"]
 		if g["held"] != byGrant[id] || avail < 0 {
 			e.t.Fatalf("%s: grant %s: held %d, reservations hold %d; available %d", step, id, g["held"], byGrant[id], avail)
 		}
-		left += avail
+		switch quota.GrantState(g["state"]) {
+		case quota.GrantActive:
+			active += avail
+			live += g["amount"]
+		case quota.GrantPending:
+			pending += avail
+		default:
+			if avail != 0 {
+				e.t.Fatalf("%s: grant %s ended (state %d) with %d left", step, id, g["state"], avail)
+			}
+		}
 	}
-	if w["p_held"] != total.pool || w["ov_held"] != total.ov || w["p_granted"] != left+w["p_held"]+w["p_spent"]+w["p_forf"] {
-		e.t.Fatalf("%s: workspace pool held %d (reservations %d), overage held %d (reservations %d), granted %d != left %d + held + spent %d + forfeited %d",
-			step, w["p_held"], total.pool, w["ov_held"], total.ov, w["p_granted"], left, w["p_spent"], w["p_forf"])
+	if w["p_held"] != total.pool || w["ov_held"] != total.ov || w["p_avail"] != active || w["p_pend"] != pending ||
+		w["p_live"] != live || w["p_granted"] != w["p_avail"]+w["p_pend"]+w["p_held"]+w["p_spent"]+w["p_forf"] {
+		e.t.Fatalf("%s: workspace pool held %d (reservations %d), overage held %d (reservations %d), available %d (grants %d), pending %d (grants %d), live %d (grants %d), granted %d != available + pending + held + spent %d + forfeited %d",
+			step, w["p_held"], total.pool, w["ov_held"], total.ov, w["p_avail"], active, w["p_pend"], pending, w["p_live"], live,
+			w["p_granted"], w["p_spent"], w["p_forf"])
+	}
+	e.checkRuns(step, reservations)
+}
+
+// checkRuns checks, on the raw records, that every run's root counts what
+// its held children hold (open) and its reservations (nres).
+func (e *env) checkRuns(step string, reservations []string) {
+	e.t.Helper()
+	open, count := map[string]int64{}, map[string]int64{}
+	roots := map[string]string{}
+	for _, id := range reservations {
+		r, s := e.raw("res:" + id)
+		if r == nil {
+			continue
+		}
+		ref, _ := quota.ParseReservationID(id)
+		root := s["root"]
+		if root == "" {
+			root = ref.Hex
+		}
+		roots[root] = quota.ReservationID(ref.Origin, root, ref.Version)
+		count[root]++
+		if s["root"] != "" && r["state"] == int64(quota.StateHeld) {
+			open[root] += r["h_seat"] + r["h_old"] + r["h_free"] + r["h_pool"] + r["h_ov"]
+		}
+	}
+	for hex, id := range roots {
+		r, _ := e.raw("res:" + id)
+		if r["open"] != open[hex] || r["nres"] != count[hex] {
+			e.t.Fatalf("%s: run %s: root says its children hold %d (they hold %d) and it has %d reservations (it has %d)",
+				step, id, r["open"], open[hex], r["nres"], count[hex])
+		}
 	}
 }
 

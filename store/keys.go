@@ -1,36 +1,51 @@
 package store
 
 // Key layout. Every key of a workspace starts with "q:{ws:<id>}:" so that
-// all of them hash to one Redis Cluster slot and one script can touch them
+// all of them hash to one Redis Cluster slot and one call can touch them
 // together. Ids are restricted by the API to [A-Za-z0-9._:@-], so no id can
-// close the hash tag. Under the prefix:
+// close the hash tag. Under the prefix (records are described in the
+// headers of lua/account.lua, lua/pool.lua and lua/hold.lua):
 //
-//	ws               hash: id, anchor (subscription start, ms)
-//	acct:<member>    hash: the member's account (see lua/lib.lua)
-//	holds:<member>   zset: the member's live holds by deadline (ms)
-//	res:<id>         hash: a reservation (see lua/lib.lua)
-//	deadlines        zset: every live hold of the workspace by deadline
-//	idem:<request>   hash: fp, reply of a mutation; expires after 48 hours
+//	ws               string: the workspace, its policy, period and pool sums
+//	acct:<member>    string: a member's account
+//	res:<hex>        string: a reservation (hex: the key of its public id)
+//	deadlines        zset: every held reservation, by deadline
+//	kids:<hex>       zset: a reservation's held children, by seq
+//	run:<hex>        zset: every child of a run, on its root, by seq
+//	settled          zset: settled roots, by settle time (retention)
+//	grant:<gid>      string: a pool grant
+//	grants_all       zset: every grant, by creation number
+//	gtimes           zset: live grants, by their next start or expiry
+//	gorder           zset: active grants with credits left, in draw order
+//	idem:<request>   string: "<fingerprint>|<outcome>", kept 48 hours
 //	ledger           stream: one entry per change of balance
+//	events           stream: low-balance events
 //
 // Outside any workspace:
 //
 //	q:workspaces            set of workspace ids, for the sweeper
-//	q:{pricing}:table       the price table (JSON)
+//	q:{pricing}:seq         the last price version number
+//	q:{pricing}:cur         the current price version number
+//	q:{pricing}:v:<n>       price version n: "<created ms>,<by>,<table JSON>"
+//	q:{pricing}:versions    zset of price version numbers
 //	q:{pricing}:idem:<req>  idempotency records of SetPricing
 const (
-	keyWorkspaces   = "q:workspaces"
-	keyPricing      = "q:{pricing}:table"
-	keyPricingIdem  = "q:{pricing}:idem:"
-	workspacePrefix = "q:{ws:"
+	keyWorkspaces     = "q:workspaces"
+	pricingPrefix     = "q:{pricing}:"
+	keyPricingCur     = pricingPrefix + "cur"
+	keyPricingVersion = pricingPrefix + "v:"
+	keyPricingList    = pricingPrefix + "versions"
+	workspacePrefix   = "q:{ws:"
 )
 
-// prefix is the key prefix of a workspace.
-func prefix(workspaceID string) string { return workspacePrefix + workspaceID + "}:" }
+// wsPrefix is the key prefix of a workspace.
+func wsPrefix(workspaceID string) string { return workspacePrefix + workspaceID + "}:" }
 
-func wsKey(ws string) string           { return prefix(ws) + "ws" }
-func idemKey(ws, req string) string    { return prefix(ws) + "idem:" + req }
-func resKey(ws, id string) string      { return prefix(ws) + "res:" + id }
-func deadlinesKey(ws string) string    { return prefix(ws) + "deadlines" }
-func acctKey(ws, member string) string { return prefix(ws) + "acct:" + member }
-func ledgerKey(ws string) string       { return prefix(ws) + "ledger" }
+func wsKey(ws string) string           { return wsPrefix(ws) + "ws" }
+func resKey(ws, hex string) string     { return wsPrefix(ws) + "res:" + hex }
+func acctKey(ws, member string) string { return wsPrefix(ws) + "acct:" + member }
+func grantKey(ws, gid string) string   { return wsPrefix(ws) + "grant:" + gid }
+func idemKey(ws, req string) string    { return wsPrefix(ws) + "idem:" + req }
+func ledgerKey(ws string) string       { return wsPrefix(ws) + "ledger" }
+func eventsKey(ws string) string       { return wsPrefix(ws) + "events" }
+func deadlinesKey(ws string) string    { return wsPrefix(ws) + "deadlines" }

@@ -61,13 +61,20 @@ func (e *env) pool() quota.WorkspaceBalance {
 	return wb
 }
 
-func wantDenied(t *testing.T, err error, reason string) *quota.DeniedError {
+func wantDenied(t *testing.T, err error, reason string) *quota.Denial {
 	t.Helper()
-	var d *quota.DeniedError
-	if !errors.As(err, &d) || d.Reason != reason {
+	d, ok := quota.AsDenial(err)
+	if !ok || d.Reason != reason {
 		t.Fatalf("got %v, want a %s denial", err, reason)
 	}
 	return d
+}
+
+// asDenial sets *d to err's denial, if it is one.
+func asDenial(err error, d **quota.Denial) bool {
+	x, ok := quota.AsDenial(err)
+	*d = x
+	return ok
 }
 
 var yearEnd = time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
@@ -439,12 +446,12 @@ func TestConcurrentMembersNeverOverdrawPool(t *testing.T) {
 					o, err := e.reserve(fmt.Sprintf("m%d", i), 15*C, 0)
 					mu.Lock()
 					defer mu.Unlock()
-					var d *quota.DeniedError
+					var d *quota.Denial
 					switch {
 					case err == nil:
 						held += o.Reservation.Held
 						ids = append(ids, o.Reservation.ID)
-					case errors.As(err, &d):
+					case asDenial(err, &d):
 						denials[d.Reason]++
 					default:
 						unexpectedE = append(unexpectedE, err)
@@ -538,8 +545,8 @@ func TestPoolTotalIsBounded(t *testing.T) {
 			e.grant(quota.MaxAmount, 0, yearEnd)
 		}
 		_, err := e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: quota.MaxAmount})
-		var inv *quota.InvalidError
-		if !errors.As(err, &inv) || inv.Field != "amount" {
+		var inv *quota.Error
+		if !errors.As(err, &inv) || inv.Field != "amount" || inv.Limit == nil || inv.Limit.Name != "pool_granted" {
 			t.Fatalf("a fifth grant of 10^15: %v", err)
 		}
 		if wb := e.pool(); wb.Pool.Granted != 4*quota.MaxAmount {

@@ -1,161 +1,258 @@
 package store
 
 import (
-	"encoding/json"
-	"sort"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store/internal/schema"
 )
 
-// fields is a script's OK reply: field names ("r.held", "b.s_alloc", ...)
-// to decimal strings or text.
-type fields map[string]string
-
-func parseFields(kv []string) fields {
-	f := make(fields, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		f[kv[i]] = kv[i+1]
-	}
-	return f
+// reply is a script's reply: a status, then values read in order.
+type reply struct {
+	status int64
+	v      []any
+	pos    int
 }
 
-func (f fields) int(k string) int64 {
-	v, _ := strconv.ParseInt(f[k], 10, 64)
+func newReply(raw any) (*reply, error) {
+	v, ok := raw.([]any)
+	if !ok || len(v) == 0 {
+		return nil, fmt.Errorf("unexpected reply %T", raw)
+	}
+	st, ok := v[0].(int64)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply status %v", v[0])
+	}
+	return &reply{status: st, v: v, pos: 1}, nil
+}
+
+func (r *reply) next() any {
+	if r.pos >= len(r.v) {
+		r.pos++
+		return nil
+	}
+	x := r.v[r.pos]
+	r.pos++
+	return x
+}
+
+// int reads an integer (a decimal string is read too).
+func (r *reply) int() int64 { return asInt(r.next()) }
+
+// str reads text (an integer is read as its decimal form).
+func (r *reply) str() string { return asStr(r.next()) }
+
+func asInt(x any) int64 {
+	switch x := x.(type) {
+	case int64:
+		return x
+	case string:
+		v, _ := strconv.ParseInt(x, 10, 64)
+		return v
+	}
+	return 0
+}
+
+func asStr(x any) string {
+	switch x := x.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return ""
+}
+
+// vals are the values of one layout in a reply.
+type vals struct {
+	l *schema.Layout
+	v []any
+}
+
+// layout reads the values of l.
+func (r *reply) layout(l *schema.Layout) vals {
+	end := r.pos + l.Len()
+	if end > len(r.v) {
+		end = len(r.v)
+	}
+	v := vals{l: l, v: r.v[r.pos:end]}
+	r.pos += l.Len()
 	return v
 }
 
-// balance reads the "b." fields: the member's account (see lua/lib.lua).
-func (f fields) balance(ws, member string) quota.Balance {
-	sAlloc, sSpent, sHeld := f.int("b.s_alloc"), f.int("b.s_spent"), f.int("b.s_held")
-	fAlloc, fSpent, fHeld := f.int("b.f_alloc"), f.int("b.f_spent"), f.int("b.f_held")
-	seat := quota.SourceBalance{Source: quota.SourceSeat, Allocated: sAlloc, Available: sAlloc - sSpent - sHeld, Held: sHeld, Spent: sSpent}
-	free := quota.SourceBalance{Source: quota.SourceFree, Allocated: fAlloc, Available: fAlloc - fSpent - fHeld, Held: fHeld, Spent: fSpent}
+func (v vals) get(name string) any {
+	i := v.l.Index(name)
+	if i >= len(v.v) {
+		return nil
+	}
+	return v.v[i]
+}
+
+func (v vals) int(name string) int64  { return asInt(v.get(name)) }
+func (v vals) str(name string) string { return asStr(v.get(name)) }
+func (v vals) bool(name string) bool  { return v.int(name) != 0 }
+
+// err turns an ERR reply into a quota error.
+func (r *reply) err() error {
+	code := quota.Code(r.int())
+	switch code {
+	case quota.CodeRequestIDReused:
+		return quota.ErrRequestIDReused
+	case quota.CodeWorkspaceNotFound:
+		return quota.ErrWorkspaceNotFound
+	case quota.CodeReservationNotFound:
+		return quota.ErrReservationNotFound
+	case quota.CodeGrantNotFound:
+		return quota.ErrGrantNotFound
+	case quota.CodeParentNotFound:
+		return quota.ErrParentNotFound
+	case quota.CodeParentNotHeld:
+		return quota.ErrParentNotHeld
+	case quota.CodeGrantEnded:
+		return quota.ErrGrantEnded
+	case quota.CodePricingVersionNotFound:
+		return quota.ErrPricingVersionNotFound
+	case quota.CodeIllegalTransition:
+		from, to := r.int(), r.int()
+		return quota.TransitionError("", quota.State(from), quota.State(to))
+	case quota.CodeDenied:
+		return quota.DeniedError(quota.Deny(denialFacts(r.layout(schema.ReplyDenial))))
+	case quota.CodeLimitExceeded:
+		i := r.int()
+		if i < 1 || int(i) > len(quota.Limits) {
+			return quota.Internal(fmt.Errorf("store: unknown limit %d", i))
+		}
+		return quota.LimitError(*quota.Limits[i-1])
+	case quota.CodeInvalidField:
+		if what := r.str(); what == "owner" {
+			return quota.Invalid("member_id", "must be the parent reservation's member or spender, or unset")
+		}
+	}
+	return quota.Internal(fmt.Errorf("store: unexpected error reply %v", r.v))
+}
+
+// denialFacts reads what a script saw when it refused a hold.
+func denialFacts(v vals) quota.DenialFacts {
+	f := quota.DenialFacts{
+		Kind:          quota.DenialKind(v.int("kind")),
+		SeatRank:      int(v.int("rank")),
+		Requested:     v.int("want"),
+		Minimum:       v.int("least"),
+		Spendable:     v.int("spendable"),
+		Own:           v.int("own"),
+		PoolAvailable: v.int("pool_avail"),
+		PoolCapSet:    v.bool("pcap_set"),
+		PoolLeft:      v.int("pool_left"),
+		OverageLeft:   v.int("ov_left"),
+		ProgCapSet:    v.bool("prog_set"),
+		ProgLeft:      v.int("prog_left"),
+		ParentFree:    v.int("parent_free"),
+		RunLeft:       v.int("run_left"),
+	}
+	f.MemberID, f.SpenderID = splitOwner(v.str("owner"))
+	return f
+}
+
+// splitOwner reads an account owner: a member, or a spender.
+func splitOwner(o string) (member, spender string) {
+	if s, ok := strings.CutPrefix(o, schema.SpenderMark); ok {
+		return "", s
+	}
+	return o, ""
+}
+
+// balance reads a balance (layout B).
+func balance(ws, member string, v vals) quota.Balance {
+	seat := quota.SourceBalance{Source: quota.SourceSeat, Allocated: v.int("s_alloc"), Available: v.int("s_avail"),
+		Held: v.int("s_held"), Spent: v.int("s_spent")}
+	free := quota.SourceBalance{Source: quota.SourceFree, Allocated: v.int("f_alloc"), Available: v.int("f_avail"),
+		Held: v.int("f_held"), Spent: v.int("f_spent")}
+	pool := quota.SourceBalance{Source: quota.SourcePool, Available: v.int("pool"), Held: v.int("p_held"), Spent: v.int("p_used")}
+	overage := quota.SourceBalance{Source: quota.SourceOverage, Available: v.int("ov")}
 	b := quota.Balance{
 		WorkspaceID: ws,
 		MemberID:    member,
-		Seat:        quota.SeatByRank(int(f.int("b.seat"))),
-		PeriodStart: msTime(f.int("b.ps")),
-		PeriodEnd:   msTime(f.int("b.pe")),
-		Allocated:   sAlloc + fAlloc,
-		Available:   seat.Available + free.Available,
-		Held:        sHeld + fHeld,
-		Spent:       sSpent + fSpent,
-		Sources:     []quota.SourceBalance{seat, free},
+		Seat:        quota.SeatByRank(int(v.int("seat"))),
+		PeriodStart: msTime(v.int("ps")),
+		PeriodEnd:   msTime(v.int("pe")),
+		Allocated:   v.int("allocated"),
+		Available:   v.int("avail"),
+		Held:        v.int("held_now"),
+		Spent:       v.int("spent_now"),
+		Spendable:   v.int("spendable"),
+		Sources:     []quota.SourceBalance{seat, free, pool, overage},
+		PoolUsed:    v.int("pool_used"),
+		LowBalance:  v.bool("low"),
+		PoolLow:     v.bool("pool_low"),
+		Totals: quota.Totals{
+			Allocated: v.int("t_alloc"),
+			Available: v.int("avail"),
+			Held:      v.int("t_held"),
+			Spent:     v.int("t_spent"),
+			Forfeited: v.int("t_forf"),
+		},
 	}
-	pool := quota.SourceBalance{Source: quota.SourcePool, Available: f.int("b.pool"), Held: f.int("b.p_held"), Spent: f.int("b.p_used")}
-	overage := quota.SourceBalance{Source: quota.SourceOverage, Available: f.int("b.ov")}
-	b.Sources = append(b.Sources, pool, overage)
-	b.Spendable = f.int("b.spendable")
-	b.PoolUsed = pool.Held + pool.Spent
-	if c := f.int("b.pcap"); c >= 0 {
+	if c := v.int("pcap"); c >= 0 {
 		b.PoolCap, b.HasPoolCap = c, true
 	}
-	b.LowBalance, b.PoolLow = f["b.low"] == "1", f["b.pool_low"] == "1"
-	if next := f.int("b.next"); f["b.exists"] == "1" && next >= 0 {
+	if next := v.int("next"); v.bool("exists") && next >= 0 {
 		b.NextSeat, b.HasNext = quota.SeatByRank(int(next)), true
-	}
-	b.Totals = quota.Totals{
-		Allocated: f.int("b.alloc"),
-		Available: b.Available,
-		Held:      f.int("b.held"),
-		Spent:     f.int("b.spent"),
-		Forfeited: f.int("b.forf"),
 	}
 	return b
 }
 
-// reservation reads the "r." fields (see lua/lib.lua).
-func (f fields) reservation(ws string) quota.Reservation {
-	hSeat := f.int("r.h_seat") + f.int("r.h_old")
-	hFree := f.int("r.h_free")
-	hPool, hOv := f.int("r.h_pool"), f.int("r.h_ov")
+// reservation reads a reservation (layout R).
+func reservation(ws string, v vals) (quota.Reservation, error) {
 	r := quota.Reservation{
 		WorkspaceID:     ws,
-		ID:              f["r.id"],
-		MemberID:        f["r.member"],
-		Origin:          quota.Origin(f.int("r.origin")),
-		State:           quota.State(f.int("r.state")),
-		Requested:       f.int("r.req"),
-		Held:            hSeat + hFree + hPool + hOv,
-		HeldFrom:        sourceAmounts(hSeat, hFree, f["r.h_grants"], f.int("r.h_ov")),
-		Deadline:        msTime(f.int("r.dl")),
-		Created:         msTime(f.int("r.ct")),
-		Settled:         msTime(f.int("r.st")),
-		Charged:         f.int("r.ch"),
-		ChargedFromHold: f.int("r.chh"),
-		ChargedFrom:     sourceAmounts(f.int("r.c_seat"), f.int("r.c_free"), f["r.c_grants"], f.int("r.c_ov")),
-		Released:        f.int("r.rel"),
-		Shortfall:       f.int("r.sf"),
+		ID:              v.str("id"),
+		Origin:          quota.Origin(v.int("origin")),
+		State:           quota.State(v.int("state")),
+		Requested:       v.int("req"),
+		Held:            v.int("held"),
+		HeldFrom:        sourceAmounts(v.int("held_seat"), v.int("held_free"), v.str("held_grants"), v.int("held_ov")),
+		Deadline:        msTime(v.int("dl")),
+		Created:         msTime(v.int("ct")),
+		Settled:         msTime(v.int("st")),
+		ParentID:        v.str("parent"),
+		RootID:          v.str("root"),
+		Recorded:        v.int("rec") == schema.RecRecorded,
+		RunTokenSpent:   v.int("run_tok"),
+		RunReservations: v.int("run_res"),
+		PricingVersion:  v.int("pv"),
+		Charged:         v.int("ch"),
+		ChargedFromHold: v.int("chh"),
+		ChargedFrom:     sourceAmounts(v.int("c_seat"), v.int("c_free"), v.str("c_grants"), v.int("c_ov")),
+		Released:        v.int("rel"),
+		Shortfall:       v.int("sf"),
 	}
-	if spender, ok := strings.CutPrefix(r.MemberID, spenderMark); ok {
-		r.MemberID, r.SpenderID = "", spender
-	}
-	if r.RootID = f["r.root"]; r.RootID == "" {
-		r.RootID = r.ID
-	}
-	r.ParentID = f["r.parent"]
-	r.Recorded = f["r.rec"] == "1"
-	r.RunTokenSpent = f.int("r.run_tok")
-	if c := f.int("r.run_cap"); c >= 0 {
+	r.MemberID, r.SpenderID = splitOwner(v.str("owner"))
+	if c := v.int("run_cap"); c >= 0 {
 		r.RunTokenCap, r.HasRunTokenCap = c, true
 	}
-	if own, ok := parseCost(f["r.cost"]); ok {
-		c := f.nestDescendants(r.ID, own)
+	if raw := v.str("cost"); raw != "" {
+		c, err := decodeCost(raw)
+		if err != nil {
+			return r, quota.Internal(fmt.Errorf("reservation %s: %w", r.ID, err))
+		}
+		c.Recorded = quota.CostTotals{TokenCost: v.int("stok"), ActionCost: v.int("sact"), TotalCost: v.int("stok") + v.int("sact")}
+		c.TokenCost, c.ActionCost, c.TotalCost = v.int("tok"), v.int("act"), v.int("total")
 		r.Cost = &c
 	}
-	return r
+	return r, nil
 }
 
-func parseCost(raw string) (quota.RunCost, bool) {
-	var c quota.RunCost
-	if raw == "" || json.Unmarshal([]byte(raw), &c) != nil {
-		return c, false
+// outcome reads a reservation and its owner's balance.
+func (r *reply) outcome(ws string) (quota.Outcome, error) {
+	res, err := reservation(ws, r.layout(schema.ReplyReservation))
+	if err != nil {
+		return quota.Outcome{}, err
 	}
-	return c, true
-}
-
-// descendant is a committed descendant of a reservation ("k<i>." fields).
-type descendant struct {
-	id, parent string
-	ord        int64 // its place among its parent's children
-	cost       quota.RunCost
-}
-
-// nestDescendants nests the costs of id's committed descendants under own,
-// each under its parent's main agent, children in the order they were
-// reserved: the cost of a run shown as one tree.
-func (f fields) nestDescendants(id string, own quota.RunCost) quota.RunCost {
-	kids := map[string][]descendant{}
-	for i := 1; i <= int(f.int("k.n")); i++ {
-		pre := "k" + strconv.Itoa(i) + "."
-		if c, ok := parseCost(f[pre+"cost"]); ok {
-			d := descendant{id: f[pre+"id"], parent: f[pre+"parent"], ord: f.int(pre + "ord"), cost: c}
-			kids[d.parent] = append(kids[d.parent], d)
-		}
-	}
-	var nest func(id string, own quota.RunCost, depth int) quota.RunCost
-	nest = func(id string, own quota.RunCost, depth int) quota.RunCost {
-		list := kids[id]
-		if len(list) == 0 || depth > quota.MaxDepth {
-			return own
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].ord < list[j].ord })
-		subs := make([]quota.RunCost, 0, len(list))
-		for _, d := range list {
-			subs = append(subs, nest(d.id, d.cost, depth+1))
-		}
-		return quota.NestCosts(own, subs)
-	}
-	return nest(id, own, 1)
-}
-
-// outcome reads a reservation and its member's balance.
-func (f fields) outcome(ws string) quota.Outcome {
-	r := f.reservation(ws)
-	return quota.Outcome{Reservation: r, Balance: f.balance(ws, r.MemberID)}
+	member := res.MemberID
+	return quota.Outcome{Reservation: res, Balance: balance(ws, member, r.layout(schema.ReplyBalance))}, nil
 }
 
 // sourceAmounts lists the non-zero amounts per source, in draw order: seat,
@@ -169,7 +266,7 @@ func sourceAmounts(seat, free int64, grants string, overage int64) []quota.Sourc
 	}
 	add(quota.SourceSeat, "", seat)
 	add(quota.SourceFree, "", free)
-	for _, part := range strings.Split(grants, ";") {
+	for part := range strings.SplitSeq(grants, ";") {
 		if id, amount, ok := strings.Cut(part, ":"); ok {
 			v, _ := strconv.ParseInt(amount, 10, 64)
 			add(quota.SourcePool, id, v)
@@ -179,69 +276,68 @@ func sourceAmounts(seat, free int64, grants string, overage int64) []quota.Sourc
 	return out
 }
 
-// policy reads a workspace's settings from "w." fields.
-func (f fields) policy() quota.Policy {
+// policy reads a workspace's settings (layout W).
+func policy(v vals) quota.Policy {
 	p := quota.Policy{
-		OverageEnabled: f["w.ov_on"] == "1",
-		OverageCap:     f.int("w.ov_cap"),
-		Pooled:         f["w.pooled"] == "1",
+		OverageEnabled: v.bool("ov_on"),
+		OverageCap:     v.int("ov_cap"),
+		Pooled:         v.bool("pooled"),
 	}
-	if c := f.int("w.pcap"); c >= 0 {
+	if c := v.int("pcap"); c >= 0 {
 		p.DefaultPoolCap, p.HasDefaultPoolCap = c, true
 	}
-	if c := f.int("w.prog_cap"); c >= 0 {
+	if c := v.int("prog_cap"); c >= 0 {
 		p.ProgrammaticCap, p.HasProgrammaticCap = c, true
 	}
 	return p
 }
 
-// workspace reads a workspace from "w." fields.
-func (f fields) workspace(ws string) quota.Workspace {
-	return quota.Workspace{ID: ws, SubscriptionStart: msTime(f.int("w.anchor")), Policy: f.policy()}
+// workspace reads a workspace (layout W).
+func workspace(ws string, v vals) quota.Workspace {
+	return quota.Workspace{ID: ws, SubscriptionStart: msTime(v.int("anchor")), Policy: policy(v)}
 }
 
-// workspaceBalance reads a workspace's pool and usage from "w." fields.
-func (f fields) workspaceBalance(ws string) quota.WorkspaceBalance {
+// workspaceBalance reads a workspace's pool and usage (layout W).
+func workspaceBalance(ws string, v vals) quota.WorkspaceBalance {
 	return quota.WorkspaceBalance{
 		WorkspaceID: ws,
-		PeriodStart: msTime(f.int("w.wps")),
-		PeriodEnd:   msTime(f.int("w.wpe")),
-		Policy:      f.policy(),
+		PeriodStart: msTime(v.int("wps")),
+		PeriodEnd:   msTime(v.int("wpe")),
+		Policy:      policy(v),
 		Pool: quota.PoolBalance{
-			Granted:   f.int("w.p_granted"),
-			Available: f.int("w.p_avail"),
-			Pending:   f.int("w.p_pending"),
-			Held:      f.int("w.p_held"),
-			Spent:     f.int("w.p_spent"),
-			Forfeited: f.int("w.p_forf"),
+			Granted:   v.int("p_granted"),
+			Available: v.int("p_avail"),
+			Pending:   v.int("p_pend"),
+			Held:      v.int("p_held"),
+			Spent:     v.int("p_spent"),
+			Forfeited: v.int("p_forf"),
 		},
-		OverageUsed:      f.int("w.ov_used"),
-		OverageHeld:      f.int("w.ov_held"),
-		ProgrammaticUsed: f.int("w.prog_used"),
-		ProgrammaticHeld: f.int("w.prog_held"),
-		PoolLow:          f["w.low"] == "1",
+		OverageUsed:      v.int("ov_used"),
+		OverageHeld:      v.int("ov_held"),
+		ProgrammaticUsed: v.int("prog_used"),
+		ProgrammaticHeld: v.int("prog_held"),
+		PoolLow:          v.bool("low"),
 	}
 }
 
-// grant reads a grant from the fields under prefix ("g." or "g1.").
-func (f fields) grant(ws, prefix string, now time.Time) quota.Grant {
-	g := quota.Grant{
+// grant reads a grant (layout G).
+func grant(ws string, v vals) quota.Grant {
+	return quota.Grant{
 		WorkspaceID: ws,
-		ID:          f[prefix+"id"],
-		Kind:        quota.GrantKind(f.int(prefix + "kind")),
-		Amount:      f.int(prefix + "amount"),
-		Start:       msTime(f.int(prefix + "start")),
-		Expiry:      msTime(f.int(prefix + "exp")),
-		Priority:    f.int(prefix + "prio"),
-		Created:     msTime(f.int(prefix + "ct")),
-		State:       quota.GrantState(f.int(prefix + "state")),
-		Held:        f.int(prefix + "held"),
-		Spent:       f.int(prefix + "spent"),
-		Forfeited:   f.int(prefix + "forf"),
+		ID:          v.str("id"),
+		Kind:        quota.GrantKind(v.int("kind")),
+		Amount:      v.int("amount"),
+		Start:       msTime(v.int("start")),
+		Expiry:      msTime(v.int("exp")),
+		Priority:    v.int("prio"),
+		Created:     msTime(v.int("ct")),
+		State:       quota.GrantState(v.int("state")),
+		Available:   v.int("avail"),
+		Held:        v.int("held"),
+		Spent:       v.int("spent"),
+		Forfeited:   v.int("forf"),
 	}
-	g.Available = g.Amount - g.Held - g.Spent - g.Forfeited
-	if g.State == quota.GrantActive && now.Before(g.Start) {
-		g.State = quota.GrantPending
-	}
-	return g
 }
+
+// errNoReply is a reply shorter than its layouts.
+var errNoReply = errors.New("store: short reply")

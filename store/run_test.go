@@ -28,6 +28,27 @@ func (e *env) mustChild(parent string, amount int64) quota.Reservation {
 	return o.Reservation
 }
 
+// runCost reads the run of id's cost with ListRunCosts, two entries a
+// page, and nests it as one tree.
+func (e *env) runCost(id string) quota.RunCost {
+	e.t.Helper()
+	var all []quota.RunCostEntry
+	token := ""
+	for range 1000 {
+		page, next, err := e.svc.ListRunCosts(e.ctx, "ws1", id, 2, token)
+		if err != nil {
+			e.t.Fatalf("ListRunCosts(%s): %v", id, err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return quota.NestRun(all)
+		}
+		token = next
+	}
+	e.t.Fatal("ListRunCosts did not end")
+	return quota.RunCost{}
+}
+
 func (e *env) get(id string) quota.Reservation {
 	e.t.Helper()
 	r, err := e.svc.GetReservation(e.ctx, "ws1", id)
@@ -105,8 +126,11 @@ func TestChildCommitIsRecordedAndRootSettlesTheTree(t *testing.T) {
 		if got.Charged != 35*C || got.ChargedFromHold != 35*C || got.Released != 65*C || o.Balance.Spent != 35*C || o.Balance.Held != 0 {
 			t.Fatalf("root commit: %+v %+v", got, o.Balance)
 		}
-		if got.Cost.TotalCost != 35*C || got.Cost.Root.OwnCost != 10*C || len(got.Cost.Root.SubAgents) != 1 || got.Cost.Root.SubAgents[0].AgentID != "researcher" {
-			t.Fatalf("nested cost: %+v", got.Cost)
+		if got.Cost.TotalCost != 35*C || got.Cost.Root.OwnCost != 10*C || got.Cost.Recorded.TotalCost != 25*C || len(got.Cost.Root.SubAgents) != 0 {
+			t.Fatalf("root's cost: %+v", got.Cost)
+		}
+		if c := e.runCost(root.ID); c.TotalCost != 35*C || c.Root.OwnCost != 10*C || len(c.Root.SubAgents) != 1 || c.Root.SubAgents[0].AgentID != "researcher" {
+			t.Fatalf("the run's cost, nested: %+v", c)
 		}
 		if o := e.get(open.ID); o.State != quota.StateRefunded || o.Held != 0 {
 			t.Fatalf("open child after the root's commit: %+v", o)
@@ -252,12 +276,12 @@ func TestConcurrentChildrenNeverExceedTheParent(t *testing.T) {
 				o, err := e.child(root.ID, 7*C, 0, false)
 				mu.Lock()
 				defer mu.Unlock()
-				var d *quota.DeniedError
+				var d *quota.Denial
 				switch {
 				case err == nil:
 					carved += o.Reservation.Held
 					n++
-				case errors.As(err, &d) && d.Reason == quota.ReasonParentHoldExhausted:
+				case asDenial(err, &d) && d.Reason == quota.ReasonParentHoldExhausted:
 				default:
 					t.Error(err)
 				}
@@ -377,7 +401,10 @@ func TestRandomRunsEqualOneTree(t *testing.T) {
 				t.Fatalf("trial %d (%d reservations): run charged %d (hold %d, shortfall %d, released %d); one tree %d (%d, %d, %d)",
 					trial, len(run), g.Charged, g.ChargedFromHold, g.Shortfall, g.Released, w.Charged, w.ChargedFromHold, w.Shortfall, w.Released)
 			}
-			if diff := cmp.Diff(w.Cost, g.Cost); diff != "" {
+			if g.Cost.TokenCost != w.Cost.TokenCost || g.Cost.ActionCost != w.Cost.ActionCost || g.Cost.TotalCost != w.Cost.TotalCost {
+				t.Fatalf("trial %d: the root's totals %+v, one tree %+v", trial, g.Cost, w.Cost)
+			}
+			if diff := cmp.Diff(*w.Cost, e.runCost(run[0].id)); diff != "" {
 				t.Fatalf("trial %d: cost of the run (-one tree +run):\n%s", trial, diff)
 			}
 			t.Logf("trial %d: %d reservations, charged %d, shortfall %d", trial, len(run), g.Charged, g.Shortfall)
@@ -438,7 +465,10 @@ func TestExpiryUpTheTreeKeepsTheBooks(t *testing.T) {
 		}
 		// The run's cost shows what was charged: the grandchild's cost rose
 		// past the expired leaf to the mid reservation.
-		c := o.Reservation.Cost
+		if c := o.Reservation.Cost; c.TotalCost != 11*C || c.Recorded.TotalCost != 10*C || c.Root.OwnCost != C {
+			t.Fatalf("root's cost: %+v", c)
+		}
+		c := e.runCost(root.ID)
 		if c.TotalCost != 11*C || len(c.Root.SubAgents) != 1 || c.Root.SubAgents[0].AgentID != "mid" ||
 			len(c.Root.SubAgents[0].SubAgents) != 1 || c.Root.SubAgents[0].SubAgents[0].AgentID != "g" {
 			t.Fatalf("cost: %+v", c)

@@ -1,308 +1,249 @@
 // Package store implements quota.Store on Redis.
 //
-// Every mutation is one Lua script (lua/*.lua, embedded) that does the
-// check, the change, the idempotency record and the ledger entry in one
-// atomic step, so the hot path (Reserve, Commit, Refund) is one round trip.
-// The one exception is rare: when a member's billing period has ended, the
-// script answers ROLL with the workspace's anchor, the store computes the
-// new period with quota.PeriodAt and runs the script again with it.
+// Every mutation is one call of a Lua entry point (lua/fn_*.lua, run as a
+// Redis Function, or as a script where the server has none: see lua.go)
+// that does the check, the change, the idempotency record and the ledger
+// entry in one atomic step, so the hot path (Reserve, Commit, Refund) is
+// one round trip. The one exception is rare: when a billing period has
+// ended, the call answers ROLL with the workspace's anchor, the store
+// computes the new period with quota.PeriodAt and calls again with it.
 //
-// Every key of a workspace carries the hash tag {ws:<id>} (see keys.go), so
-// the same scripts run unchanged on a single Redis, Sentinel or Cluster,
-// and on the embedded server of StartEmbedded.
+// Go computes, Lua applies: the rules (prices, periods, limits, denial
+// reasons) and every constant live in Go (package quota, and
+// internal/schema, which also generates lua/gen_const.lua); the scripts do
+// the atomic read-check-write and return every number they derive.
+//
+// Every key of a workspace carries the hash tag {ws:<id>} (keys.go), so
+// the same code runs unchanged on a single Redis, Sentinel or Cluster, and
+// on the embedded server of StartEmbedded.
 package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
-	"github.com/quota-svc/quota/quota"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store/internal/schema"
 )
+
+// Options are the store's settings; the zero value of each field means
+// its documented default.
+type Options struct {
+	// CallTimeout bounds each call to Redis; a call that takes longer
+	// fails with quota.ErrUnavailable (it may or may not have been
+	// applied). Default 2s.
+	CallTimeout time.Duration
+	// RunRetention is how long a settled run (its root and every child
+	// reservation, with their costs) is kept after its root settled;
+	// GetReservation is NOT_FOUND after that. Default 72h: it covers the
+	// 48-hour idempotency window (a retried Reserve finds its reservation
+	// through the record itself) and late commits of expired holds (a
+	// hold lives at most 24h).
+	RunRetention time.Duration
+	// LedgerRetention and EventsRetention are how long ledger and event
+	// stream entries are kept; a consumer group that has not acknowledged
+	// an entry keeps it longer. Default 7 days.
+	LedgerRetention, EventsRetention time.Duration
+}
+
+// Option defaults.
+const (
+	DefaultCallTimeout     = 2 * time.Second
+	DefaultRunRetention    = 72 * time.Hour
+	DefaultStreamRetention = 7 * 24 * time.Hour
+)
+
+func (o Options) withDefaults() Options {
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.RunRetention <= 0 {
+		o.RunRetention = DefaultRunRetention
+	}
+	if o.LedgerRetention <= 0 {
+		o.LedgerRetention = DefaultStreamRetention
+	}
+	if o.EventsRetention <= 0 {
+		o.EventsRetention = DefaultStreamRetention
+	}
+	return o
+}
 
 // Store is quota.Store on Redis. It is safe for concurrent use.
 type Store struct {
-	rdb redis.UniversalClient
+	rdb  redis.UniversalClient
+	run  runner
+	opts Options
 }
 
 // New returns a Store on rdb: a *redis.Client, *redis.ClusterClient or
-// failover client.
-func New(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+// failover client. The Lua library is loaded on the first call, or by
+// Load.
+func New(rdb redis.UniversalClient, opts ...Options) *Store {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s := &Store{rdb: rdb, opts: o.withDefaults()}
+	s.run.rdb = rdb
+	return s
+}
 
 var _ quota.Store = (*Store)(nil)
 
-// call is one script invocation. Args follow the six common ARGV of
-// lua/lib.lua.
+// Load loads the Lua library into Redis now (on every master of a
+// Cluster), so that a server that cannot take it fails at start.
+func (s *Store) Load(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := s.run.load(ctx); err != nil {
+		return fmt.Errorf("store: load the Lua library %s: %w", lib.name, err)
+	}
+	return nil
+}
+
+// Library returns the Lua library's name ("quota_<version>") and whether
+// it runs as Redis Functions (false: as scripts) once loaded.
+func (s *Store) Library() (name string, functions bool) {
+	return lib.name, s.run.mode.Load() == modeFunctions
+}
+
+// ScriptNames maps the function names and script SHA-1s the store sends to
+// the entry point's name ("reserve"), for metrics.
+func ScriptNames() map[string]string {
+	out := map[string]string{}
+	for name, e := range lib.entries {
+		out[e.fn] = name
+		out[e.script.Hash()] = name
+	}
+	return out
+}
+
+// call is one call of an entry point. Its args follow the common args of
+// lua/core.lua.
 type call struct {
-	script *redis.Script
-	keys   []string
-	prefix string
+	entry  *entry
+	ws     string // the workspace ("" for the pricing slot)
 	idem   quota.Idem
+	rhex   string // the hex a Reserve with this request id would have
 	now    time.Time
 	args   []any
+	prefix string // overrides the workspace's prefix
 }
 
 // maxRolls bounds the ROLL exchange: one roll always suffices, the second
 // try only covers a period ending between the two calls.
 const maxRolls = 3
 
-// run runs a script and returns its OK reply as fields, after answering
-// ROLL replies with the new period.
-func (s *Store) run(ctx context.Context, c call) (fields, error) {
+// fp16 shortens a fingerprint to what records keep: 16 hex digits (64
+// bits), enough to tell two requests with the same id apart.
+func fp16(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16]
+	}
+	return fp
+}
+
+// do runs a call and returns its OK reply, after answering ROLL replies
+// with the new period; an ERR reply is returned as a quota error.
+func (s *Store) do(ctx context.Context, c call) (*reply, error) {
+	prefix, key := c.prefix, keyPricingCur
+	if prefix == "" {
+		prefix, key = wsPrefix(c.ws), wsKey(c.ws)
+	}
 	nowMS := c.now.UnixMilli()
 	var rollStart, rollEnd int64
 	for range maxRolls {
-		argv := append([]any{nowMS, c.prefix, rollStart, rollEnd, c.idem.RequestID, c.idem.Fingerprint}, c.args...)
-		reply, err := c.script.Run(ctx, s.rdb, c.keys, argv...).StringSlice()
+		argv := append([]any{nowMS, prefix, rollStart, rollEnd, c.idem.RequestID, fp16(c.idem.Fingerprint), c.rhex}, c.args...)
+		raw, err := s.exec(ctx, c.entry, []string{key}, argv)
 		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, err
 		}
-		if len(reply) == 0 {
-			return nil, errors.New("store: empty script reply")
+		r, err := newReply(raw)
+		if err != nil {
+			return nil, quota.Internal(fmt.Errorf("store: %s: %w", c.entry.name, err))
 		}
-		switch reply[0] {
-		case "OK":
-			return parseFields(reply[1:]), nil
-		case "ERR":
-			return nil, scriptError(reply[1:])
-		case "ROLL":
-			anchor, err := strconv.ParseInt(reply[1], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("store: bad anchor %q", reply[1])
-			}
+		switch r.status {
+		case schema.StatusOK:
+			return r, nil
+		case schema.StatusErr:
+			return nil, r.err()
+		case schema.StatusRoll:
+			anchor := r.int()
 			start, end := quota.PeriodAt(msTime(anchor), time.UnixMilli(nowMS).UTC())
 			rollStart, rollEnd = start.UnixMilli(), end.UnixMilli()
-		default:
-			return nil, fmt.Errorf("store: unexpected script reply %q", reply[0])
 		}
 	}
-	return nil, errors.New("store: billing period rollover did not settle")
+	return nil, quota.Internal(errors.New("store: billing period rollover did not settle"))
 }
 
-// scriptError turns an {"ERR", code, ...} reply into a quota error.
-func scriptError(r []string) error {
-	code := ""
-	if len(r) > 0 {
-		code = r[0]
+// exec runs an entry point within the call timeout, and classifies its
+// failure: the caller's context ending stays as it is, a Redis that
+// cannot be reached or did not answer in time is quota.ErrUnavailable,
+// anything else (a bug in a script) is internal.
+func (s *Store) exec(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	defer cancel()
+	raw, err := s.run.run(cctx, e, keys, args)
+	if err == nil {
+		return raw, nil
 	}
+	return nil, s.classify(ctx, err)
+}
+
+// classify turns a Redis client error into a quota error.
+func (s *Store) classify(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if unavailable(err) {
+		return quota.Unavailable(err)
+	}
+	return quota.Internal(err)
+}
+
+// unavailable tells whether err means Redis could not be reached, did not
+// answer in time, or cannot take writes now: a retry may succeed.
+func unavailable(err error) bool {
+	var nerr net.Error
 	switch {
-	case code == "NOT_FOUND":
-		return quota.ErrReservationNotFound
-	case code == "WS_NOT_FOUND":
-		return quota.ErrWorkspaceNotFound
-	case code == "IDEM":
-		return quota.ErrRequestIDReused
-	case code == "TRANSITION" && len(r) == 3:
-		return &quota.TransitionError{From: quota.State(atoi(r[1])), To: quota.State(atoi(r[2]))}
-	case code == "DENIED" && len(r) == 7:
-		return &quota.DeniedError{Reason: r[1], Requested: atoi(r[2]), Minimum: atoi(r[3]), Available: atoi(r[4]), MemberID: r[5], SpenderID: r[6]}
-	case code == "GRANT_NOT_FOUND":
-		return quota.ErrGrantNotFound
-	case code == "GRANT_ENDED":
-		return quota.ErrGrantEnded
-	case code == "PARENT_NOT_FOUND":
-		return quota.ErrParentNotFound
-	case code == "PARENT_NOT_HELD":
-		return quota.ErrParentNotHeld
-	case code == "OWNER_MISMATCH":
-		return quota.Invalid("member_id", "must be the parent reservation's member or spender, or unset")
-	case code == "TOO_DEEP":
-		return quota.Invalid("parent_reservation_id", "the run is already %d reservations deep", quota.MaxDepth)
-	case code == "POOL_FULL" && len(r) == 2:
-		return quota.Invalid("amount", "the pool's grants would pass %s µcredits in all", r[1])
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.As(err, &nerr):
+		return true
 	}
-	return fmt.Errorf("store: script error %q", r)
-}
-
-// SetWorkspace creates or updates a workspace.
-func (s *Store) SetWorkspace(ctx context.Context, op quota.WorkspaceOp) (quota.Workspace, error) {
-	ws := op.Workspace.ID
-	// The sweeper's index lives outside the workspace's slot, so it is its
-	// own command; adding first means a workspace is never missed.
-	if err := s.rdb.SAdd(ctx, keyWorkspaces, ws).Err(); err != nil {
-		return quota.Workspace{}, fmt.Errorf("store: %w", err)
-	}
-	f, err := s.run(ctx, call{
-		script: scriptSetWorkspace, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{ws, op.Workspace.SubscriptionStart.UnixMilli()},
-	})
-	if err != nil {
-		return quota.Workspace{}, err
-	}
-	return f.workspace(ws), nil
-}
-
-// wsFields are the workspace hash fields a Workspace is read from.
-var wsFields = []string{"anchor", "pooled", "pcap", "ov_on", "ov_cap", "prog_cap"}
-
-// GetWorkspace returns a workspace.
-func (s *Store) GetWorkspace(ctx context.Context, id string) (quota.Workspace, error) {
-	vals, err := s.rdb.HMGet(ctx, wsKey(id), wsFields...).Result()
-	if err != nil {
-		return quota.Workspace{}, fmt.Errorf("store: %w", err)
-	}
-	if vals[0] == nil {
-		return quota.Workspace{}, quota.ErrWorkspaceNotFound
-	}
-	f := fields{}
-	for i, name := range wsFields {
-		if v, ok := vals[i].(string); ok {
-			f["w."+name] = v
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
+			"NOREPLICAS", "BUSY", "NOMASTERLINK"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
 		}
 	}
-	return f.workspace(id), nil
+	return false
 }
 
-// SetSeat changes a member's seat.
-func (s *Store) SetSeat(ctx context.Context, op quota.SeatOp) (quota.Balance, error) {
-	ws := op.WorkspaceID
-	f, err := s.run(ctx, call{
-		script: scriptSetSeat, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{op.MemberID, op.Rank, op.Monthly, op.Lifetime},
-	})
-	if err != nil {
-		return quota.Balance{}, err
+// plain runs a plain Redis command with the call timeout and classifies
+// its failure like exec.
+func (s *Store) plain(ctx context.Context, f func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := f(cctx); err != nil {
+		return s.classify(ctx, err)
 	}
-	return f.balance(ws, op.MemberID), nil
-}
-
-// Reserve takes a hold.
-func (s *Store) Reserve(ctx context.Context, op quota.ReserveOp) (quota.Outcome, error) {
-	ws := op.WorkspaceID
-	f, err := s.run(ctx, call{
-		script: scriptReserve, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{owner(op.MemberID, op.SpenderID), op.ReservationID, int(op.Origin), op.Amount, op.Min,
-			op.Deadline.UnixMilli(), op.ParentID, flag(op.AllowTopUp), capArg(op.RunTokenCap, op.HasRunTokenCap)},
-	})
-	if err != nil {
-		return quota.Outcome{}, err
-	}
-	return f.outcome(ws), nil
-}
-
-// Extend raises a hold and/or moves its deadline.
-func (s *Store) Extend(ctx context.Context, op quota.ExtendOp) (quota.Outcome, error) {
-	var deadline int64
-	if !op.Deadline.IsZero() {
-		deadline = op.Deadline.UnixMilli()
-	}
-	return s.settle(ctx, scriptExtend, op.WorkspaceID, op.ReservationID, op.Idem, op.Now, op.AddAmount, deadline)
-}
-
-// Commit settles a reservation with a priced run.
-func (s *Store) Commit(ctx context.Context, op quota.CommitOp) (quota.Outcome, error) {
-	cost, err := json.Marshal(op.Cost)
-	if err != nil {
-		return quota.Outcome{}, fmt.Errorf("store: %w", err)
-	}
-	return s.settle(ctx, scriptCommit, op.WorkspaceID, op.ReservationID, op.Idem, op.Now, op.Cost.TotalCost, cost, op.Cost.TokenCost)
-}
-
-// Refund voids a hold.
-func (s *Store) Refund(ctx context.Context, op quota.RefundOp) (quota.Outcome, error) {
-	return s.settle(ctx, scriptRefund, op.WorkspaceID, op.ReservationID, op.Idem, op.Now)
-}
-
-// settle runs one of the scripts that act on an existing reservation.
-func (s *Store) settle(ctx context.Context, sc *redis.Script, ws, id string, idem quota.Idem, now time.Time, args ...any) (quota.Outcome, error) {
-	f, err := s.run(ctx, call{
-		script: sc, keys: []string{resKey(ws, id), idemKey(ws, idem.RequestID)},
-		prefix: prefix(ws), idem: idem, now: now, args: append([]any{id}, args...),
-	})
-	var t *quota.TransitionError
-	if errors.As(err, &t) {
-		t.ReservationID = id
-	}
-	if err != nil {
-		return quota.Outcome{}, err
-	}
-	return f.outcome(ws), nil
-}
-
-// GetReservation returns a reservation as of now.
-func (s *Store) GetReservation(ctx context.Context, ws, id string, now time.Time) (quota.Reservation, error) {
-	f, err := s.run(ctx, call{
-		script: scriptGetReservation, keys: []string{resKey(ws, id)},
-		prefix: prefix(ws), now: now, args: []any{id},
-	})
-	if err != nil {
-		return quota.Reservation{}, err
-	}
-	return f.reservation(ws), nil
-}
-
-// GetBalance returns a member's balance as of now.
-func (s *Store) GetBalance(ctx context.Context, ws, member string, now time.Time) (quota.Balance, error) {
-	f, err := s.run(ctx, call{
-		script: scriptGetBalance, keys: []string{wsKey(ws)},
-		prefix: prefix(ws), now: now, args: []any{member},
-	})
-	if err != nil {
-		return quota.Balance{}, err
-	}
-	return f.balance(ws, member), nil
-}
-
-// LoadPricing returns the stored price table.
-func (s *Store) LoadPricing(ctx context.Context) (quota.PriceTable, bool, error) {
-	raw, err := s.rdb.Get(ctx, keyPricing).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return quota.PriceTable{}, false, nil
-	}
-	if err != nil {
-		return quota.PriceTable{}, false, fmt.Errorf("store: %w", err)
-	}
-	var t quota.PriceTable
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return quota.PriceTable{}, false, fmt.Errorf("store: stored price table: %w", err)
-	}
-	return t, true, nil
-}
-
-// SavePricing replaces the price table.
-func (s *Store) SavePricing(ctx context.Context, op quota.PricingOp) (quota.PriceTable, error) {
-	raw, err := json.Marshal(op.Table)
-	if err != nil {
-		return quota.PriceTable{}, fmt.Errorf("store: %w", err)
-	}
-	f, err := s.run(ctx, call{
-		script: scriptSetPricing, keys: []string{keyPricing, keyPricingIdem + op.RequestID},
-		idem: op.Idem, args: []any{raw},
-	})
-	if err != nil {
-		return quota.PriceTable{}, err
-	}
-	var t quota.PriceTable
-	if err := json.Unmarshal([]byte(f["table"]), &t); err != nil {
-		return quota.PriceTable{}, fmt.Errorf("store: stored price table: %w", err)
-	}
-	return t, nil
-}
-
-// Sweep releases up to limit expired holds across all workspaces.
-func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
-	released := 0
-	iter := s.rdb.SScan(ctx, keyWorkspaces, 0, "", 100).Iterator()
-	for released < limit && iter.Next(ctx) {
-		ws := iter.Val()
-		n, err := scriptSweep.Run(ctx, s.rdb, []string{deadlinesKey(ws)},
-			now.UnixMilli(), prefix(ws), 0, 0, "", "", limit-released).Int()
-		if err != nil {
-			return released, fmt.Errorf("store: sweep %s: %w", ws, err)
-		}
-		released += n
-	}
-	if err := iter.Err(); err != nil {
-		return released, fmt.Errorf("store: %w", err)
-	}
-	return released, nil
+	return nil
 }
 
 func msTime(ms int64) time.Time {
@@ -312,15 +253,6 @@ func msTime(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-func atoi(s string) int64 {
-	v, _ := strconv.ParseInt(s, 10, 64)
-	return v
-}
-
-// spenderMark starts the account owner of a programmatic spender: member
-// ids cannot contain it (the API restricts them to [A-Za-z0-9._:@-]).
-const spenderMark = "~"
-
 // owner is the account a reservation draws on: the member, or the
 // programmatic spender; "" for a child that names neither (the parent's).
 func owner(member, spender string) string {
@@ -328,15 +260,15 @@ func owner(member, spender string) string {
 	case member != "":
 		return member
 	case spender != "":
-		return spenderMark + spender
+		return schema.SpenderMark + spender
 	}
 	return ""
 }
 
-// capArg encodes an optional cap for the scripts: -1 means none.
+// capArg encodes an optional cap for the scripts.
 func capArg(c int64, set bool) int64 {
 	if !set {
-		return -1
+		return schema.CapUnlimited
 	}
 	return c
 }
@@ -348,92 +280,4 @@ func flag(b bool) int {
 	return 0
 }
 
-// SetPolicy sets a workspace's pool and overage settings.
-func (s *Store) SetPolicy(ctx context.Context, op quota.PolicyOp) (quota.Workspace, error) {
-	ws, p := op.WorkspaceID, op.Policy
-	f, err := s.run(ctx, call{
-		script: scriptSetPolicy, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{capArg(p.DefaultPoolCap, p.HasDefaultPoolCap), flag(p.OverageEnabled), p.OverageCap,
-			capArg(p.ProgrammaticCap, p.HasProgrammaticCap), flag(p.Pooled)},
-	})
-	if err != nil {
-		return quota.Workspace{}, err
-	}
-	return f.workspace(ws), nil
-}
-
-// SetMemberCap sets or clears a member's pool cap override.
-func (s *Store) SetMemberCap(ctx context.Context, op quota.MemberCapOp) (quota.Balance, error) {
-	ws := op.WorkspaceID
-	override := int64(-2) // none: the workspace default applies
-	switch {
-	case op.Cap.Set && op.Cap.Unlimited:
-		override = -1
-	case op.Cap.Set:
-		override = op.Cap.Cap
-	}
-	f, err := s.run(ctx, call{
-		script: scriptSetMemberCap, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now, args: []any{op.MemberID, override},
-	})
-	if err != nil {
-		return quota.Balance{}, err
-	}
-	return f.balance(ws, op.MemberID), nil
-}
-
-// AddGrant adds a pool grant.
-func (s *Store) AddGrant(ctx context.Context, op quota.GrantOp) (quota.Grant, error) {
-	g, ws := op.Grant, op.Grant.WorkspaceID
-	f, err := s.run(ctx, call{
-		script: scriptAddGrant, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now,
-		args: []any{int(g.Kind), g.Amount, g.Start.UnixMilli(), g.Expiry.UnixMilli(), g.Priority},
-	})
-	if err != nil {
-		return quota.Grant{}, err
-	}
-	return f.grant(ws, "g.", op.Now), nil
-}
-
-// VoidGrant voids a pool grant.
-func (s *Store) VoidGrant(ctx context.Context, op quota.VoidGrantOp) (quota.Grant, error) {
-	ws := op.WorkspaceID
-	f, err := s.run(ctx, call{
-		script: scriptVoidGrant, keys: []string{wsKey(ws), idemKey(ws, op.RequestID)},
-		prefix: prefix(ws), idem: op.Idem, now: op.Now, args: []any{op.GrantID},
-	})
-	if err != nil {
-		return quota.Grant{}, err
-	}
-	return f.grant(ws, "g.", op.Now), nil
-}
-
-// ListGrants lists pool grants, oldest first.
-func (s *Store) ListGrants(ctx context.Context, ws string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error) {
-	f, err := s.run(ctx, call{
-		script: scriptListGrants, keys: []string{wsKey(ws)},
-		prefix: prefix(ws), now: now, args: []any{after, limit},
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	n := int(f.int("count"))
-	grants := make([]quota.Grant, 0, n)
-	for i := 1; i <= n; i++ {
-		grants = append(grants, f.grant(ws, "g"+strconv.Itoa(i)+".", now))
-	}
-	return grants, f.int("next"), nil
-}
-
-// GetWorkspaceBalance returns a workspace's pool and usage as of now.
-func (s *Store) GetWorkspaceBalance(ctx context.Context, ws string, now time.Time) (quota.WorkspaceBalance, error) {
-	f, err := s.run(ctx, call{
-		script: scriptWorkspaceBal, keys: []string{wsKey(ws)}, prefix: prefix(ws), now: now,
-	})
-	if err != nil {
-		return quota.WorkspaceBalance{}, err
-	}
-	return f.workspaceBalance(ws), nil
-}
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

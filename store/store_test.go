@@ -191,7 +191,7 @@ func TestReserveCommitWithSubAgent(t *testing.T) {
 				Actions: []quota.ToolAction{{Tool: "data_retrieval"}, {Tool: "notion_connector", NotRun: true}},
 			}},
 		}
-		want, err := e.svc.EstimateCost(quota.OriginConversation, run)
+		want, _, err := e.svc.EstimateCost(quota.OriginConversation, run)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,12 +247,12 @@ func TestReserveAmountAndMinimum(t *testing.T) {
 			t.Fatalf("partial hold: %+v", o.Reservation)
 		}
 		_, err = e.reserve("carol", 10*C, 0)
-		var d *quota.DeniedError
-		if !errors.As(err, &d) || d.Reason != quota.ReasonCreditsExhausted || d.Available != 0 || d.Requested != 10*C || d.MemberID != "carol" {
+		var d *quota.Denial
+		if !asDenial(err, &d) || d.Reason != quota.ReasonCreditsExhausted || d.Available != 0 || d.Requested != 10*C || d.MemberID != "carol" {
 			t.Fatalf("want CREDITS_EXHAUSTED, got %v", err)
 		}
 		_, err = e.reserve("nobody", 10*C, 0)
-		if !errors.As(err, &d) || d.Reason != quota.ReasonNoSeat {
+		if !asDenial(err, &d) || d.Reason != quota.ReasonNoSeat {
 			t.Fatalf("want NO_SEAT, got %v", err)
 		}
 		if _, err := e.svc.Reserve(e.ctx, quota.ReserveRequest{Idem: e.id(), WorkspaceID: "nows", MemberID: "x", Amount: C, Origin: quota.OriginConversation}); !errors.Is(err, quota.ErrWorkspaceNotFound) {
@@ -370,12 +370,12 @@ func TestIllegalTransitions(t *testing.T) {
 			{"extend an expired hold", extend, expired.ID, quota.StateExpired},
 		} {
 			err := tc.do(tc.id)
-			var te *quota.TransitionError
-			if !errors.As(err, &te) || te.From != tc.from || te.ReservationID != tc.id {
+			var e *quota.Error
+			if !errors.As(err, &e) || e.Transition == nil || e.Transition.From != tc.from || e.Transition.ReservationID != tc.id {
 				t.Errorf("%s: got %v, want a transition error from %s", tc.name, err, tc.from)
 			}
 		}
-		if _, err := e.refund("c_00000000000000000000000000000000"); !errors.Is(err, quota.ErrReservationNotFound) {
+		if _, err := e.refund("c_00000000000000000000000000000000_0"); !errors.Is(err, quota.ErrReservationNotFound) {
 			t.Errorf("unknown reservation: %v", err)
 		}
 		e.balance("fay")
@@ -454,8 +454,8 @@ func TestExtend(t *testing.T) {
 		}
 		e.advance(30 * time.Minute) // past the first deadline, before the new one
 		_, err = e.svc.Extend(e.ctx, quota.ExtendRequest{Idem: e.id(), WorkspaceID: "ws1", ReservationID: r.ID, AddAmount: 400 * C})
-		var d *quota.DeniedError
-		if !errors.As(err, &d) || d.Available != 350*C {
+		var d *quota.Denial
+		if !asDenial(err, &d) || d.Available != 350*C {
 			t.Fatalf("extend past the balance: %v", err)
 		}
 		if b := e.balance("jo"); b.Held != 150*C {
@@ -539,13 +539,13 @@ func TestSweepReleasesExpiredHolds(t *testing.T) {
 			e.mustReserve("ned", 10*C)
 		}
 		e.advance(2 * time.Minute)
-		n, err := e.svc.Sweep(e.ctx, 3)
-		if err != nil || n != 3 {
-			t.Fatalf("sweep: %d, %v", n, err)
+		st, err := e.svc.Sweep(e.ctx, 3)
+		if err != nil || st.Released != 3 || st.ReleasedCredits != 30*C || st.Lag != time.Minute {
+			t.Fatalf("sweep: %+v, %v", st, err)
 		}
-		n, err = e.svc.Sweep(e.ctx, 100)
-		if err != nil || n != 2 {
-			t.Fatalf("second sweep: %d, %v", n, err)
+		st, err = e.svc.Sweep(e.ctx, 100)
+		if err != nil || st.Released != 2 {
+			t.Fatalf("second sweep: %+v, %v", st, err)
 		}
 		if b := e.balance("ned"); b.Held != 0 || b.Available != 8_000*C {
 			t.Fatalf("after sweep: %+v", b)
@@ -596,12 +596,12 @@ func TestConcurrentReservesNeverOverdraw(t *testing.T) {
 				o, err := e.reserve("zed", 70*C, 0)
 				mu.Lock()
 				defer mu.Unlock()
-				var d *quota.DeniedError
+				var d *quota.Denial
 				switch {
 				case err == nil:
 					held += o.Reservation.Held
 					ids = append(ids, o.Reservation.ID)
-				case errors.As(err, &d):
+				case asDenial(err, &d):
 					denied++
 				default:
 					t.Error(err)

@@ -127,6 +127,42 @@ func treeOf(a *quotav1.AgentCost) agentTree {
 	return tr
 }
 
+// runTree reads a run's cost with ListRunCosts, one entry a page as a
+// client paging a large run would, and nests each entry's agents under the
+// main agent of the entry it is under.
+func runTree(t *testing.T, c *client, ws, id string) agentTree {
+	t.Helper()
+	var entries []*quotav1.RunCostEntry
+	token := ""
+	for range 1000 {
+		resp, err := c.quota.ListRunCosts(rpcCtx(t), &quotav1.ListRunCostsRequest{WorkspaceId: ws, ReservationId: id, PageSize: 1, PageToken: token})
+		if err != nil {
+			t.Fatalf("ListRunCosts: %v", err)
+		}
+		entries = append(entries, resp.GetEntries()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	var nest func(e *quotav1.RunCostEntry) agentTree
+	nest = func(e *quotav1.RunCostEntry) agentTree {
+		tr := treeOf(e.GetCost().GetRoot())
+		for _, k := range entries {
+			if k.GetUnderReservationId() == e.GetReservationId() {
+				tr.Subs = append(tr.Subs, nest(k))
+			}
+		}
+		return tr
+	}
+	for _, e := range entries {
+		if e.GetUnderReservationId() == "" {
+			return nest(e)
+		}
+	}
+	t.Fatalf("ListRunCosts(%s): no top entry in %v", id, entries)
+	return agentTree{}
+}
+
 func testRunOneCost(t *testing.T, c *client) {
 	const ws, member = "run-cost", "alice"
 	runWorkspace(t, c, ws, member, quotav1.Seat_SEAT_PRO)
@@ -195,8 +231,10 @@ func testRunOneCost(t *testing.T, c *client) {
 		{"cost total_cost", cost.GetTotalCost(), 5 * credit},
 		{"cost token_cost", cost.GetTokenCost(), 1 * credit},
 		{"cost action_cost", cost.GetActionCost(), 4 * credit},
-		{"cost root.total_cost", cost.GetRoot().GetTotalCost(), 5 * credit},
+		{"cost root.total_cost", cost.GetRoot().GetTotalCost(), 1 * credit},
 		{"cost root.own_cost", cost.GetRoot().GetOwnCost(), 1 * credit},
+		{"cost recorded_cost", cost.GetRecordedCost(), 4 * credit},
+		{"cost recorded_action_cost", cost.GetRecordedActionCost(), 3 * credit},
 		{"balance spent", com.GetBalance().GetSpent(), 5 * credit},
 		{"balance held", com.GetBalance().GetHeld(), 0},
 	} {
@@ -207,9 +245,12 @@ func testRunOneCost(t *testing.T, c *client) {
 	if r.GetState() != quotav1.ReservationState_RESERVATION_STATE_COMMITTED || r.GetRecorded() {
 		t.Errorf("root Commit: state %v recorded %v, want COMMITTED false", r.GetState(), r.GetRecorded())
 	}
-	want := agentTree{ID: "main", Subs: []agentTree{{ID: "researcher", Subs: []agentTree{{ID: "checker"}}}}}
-	if diff := cmp.Diff(want, treeOf(cost.GetRoot())); diff != "" {
+	if diff := cmp.Diff(agentTree{ID: "main"}, treeOf(cost.GetRoot())); diff != "" {
 		t.Errorf("root Commit cost agents (-want +got):\n%s", diff)
+	}
+	want := agentTree{ID: "main", Subs: []agentTree{{ID: "researcher", Subs: []agentTree{{ID: "checker"}}}}}
+	if diff := cmp.Diff(want, runTree(t, c, ws, rootID)); diff != "" {
+		t.Errorf("ListRunCosts agents, nested (-want +got):\n%s", diff)
 	}
 
 	if diff := cmp.Diff(r, getReservation(t, c, ws, rootID), protocmp.Transform()); diff != "" {
@@ -247,7 +288,7 @@ func testRunVoiding(t *testing.T, c *client) {
 
 	_, err = reserveChild(t, c, ws, rootID, "child-of-refunded", 5*credit, false)
 	checkStatus(t, err, codes.FailedPrecondition, "PARENT_NOT_HELD")
-	_, err = reserveChild(t, c, ws, "c_00000000000000000000000000000000", "child-of-nothing", 5*credit, false)
+	_, err = reserveChild(t, c, ws, "c_00000000000000000000000000000000_0", "child-of-nothing", 5*credit, false)
 	checkStatus(t, err, codes.NotFound, "PARENT_NOT_FOUND")
 
 	if diff := cmp.Diff(b, getBalance(t, c, ws, member), protocmp.Transform()); diff != "" {

@@ -280,7 +280,7 @@ func testWireErrors(t *testing.T, c *client) {
 			name: "unknown reservation is RESERVATION_NOT_FOUND",
 			call: func() error {
 				_, err := c.quota.GetReservation(rpcCtx(t), &quotav1.GetReservationRequest{
-					WorkspaceId: w.ws, ReservationId: "c_00000000000000000000000000000000",
+					WorkspaceId: w.ws, ReservationId: "c_00000000000000000000000000000000_0",
 				})
 				return err
 			},

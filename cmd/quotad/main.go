@@ -200,12 +200,15 @@ func every(ctx context.Context, d time.Duration, f func(context.Context)) {
 // free to every reader; sweeping only tidies them up, so a failure is
 // logged and retried at the next tick.
 func sweep(ctx context.Context, svc *quota.Service, log *slog.Logger) {
-	n, err := svc.Sweep(ctx, sweepLimit)
+	st, err := svc.Sweep(ctx, sweepLimit)
 	switch {
 	case err != nil && ctx.Err() == nil:
-		log.Error("sweep of expired holds failed", "err", err)
-	case n > 0:
-		log.Debug("released expired holds", "count", n)
+		log.Error("sweep failed", "err", err, "workspaces", st.Workspaces, "failed", st.Failed)
+	case st.Released > 0 || st.Purged > 0 || st.Trimmed > 0:
+		log.Debug("swept", "released", st.Released, "purged", st.Purged, "trimmed", st.Trimmed)
+	}
+	if st.Held > 0 {
+		log.Warn("a consumer group that has not acknowledged entries keeps a stream above its retention", "streams", st.Held)
 	}
 }
 

@@ -343,9 +343,11 @@ func (x *SetSeatResponse) GetBalance() *Balance {
 	return nil
 }
 
-// GetPricingRequest asks for the price table.
+// GetPricingRequest asks for a price table version.
 type GetPricingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version; unset means the one in force.
+	Version       *int64 `protobuf:"varint,1,opt,name=version,proto3,oneof" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -380,11 +382,20 @@ func (*GetPricingRequest) Descriptor() ([]byte, []int) {
 	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
+func (x *GetPricingRequest) GetVersion() int64 {
+	if x != nil && x.Version != nil {
+		return *x.Version
+	}
+	return 0
+}
+
 // GetPricingResponse is the price table.
 type GetPricingResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The price table in force.
-	Pricing       *PriceTable `protobuf:"bytes,1,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// The version's table.
+	Pricing *PriceTable `protobuf:"bytes,1,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// The version.
+	Version       *PricingVersion `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -426,7 +437,14 @@ func (x *GetPricingResponse) GetPricing() *PriceTable {
 	return nil
 }
 
-// SetPricingRequest replaces the price table.
+func (x *GetPricingResponse) GetVersion() *PricingVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// SetPricingRequest sets a new version of the price table.
 type SetPricingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Caller-chosen idempotency id.
@@ -481,11 +499,13 @@ func (x *SetPricingRequest) GetPricing() *PriceTable {
 	return nil
 }
 
-// SetPricingResponse is the table as stored.
+// SetPricingResponse is the new version.
 type SetPricingResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The price table in force.
-	Pricing       *PriceTable `protobuf:"bytes,1,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// The table as stored (with its fallback model filled in).
+	Pricing *PriceTable `protobuf:"bytes,1,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// The new version.
+	Version       *PricingVersion `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -527,6 +547,123 @@ func (x *SetPricingResponse) GetPricing() *PriceTable {
 	return nil
 }
 
+func (x *SetPricingResponse) GetVersion() *PricingVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// ListPricingVersionsRequest pages the price table versions.
+type ListPricingVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A previous response's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPricingVersionsRequest) Reset() {
+	*x = ListPricingVersionsRequest{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPricingVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPricingVersionsRequest) ProtoMessage() {}
+
+func (x *ListPricingVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPricingVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListPricingVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListPricingVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPricingVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListPricingVersionsResponse is a page of versions, newest first.
+type ListPricingVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The versions, with their tables.
+	Versions []*PricingVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// The token of the next page; empty after the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPricingVersionsResponse) Reset() {
+	*x = ListPricingVersionsResponse{}
+	mi := &file_quota_v1_admin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPricingVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPricingVersionsResponse) ProtoMessage() {}
+
+func (x *ListPricingVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_admin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPricingVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListPricingVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListPricingVersionsResponse) GetVersions() []*PricingVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListPricingVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // SetWorkspacePolicyRequest replaces a workspace's pool, cap and overage
 // settings.
 type SetWorkspacePolicyRequest struct {
@@ -544,7 +681,7 @@ type SetWorkspacePolicyRequest struct {
 
 func (x *SetWorkspacePolicyRequest) Reset() {
 	*x = SetWorkspacePolicyRequest{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[10]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +693,7 @@ func (x *SetWorkspacePolicyRequest) String() string {
 func (*SetWorkspacePolicyRequest) ProtoMessage() {}
 
 func (x *SetWorkspacePolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[10]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +706,7 @@ func (x *SetWorkspacePolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkspacePolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetWorkspacePolicyRequest) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetWorkspacePolicyRequest) GetWorkspaceId() string {
@@ -604,7 +741,7 @@ type SetWorkspacePolicyResponse struct {
 
 func (x *SetWorkspacePolicyResponse) Reset() {
 	*x = SetWorkspacePolicyResponse{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[11]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +753,7 @@ func (x *SetWorkspacePolicyResponse) String() string {
 func (*SetWorkspacePolicyResponse) ProtoMessage() {}
 
 func (x *SetWorkspacePolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[11]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +766,7 @@ func (x *SetWorkspacePolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetWorkspacePolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetWorkspacePolicyResponse) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetWorkspacePolicyResponse) GetWorkspace() *Workspace {
@@ -663,7 +800,7 @@ type SetMemberPoolCapRequest struct {
 
 func (x *SetMemberPoolCapRequest) Reset() {
 	*x = SetMemberPoolCapRequest{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[12]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +812,7 @@ func (x *SetMemberPoolCapRequest) String() string {
 func (*SetMemberPoolCapRequest) ProtoMessage() {}
 
 func (x *SetMemberPoolCapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[12]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +825,7 @@ func (x *SetMemberPoolCapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberPoolCapRequest.ProtoReflect.Descriptor instead.
 func (*SetMemberPoolCapRequest) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetMemberPoolCapRequest) GetWorkspaceId() string {
@@ -737,7 +874,7 @@ type SetMemberPoolCapResponse struct {
 
 func (x *SetMemberPoolCapResponse) Reset() {
 	*x = SetMemberPoolCapResponse{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[13]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +886,7 @@ func (x *SetMemberPoolCapResponse) String() string {
 func (*SetMemberPoolCapResponse) ProtoMessage() {}
 
 func (x *SetMemberPoolCapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[13]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +899,7 @@ func (x *SetMemberPoolCapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMemberPoolCapResponse.ProtoReflect.Descriptor instead.
 func (*SetMemberPoolCapResponse) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetMemberPoolCapResponse) GetBalance() *Balance {
@@ -797,7 +934,7 @@ type AddPoolGrantRequest struct {
 
 func (x *AddPoolGrantRequest) Reset() {
 	*x = AddPoolGrantRequest{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[14]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +946,7 @@ func (x *AddPoolGrantRequest) String() string {
 func (*AddPoolGrantRequest) ProtoMessage() {}
 
 func (x *AddPoolGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[14]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +959,7 @@ func (x *AddPoolGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPoolGrantRequest.ProtoReflect.Descriptor instead.
 func (*AddPoolGrantRequest) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddPoolGrantRequest) GetWorkspaceId() string {
@@ -885,7 +1022,7 @@ type AddPoolGrantResponse struct {
 
 func (x *AddPoolGrantResponse) Reset() {
 	*x = AddPoolGrantResponse{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[15]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +1034,7 @@ func (x *AddPoolGrantResponse) String() string {
 func (*AddPoolGrantResponse) ProtoMessage() {}
 
 func (x *AddPoolGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[15]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1047,7 @@ func (x *AddPoolGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPoolGrantResponse.ProtoReflect.Descriptor instead.
 func (*AddPoolGrantResponse) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddPoolGrantResponse) GetGrant() *PoolGrant {
@@ -935,7 +1072,7 @@ type VoidPoolGrantRequest struct {
 
 func (x *VoidPoolGrantRequest) Reset() {
 	*x = VoidPoolGrantRequest{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[16]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1084,7 @@ func (x *VoidPoolGrantRequest) String() string {
 func (*VoidPoolGrantRequest) ProtoMessage() {}
 
 func (x *VoidPoolGrantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[16]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1097,7 @@ func (x *VoidPoolGrantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidPoolGrantRequest.ProtoReflect.Descriptor instead.
 func (*VoidPoolGrantRequest) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{16}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *VoidPoolGrantRequest) GetWorkspaceId() string {
@@ -995,7 +1132,7 @@ type VoidPoolGrantResponse struct {
 
 func (x *VoidPoolGrantResponse) Reset() {
 	*x = VoidPoolGrantResponse{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[17]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1144,7 @@ func (x *VoidPoolGrantResponse) String() string {
 func (*VoidPoolGrantResponse) ProtoMessage() {}
 
 func (x *VoidPoolGrantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[17]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1157,7 @@ func (x *VoidPoolGrantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidPoolGrantResponse.ProtoReflect.Descriptor instead.
 func (*VoidPoolGrantResponse) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{17}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VoidPoolGrantResponse) GetGrant() *PoolGrant {
@@ -1045,7 +1182,7 @@ type ListPoolGrantsRequest struct {
 
 func (x *ListPoolGrantsRequest) Reset() {
 	*x = ListPoolGrantsRequest{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[18]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1194,7 @@ func (x *ListPoolGrantsRequest) String() string {
 func (*ListPoolGrantsRequest) ProtoMessage() {}
 
 func (x *ListPoolGrantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[18]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1207,7 @@ func (x *ListPoolGrantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolGrantsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoolGrantsRequest) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{18}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListPoolGrantsRequest) GetWorkspaceId() string {
@@ -1107,7 +1244,7 @@ type ListPoolGrantsResponse struct {
 
 func (x *ListPoolGrantsResponse) Reset() {
 	*x = ListPoolGrantsResponse{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[19]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1256,7 @@ func (x *ListPoolGrantsResponse) String() string {
 func (*ListPoolGrantsResponse) ProtoMessage() {}
 
 func (x *ListPoolGrantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[19]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1269,7 @@ func (x *ListPoolGrantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoolGrantsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoolGrantsResponse) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{19}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListPoolGrantsResponse) GetGrants() []*PoolGrant {
@@ -1160,7 +1297,7 @@ type GetWorkspaceBalanceRequest struct {
 
 func (x *GetWorkspaceBalanceRequest) Reset() {
 	*x = GetWorkspaceBalanceRequest{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[20]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1309,7 @@ func (x *GetWorkspaceBalanceRequest) String() string {
 func (*GetWorkspaceBalanceRequest) ProtoMessage() {}
 
 func (x *GetWorkspaceBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[20]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1322,7 @@ func (x *GetWorkspaceBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkspaceBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkspaceBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{20}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetWorkspaceBalanceRequest) GetWorkspaceId() string {
@@ -1206,7 +1343,7 @@ type GetWorkspaceBalanceResponse struct {
 
 func (x *GetWorkspaceBalanceResponse) Reset() {
 	*x = GetWorkspaceBalanceResponse{}
-	mi := &file_quota_v1_admin_service_proto_msgTypes[21]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1355,7 @@ func (x *GetWorkspaceBalanceResponse) String() string {
 func (*GetWorkspaceBalanceResponse) ProtoMessage() {}
 
 func (x *GetWorkspaceBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quota_v1_admin_service_proto_msgTypes[21]
+	mi := &file_quota_v1_admin_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1368,7 @@ func (x *GetWorkspaceBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkspaceBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkspaceBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{21}
+	return file_quota_v1_admin_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetWorkspaceBalanceResponse) GetBalance() *WorkspaceBalance {
@@ -1264,16 +1401,28 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tR\trequestId\x12\"\n" +
 	"\x04seat\x18\x04 \x01(\x0e2\x0e.quota.v1.SeatR\x04seat\">\n" +
 	"\x0fSetSeatResponse\x12+\n" +
-	"\abalance\x18\x01 \x01(\v2\x11.quota.v1.BalanceR\abalance\"\x13\n" +
-	"\x11GetPricingRequest\"D\n" +
+	"\abalance\x18\x01 \x01(\v2\x11.quota.v1.BalanceR\abalance\">\n" +
+	"\x11GetPricingRequest\x12\x1d\n" +
+	"\aversion\x18\x01 \x01(\x03H\x00R\aversion\x88\x01\x01B\n" +
+	"\n" +
+	"\b_version\"x\n" +
 	"\x12GetPricingResponse\x12.\n" +
-	"\apricing\x18\x01 \x01(\v2\x14.quota.v1.PriceTableR\apricing\"b\n" +
+	"\apricing\x18\x01 \x01(\v2\x14.quota.v1.PriceTableR\apricing\x122\n" +
+	"\aversion\x18\x02 \x01(\v2\x18.quota.v1.PricingVersionR\aversion\"b\n" +
 	"\x11SetPricingRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
-	"\apricing\x18\x02 \x01(\v2\x14.quota.v1.PriceTableR\apricing\"D\n" +
+	"\apricing\x18\x02 \x01(\v2\x14.quota.v1.PriceTableR\apricing\"x\n" +
 	"\x12SetPricingResponse\x12.\n" +
-	"\apricing\x18\x01 \x01(\v2\x14.quota.v1.PriceTableR\apricing\"\x90\x01\n" +
+	"\apricing\x18\x01 \x01(\v2\x14.quota.v1.PriceTableR\apricing\x122\n" +
+	"\aversion\x18\x02 \x01(\v2\x18.quota.v1.PricingVersionR\aversion\"X\n" +
+	"\x1aListPricingVersionsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"{\n" +
+	"\x1bListPricingVersionsResponse\x124\n" +
+	"\bversions\x18\x01 \x03(\v2\x18.quota.v1.PricingVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
 	"\x19SetWorkspacePolicyRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1d\n" +
 	"\n" +
@@ -1322,7 +1471,7 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\x1aGetWorkspaceBalanceRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"S\n" +
 	"\x1bGetWorkspaceBalanceResponse\x124\n" +
-	"\abalance\x18\x01 \x01(\v2\x1a.quota.v1.WorkspaceBalanceR\abalance2\xa8\a\n" +
+	"\abalance\x18\x01 \x01(\v2\x1a.quota.v1.WorkspaceBalanceR\abalance2\x91\b\n" +
 	"\fAdminService\x12M\n" +
 	"\fSetWorkspace\x12\x1d.quota.v1.SetWorkspaceRequest\x1a\x1e.quota.v1.SetWorkspaceResponse\x12R\n" +
 	"\fGetWorkspace\x12\x1d.quota.v1.GetWorkspaceRequest\x1a\x1e.quota.v1.GetWorkspaceResponse\"\x03\x90\x02\x01\x12>\n" +
@@ -1330,7 +1479,8 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
 	"GetPricing\x12\x1b.quota.v1.GetPricingRequest\x1a\x1c.quota.v1.GetPricingResponse\"\x03\x90\x02\x01\x12G\n" +
 	"\n" +
-	"SetPricing\x12\x1b.quota.v1.SetPricingRequest\x1a\x1c.quota.v1.SetPricingResponse\x12_\n" +
+	"SetPricing\x12\x1b.quota.v1.SetPricingRequest\x1a\x1c.quota.v1.SetPricingResponse\x12g\n" +
+	"\x13ListPricingVersions\x12$.quota.v1.ListPricingVersionsRequest\x1a%.quota.v1.ListPricingVersionsResponse\"\x03\x90\x02\x01\x12_\n" +
 	"\x12SetWorkspacePolicy\x12#.quota.v1.SetWorkspacePolicyRequest\x1a$.quota.v1.SetWorkspacePolicyResponse\x12Y\n" +
 	"\x10SetMemberPoolCap\x12!.quota.v1.SetMemberPoolCapRequest\x1a\".quota.v1.SetMemberPoolCapResponse\x12M\n" +
 	"\fAddPoolGrant\x12\x1d.quota.v1.AddPoolGrantRequest\x1a\x1e.quota.v1.AddPoolGrantResponse\x12P\n" +
@@ -1350,7 +1500,7 @@ func file_quota_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_quota_v1_admin_service_proto_rawDescData
 }
 
-var file_quota_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_quota_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_quota_v1_admin_service_proto_goTypes = []any{
 	(*SetWorkspaceRequest)(nil),         // 0: quota.v1.SetWorkspaceRequest
 	(*SetWorkspaceResponse)(nil),        // 1: quota.v1.SetWorkspaceResponse
@@ -1362,74 +1512,82 @@ var file_quota_v1_admin_service_proto_goTypes = []any{
 	(*GetPricingResponse)(nil),          // 7: quota.v1.GetPricingResponse
 	(*SetPricingRequest)(nil),           // 8: quota.v1.SetPricingRequest
 	(*SetPricingResponse)(nil),          // 9: quota.v1.SetPricingResponse
-	(*SetWorkspacePolicyRequest)(nil),   // 10: quota.v1.SetWorkspacePolicyRequest
-	(*SetWorkspacePolicyResponse)(nil),  // 11: quota.v1.SetWorkspacePolicyResponse
-	(*SetMemberPoolCapRequest)(nil),     // 12: quota.v1.SetMemberPoolCapRequest
-	(*SetMemberPoolCapResponse)(nil),    // 13: quota.v1.SetMemberPoolCapResponse
-	(*AddPoolGrantRequest)(nil),         // 14: quota.v1.AddPoolGrantRequest
-	(*AddPoolGrantResponse)(nil),        // 15: quota.v1.AddPoolGrantResponse
-	(*VoidPoolGrantRequest)(nil),        // 16: quota.v1.VoidPoolGrantRequest
-	(*VoidPoolGrantResponse)(nil),       // 17: quota.v1.VoidPoolGrantResponse
-	(*ListPoolGrantsRequest)(nil),       // 18: quota.v1.ListPoolGrantsRequest
-	(*ListPoolGrantsResponse)(nil),      // 19: quota.v1.ListPoolGrantsResponse
-	(*GetWorkspaceBalanceRequest)(nil),  // 20: quota.v1.GetWorkspaceBalanceRequest
-	(*GetWorkspaceBalanceResponse)(nil), // 21: quota.v1.GetWorkspaceBalanceResponse
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
-	(*Workspace)(nil),                   // 23: quota.v1.Workspace
-	(Seat)(0),                           // 24: quota.v1.Seat
-	(*Balance)(nil),                     // 25: quota.v1.Balance
-	(*PriceTable)(nil),                  // 26: quota.v1.PriceTable
-	(*WorkspacePolicy)(nil),             // 27: quota.v1.WorkspacePolicy
-	(GrantKind)(0),                      // 28: quota.v1.GrantKind
-	(*PoolGrant)(nil),                   // 29: quota.v1.PoolGrant
-	(*WorkspaceBalance)(nil),            // 30: quota.v1.WorkspaceBalance
+	(*ListPricingVersionsRequest)(nil),  // 10: quota.v1.ListPricingVersionsRequest
+	(*ListPricingVersionsResponse)(nil), // 11: quota.v1.ListPricingVersionsResponse
+	(*SetWorkspacePolicyRequest)(nil),   // 12: quota.v1.SetWorkspacePolicyRequest
+	(*SetWorkspacePolicyResponse)(nil),  // 13: quota.v1.SetWorkspacePolicyResponse
+	(*SetMemberPoolCapRequest)(nil),     // 14: quota.v1.SetMemberPoolCapRequest
+	(*SetMemberPoolCapResponse)(nil),    // 15: quota.v1.SetMemberPoolCapResponse
+	(*AddPoolGrantRequest)(nil),         // 16: quota.v1.AddPoolGrantRequest
+	(*AddPoolGrantResponse)(nil),        // 17: quota.v1.AddPoolGrantResponse
+	(*VoidPoolGrantRequest)(nil),        // 18: quota.v1.VoidPoolGrantRequest
+	(*VoidPoolGrantResponse)(nil),       // 19: quota.v1.VoidPoolGrantResponse
+	(*ListPoolGrantsRequest)(nil),       // 20: quota.v1.ListPoolGrantsRequest
+	(*ListPoolGrantsResponse)(nil),      // 21: quota.v1.ListPoolGrantsResponse
+	(*GetWorkspaceBalanceRequest)(nil),  // 22: quota.v1.GetWorkspaceBalanceRequest
+	(*GetWorkspaceBalanceResponse)(nil), // 23: quota.v1.GetWorkspaceBalanceResponse
+	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
+	(*Workspace)(nil),                   // 25: quota.v1.Workspace
+	(Seat)(0),                           // 26: quota.v1.Seat
+	(*Balance)(nil),                     // 27: quota.v1.Balance
+	(*PriceTable)(nil),                  // 28: quota.v1.PriceTable
+	(*PricingVersion)(nil),              // 29: quota.v1.PricingVersion
+	(*WorkspacePolicy)(nil),             // 30: quota.v1.WorkspacePolicy
+	(GrantKind)(0),                      // 31: quota.v1.GrantKind
+	(*PoolGrant)(nil),                   // 32: quota.v1.PoolGrant
+	(*WorkspaceBalance)(nil),            // 33: quota.v1.WorkspaceBalance
 }
 var file_quota_v1_admin_service_proto_depIdxs = []int32{
-	22, // 0: quota.v1.SetWorkspaceRequest.subscription_start:type_name -> google.protobuf.Timestamp
-	23, // 1: quota.v1.SetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
-	23, // 2: quota.v1.GetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
-	24, // 3: quota.v1.SetSeatRequest.seat:type_name -> quota.v1.Seat
-	25, // 4: quota.v1.SetSeatResponse.balance:type_name -> quota.v1.Balance
-	26, // 5: quota.v1.GetPricingResponse.pricing:type_name -> quota.v1.PriceTable
-	26, // 6: quota.v1.SetPricingRequest.pricing:type_name -> quota.v1.PriceTable
-	26, // 7: quota.v1.SetPricingResponse.pricing:type_name -> quota.v1.PriceTable
-	27, // 8: quota.v1.SetWorkspacePolicyRequest.policy:type_name -> quota.v1.WorkspacePolicy
-	23, // 9: quota.v1.SetWorkspacePolicyResponse.workspace:type_name -> quota.v1.Workspace
-	25, // 10: quota.v1.SetMemberPoolCapResponse.balance:type_name -> quota.v1.Balance
-	28, // 11: quota.v1.AddPoolGrantRequest.kind:type_name -> quota.v1.GrantKind
-	22, // 12: quota.v1.AddPoolGrantRequest.start_time:type_name -> google.protobuf.Timestamp
-	22, // 13: quota.v1.AddPoolGrantRequest.expire_time:type_name -> google.protobuf.Timestamp
-	29, // 14: quota.v1.AddPoolGrantResponse.grant:type_name -> quota.v1.PoolGrant
-	29, // 15: quota.v1.VoidPoolGrantResponse.grant:type_name -> quota.v1.PoolGrant
-	29, // 16: quota.v1.ListPoolGrantsResponse.grants:type_name -> quota.v1.PoolGrant
-	30, // 17: quota.v1.GetWorkspaceBalanceResponse.balance:type_name -> quota.v1.WorkspaceBalance
-	0,  // 18: quota.v1.AdminService.SetWorkspace:input_type -> quota.v1.SetWorkspaceRequest
-	2,  // 19: quota.v1.AdminService.GetWorkspace:input_type -> quota.v1.GetWorkspaceRequest
-	4,  // 20: quota.v1.AdminService.SetSeat:input_type -> quota.v1.SetSeatRequest
-	6,  // 21: quota.v1.AdminService.GetPricing:input_type -> quota.v1.GetPricingRequest
-	8,  // 22: quota.v1.AdminService.SetPricing:input_type -> quota.v1.SetPricingRequest
-	10, // 23: quota.v1.AdminService.SetWorkspacePolicy:input_type -> quota.v1.SetWorkspacePolicyRequest
-	12, // 24: quota.v1.AdminService.SetMemberPoolCap:input_type -> quota.v1.SetMemberPoolCapRequest
-	14, // 25: quota.v1.AdminService.AddPoolGrant:input_type -> quota.v1.AddPoolGrantRequest
-	16, // 26: quota.v1.AdminService.VoidPoolGrant:input_type -> quota.v1.VoidPoolGrantRequest
-	18, // 27: quota.v1.AdminService.ListPoolGrants:input_type -> quota.v1.ListPoolGrantsRequest
-	20, // 28: quota.v1.AdminService.GetWorkspaceBalance:input_type -> quota.v1.GetWorkspaceBalanceRequest
-	1,  // 29: quota.v1.AdminService.SetWorkspace:output_type -> quota.v1.SetWorkspaceResponse
-	3,  // 30: quota.v1.AdminService.GetWorkspace:output_type -> quota.v1.GetWorkspaceResponse
-	5,  // 31: quota.v1.AdminService.SetSeat:output_type -> quota.v1.SetSeatResponse
-	7,  // 32: quota.v1.AdminService.GetPricing:output_type -> quota.v1.GetPricingResponse
-	9,  // 33: quota.v1.AdminService.SetPricing:output_type -> quota.v1.SetPricingResponse
-	11, // 34: quota.v1.AdminService.SetWorkspacePolicy:output_type -> quota.v1.SetWorkspacePolicyResponse
-	13, // 35: quota.v1.AdminService.SetMemberPoolCap:output_type -> quota.v1.SetMemberPoolCapResponse
-	15, // 36: quota.v1.AdminService.AddPoolGrant:output_type -> quota.v1.AddPoolGrantResponse
-	17, // 37: quota.v1.AdminService.VoidPoolGrant:output_type -> quota.v1.VoidPoolGrantResponse
-	19, // 38: quota.v1.AdminService.ListPoolGrants:output_type -> quota.v1.ListPoolGrantsResponse
-	21, // 39: quota.v1.AdminService.GetWorkspaceBalance:output_type -> quota.v1.GetWorkspaceBalanceResponse
-	29, // [29:40] is the sub-list for method output_type
-	18, // [18:29] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	24, // 0: quota.v1.SetWorkspaceRequest.subscription_start:type_name -> google.protobuf.Timestamp
+	25, // 1: quota.v1.SetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
+	25, // 2: quota.v1.GetWorkspaceResponse.workspace:type_name -> quota.v1.Workspace
+	26, // 3: quota.v1.SetSeatRequest.seat:type_name -> quota.v1.Seat
+	27, // 4: quota.v1.SetSeatResponse.balance:type_name -> quota.v1.Balance
+	28, // 5: quota.v1.GetPricingResponse.pricing:type_name -> quota.v1.PriceTable
+	29, // 6: quota.v1.GetPricingResponse.version:type_name -> quota.v1.PricingVersion
+	28, // 7: quota.v1.SetPricingRequest.pricing:type_name -> quota.v1.PriceTable
+	28, // 8: quota.v1.SetPricingResponse.pricing:type_name -> quota.v1.PriceTable
+	29, // 9: quota.v1.SetPricingResponse.version:type_name -> quota.v1.PricingVersion
+	29, // 10: quota.v1.ListPricingVersionsResponse.versions:type_name -> quota.v1.PricingVersion
+	30, // 11: quota.v1.SetWorkspacePolicyRequest.policy:type_name -> quota.v1.WorkspacePolicy
+	25, // 12: quota.v1.SetWorkspacePolicyResponse.workspace:type_name -> quota.v1.Workspace
+	27, // 13: quota.v1.SetMemberPoolCapResponse.balance:type_name -> quota.v1.Balance
+	31, // 14: quota.v1.AddPoolGrantRequest.kind:type_name -> quota.v1.GrantKind
+	24, // 15: quota.v1.AddPoolGrantRequest.start_time:type_name -> google.protobuf.Timestamp
+	24, // 16: quota.v1.AddPoolGrantRequest.expire_time:type_name -> google.protobuf.Timestamp
+	32, // 17: quota.v1.AddPoolGrantResponse.grant:type_name -> quota.v1.PoolGrant
+	32, // 18: quota.v1.VoidPoolGrantResponse.grant:type_name -> quota.v1.PoolGrant
+	32, // 19: quota.v1.ListPoolGrantsResponse.grants:type_name -> quota.v1.PoolGrant
+	33, // 20: quota.v1.GetWorkspaceBalanceResponse.balance:type_name -> quota.v1.WorkspaceBalance
+	0,  // 21: quota.v1.AdminService.SetWorkspace:input_type -> quota.v1.SetWorkspaceRequest
+	2,  // 22: quota.v1.AdminService.GetWorkspace:input_type -> quota.v1.GetWorkspaceRequest
+	4,  // 23: quota.v1.AdminService.SetSeat:input_type -> quota.v1.SetSeatRequest
+	6,  // 24: quota.v1.AdminService.GetPricing:input_type -> quota.v1.GetPricingRequest
+	8,  // 25: quota.v1.AdminService.SetPricing:input_type -> quota.v1.SetPricingRequest
+	10, // 26: quota.v1.AdminService.ListPricingVersions:input_type -> quota.v1.ListPricingVersionsRequest
+	12, // 27: quota.v1.AdminService.SetWorkspacePolicy:input_type -> quota.v1.SetWorkspacePolicyRequest
+	14, // 28: quota.v1.AdminService.SetMemberPoolCap:input_type -> quota.v1.SetMemberPoolCapRequest
+	16, // 29: quota.v1.AdminService.AddPoolGrant:input_type -> quota.v1.AddPoolGrantRequest
+	18, // 30: quota.v1.AdminService.VoidPoolGrant:input_type -> quota.v1.VoidPoolGrantRequest
+	20, // 31: quota.v1.AdminService.ListPoolGrants:input_type -> quota.v1.ListPoolGrantsRequest
+	22, // 32: quota.v1.AdminService.GetWorkspaceBalance:input_type -> quota.v1.GetWorkspaceBalanceRequest
+	1,  // 33: quota.v1.AdminService.SetWorkspace:output_type -> quota.v1.SetWorkspaceResponse
+	3,  // 34: quota.v1.AdminService.GetWorkspace:output_type -> quota.v1.GetWorkspaceResponse
+	5,  // 35: quota.v1.AdminService.SetSeat:output_type -> quota.v1.SetSeatResponse
+	7,  // 36: quota.v1.AdminService.GetPricing:output_type -> quota.v1.GetPricingResponse
+	9,  // 37: quota.v1.AdminService.SetPricing:output_type -> quota.v1.SetPricingResponse
+	11, // 38: quota.v1.AdminService.ListPricingVersions:output_type -> quota.v1.ListPricingVersionsResponse
+	13, // 39: quota.v1.AdminService.SetWorkspacePolicy:output_type -> quota.v1.SetWorkspacePolicyResponse
+	15, // 40: quota.v1.AdminService.SetMemberPoolCap:output_type -> quota.v1.SetMemberPoolCapResponse
+	17, // 41: quota.v1.AdminService.AddPoolGrant:output_type -> quota.v1.AddPoolGrantResponse
+	19, // 42: quota.v1.AdminService.VoidPoolGrant:output_type -> quota.v1.VoidPoolGrantResponse
+	21, // 43: quota.v1.AdminService.ListPoolGrants:output_type -> quota.v1.ListPoolGrantsResponse
+	23, // 44: quota.v1.AdminService.GetWorkspaceBalance:output_type -> quota.v1.GetWorkspaceBalanceResponse
+	33, // [33:45] is the sub-list for method output_type
+	21, // [21:33] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_quota_v1_admin_service_proto_init() }
@@ -1438,14 +1596,15 @@ func file_quota_v1_admin_service_proto_init() {
 		return
 	}
 	file_quota_v1_types_proto_init()
-	file_quota_v1_admin_service_proto_msgTypes[12].OneofWrappers = []any{}
+	file_quota_v1_admin_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_quota_v1_admin_service_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quota_v1_admin_service_proto_rawDesc), len(file_quota_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

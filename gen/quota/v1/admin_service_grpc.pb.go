@@ -24,6 +24,7 @@ const (
 	AdminService_SetSeat_FullMethodName             = "/quota.v1.AdminService/SetSeat"
 	AdminService_GetPricing_FullMethodName          = "/quota.v1.AdminService/GetPricing"
 	AdminService_SetPricing_FullMethodName          = "/quota.v1.AdminService/SetPricing"
+	AdminService_ListPricingVersions_FullMethodName = "/quota.v1.AdminService/ListPricingVersions"
 	AdminService_SetWorkspacePolicy_FullMethodName  = "/quota.v1.AdminService/SetWorkspacePolicy"
 	AdminService_SetMemberPoolCap_FullMethodName    = "/quota.v1.AdminService/SetMemberPoolCap"
 	AdminService_AddPoolGrant_FullMethodName        = "/quota.v1.AdminService/AddPoolGrant"
@@ -46,10 +47,15 @@ type AdminServiceClient interface {
 	// SetSeat gives a member a seat. An upgrade takes effect at once; a
 	// downgrade or unassignment at the next reset.
 	SetSeat(ctx context.Context, in *SetSeatRequest, opts ...grpc.CallOption) (*SetSeatResponse, error)
-	// GetPricing returns the price table in force.
+	// GetPricing returns the price table version in force, or a given one.
 	GetPricing(ctx context.Context, in *GetPricingRequest, opts ...grpc.CallOption) (*GetPricingResponse, error)
-	// SetPricing replaces the price table.
+	// SetPricing stores a new, immutable version of the price table, in
+	// force for runs reserved from now on (every replica within its
+	// -pricing-refresh). Runs already reserved keep the version of their
+	// root's Reserve.
 	SetPricing(ctx context.Context, in *SetPricingRequest, opts ...grpc.CallOption) (*SetPricingResponse, error)
+	// ListPricingVersions lists the price table versions, newest first.
+	ListPricingVersions(ctx context.Context, in *ListPricingVersionsRequest, opts ...grpc.CallOption) (*ListPricingVersionsResponse, error)
 	// SetWorkspacePolicy replaces a workspace's pool, cap and overage
 	// settings.
 	SetWorkspacePolicy(ctx context.Context, in *SetWorkspacePolicyRequest, opts ...grpc.CallOption) (*SetWorkspacePolicyResponse, error)
@@ -121,6 +127,16 @@ func (c *adminServiceClient) SetPricing(ctx context.Context, in *SetPricingReque
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetPricingResponse)
 	err := c.cc.Invoke(ctx, AdminService_SetPricing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListPricingVersions(ctx context.Context, in *ListPricingVersionsRequest, opts ...grpc.CallOption) (*ListPricingVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPricingVersionsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListPricingVersions_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -201,10 +217,15 @@ type AdminServiceServer interface {
 	// SetSeat gives a member a seat. An upgrade takes effect at once; a
 	// downgrade or unassignment at the next reset.
 	SetSeat(context.Context, *SetSeatRequest) (*SetSeatResponse, error)
-	// GetPricing returns the price table in force.
+	// GetPricing returns the price table version in force, or a given one.
 	GetPricing(context.Context, *GetPricingRequest) (*GetPricingResponse, error)
-	// SetPricing replaces the price table.
+	// SetPricing stores a new, immutable version of the price table, in
+	// force for runs reserved from now on (every replica within its
+	// -pricing-refresh). Runs already reserved keep the version of their
+	// root's Reserve.
 	SetPricing(context.Context, *SetPricingRequest) (*SetPricingResponse, error)
+	// ListPricingVersions lists the price table versions, newest first.
+	ListPricingVersions(context.Context, *ListPricingVersionsRequest) (*ListPricingVersionsResponse, error)
 	// SetWorkspacePolicy replaces a workspace's pool, cap and overage
 	// settings.
 	SetWorkspacePolicy(context.Context, *SetWorkspacePolicyRequest) (*SetWorkspacePolicyResponse, error)
@@ -246,6 +267,9 @@ func (UnimplementedAdminServiceServer) GetPricing(context.Context, *GetPricingRe
 }
 func (UnimplementedAdminServiceServer) SetPricing(context.Context, *SetPricingRequest) (*SetPricingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetPricing not implemented")
+}
+func (UnimplementedAdminServiceServer) ListPricingVersions(context.Context, *ListPricingVersionsRequest) (*ListPricingVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPricingVersions not implemented")
 }
 func (UnimplementedAdminServiceServer) SetWorkspacePolicy(context.Context, *SetWorkspacePolicyRequest) (*SetWorkspacePolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetWorkspacePolicy not implemented")
@@ -372,6 +396,24 @@ func _AdminService_SetPricing_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).SetPricing(ctx, req.(*SetPricingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListPricingVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPricingVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListPricingVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListPricingVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListPricingVersions(ctx, req.(*ListPricingVersionsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -510,6 +552,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetPricing",
 			Handler:    _AdminService_SetPricing_Handler,
+		},
+		{
+			MethodName: "ListPricingVersions",
+			Handler:    _AdminService_ListPricingVersions_Handler,
 		},
 		{
 			MethodName: "SetWorkspacePolicy",

@@ -880,9 +880,11 @@ func (x *EstimateCostRequest) GetUsage() *AgentRun {
 type EstimateCostResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cost.
-	Cost          *RunCost `protobuf:"bytes,1,opt,name=cost,proto3" json:"cost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cost *RunCost `protobuf:"bytes,1,opt,name=cost,proto3" json:"cost,omitempty"`
+	// The price table version that priced it (the one in force).
+	PricingVersion int64 `protobuf:"varint,2,opt,name=pricing_version,json=pricingVersion,proto3" json:"pricing_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EstimateCostResponse) Reset() {
@@ -920,6 +922,142 @@ func (x *EstimateCostResponse) GetCost() *RunCost {
 		return x.Cost
 	}
 	return nil
+}
+
+func (x *EstimateCostResponse) GetPricingVersion() int64 {
+	if x != nil {
+		return x.PricingVersion
+	}
+	return 0
+}
+
+// ListRunCostsRequest pages a run's costs.
+type ListRunCostsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workspace.
+	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// Any reservation of the run.
+	ReservationId string `protobuf:"bytes,2,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	// At most this many reservations (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A previous response's next_page_token; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRunCostsRequest) Reset() {
+	*x = ListRunCostsRequest{}
+	mi := &file_quota_v1_quota_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRunCostsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRunCostsRequest) ProtoMessage() {}
+
+func (x *ListRunCostsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_quota_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRunCostsRequest.ProtoReflect.Descriptor instead.
+func (*ListRunCostsRequest) Descriptor() ([]byte, []int) {
+	return file_quota_v1_quota_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListRunCostsRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *ListRunCostsRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *ListRunCostsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRunCostsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListRunCostsResponse is a page of a run's costs.
+type ListRunCostsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The committed reservations whose cost counts, in the order they were
+	// made. A page may hold fewer than page_size, even none, before its end.
+	Entries []*RunCostEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The token of the next page; empty after the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRunCostsResponse) Reset() {
+	*x = ListRunCostsResponse{}
+	mi := &file_quota_v1_quota_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRunCostsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRunCostsResponse) ProtoMessage() {}
+
+func (x *ListRunCostsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_quota_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRunCostsResponse.ProtoReflect.Descriptor instead.
+func (*ListRunCostsResponse) Descriptor() ([]byte, []int) {
+	return file_quota_v1_quota_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListRunCostsResponse) GetEntries() []*RunCostEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListRunCostsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_quota_v1_quota_service_proto protoreflect.FileDescriptor
@@ -988,9 +1126,19 @@ const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\abalance\x18\x01 \x01(\v2\x11.quota.v1.BalanceR\abalance\"i\n" +
 	"\x13EstimateCostRequest\x12(\n" +
 	"\x06origin\x18\x01 \x01(\x0e2\x10.quota.v1.OriginR\x06origin\x12(\n" +
-	"\x05usage\x18\x02 \x01(\v2\x12.quota.v1.AgentRunR\x05usage\"=\n" +
+	"\x05usage\x18\x02 \x01(\v2\x12.quota.v1.AgentRunR\x05usage\"f\n" +
 	"\x14EstimateCostResponse\x12%\n" +
-	"\x04cost\x18\x01 \x01(\v2\x11.quota.v1.RunCostR\x04cost2\x81\x04\n" +
+	"\x04cost\x18\x01 \x01(\v2\x11.quota.v1.RunCostR\x04cost\x12'\n" +
+	"\x0fpricing_version\x18\x02 \x01(\x03R\x0epricingVersion\"\x9b\x01\n" +
+	"\x13ListRunCostsRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12%\n" +
+	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"p\n" +
+	"\x14ListRunCostsResponse\x120\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.quota.v1.RunCostEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd5\x04\n" +
 	"\fQuotaService\x12>\n" +
 	"\aReserve\x12\x18.quota.v1.ReserveRequest\x1a\x19.quota.v1.ReserveResponse\x12;\n" +
 	"\x06Extend\x12\x17.quota.v1.ExtendRequest\x1a\x18.quota.v1.ExtendResponse\x12;\n" +
@@ -999,7 +1147,8 @@ const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\x0eGetReservation\x12\x1f.quota.v1.GetReservationRequest\x1a .quota.v1.GetReservationResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\n" +
 	"GetBalance\x12\x1b.quota.v1.GetBalanceRequest\x1a\x1c.quota.v1.GetBalanceResponse\"\x03\x90\x02\x01\x12R\n" +
-	"\fEstimateCost\x12\x1d.quota.v1.EstimateCostRequest\x1a\x1e.quota.v1.EstimateCostResponse\"\x03\x90\x02\x01B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
+	"\fEstimateCost\x12\x1d.quota.v1.EstimateCostRequest\x1a\x1e.quota.v1.EstimateCostResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\fListRunCosts\x12\x1d.quota.v1.ListRunCostsRequest\x1a\x1e.quota.v1.ListRunCostsResponse\"\x03\x90\x02\x01B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
 
 var (
 	file_quota_v1_quota_service_proto_rawDescOnce sync.Once
@@ -1013,7 +1162,7 @@ func file_quota_v1_quota_service_proto_rawDescGZIP() []byte {
 	return file_quota_v1_quota_service_proto_rawDescData
 }
 
-var file_quota_v1_quota_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_quota_v1_quota_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_quota_v1_quota_service_proto_goTypes = []any{
 	(*ReserveRequest)(nil),         // 0: quota.v1.ReserveRequest
 	(*ReserveResponse)(nil),        // 1: quota.v1.ReserveResponse
@@ -1029,50 +1178,56 @@ var file_quota_v1_quota_service_proto_goTypes = []any{
 	(*GetBalanceResponse)(nil),     // 11: quota.v1.GetBalanceResponse
 	(*EstimateCostRequest)(nil),    // 12: quota.v1.EstimateCostRequest
 	(*EstimateCostResponse)(nil),   // 13: quota.v1.EstimateCostResponse
-	(*durationpb.Duration)(nil),    // 14: google.protobuf.Duration
-	(Origin)(0),                    // 15: quota.v1.Origin
-	(*Reservation)(nil),            // 16: quota.v1.Reservation
-	(*Balance)(nil),                // 17: quota.v1.Balance
-	(*AgentRun)(nil),               // 18: quota.v1.AgentRun
-	(*RunCost)(nil),                // 19: quota.v1.RunCost
+	(*ListRunCostsRequest)(nil),    // 14: quota.v1.ListRunCostsRequest
+	(*ListRunCostsResponse)(nil),   // 15: quota.v1.ListRunCostsResponse
+	(*durationpb.Duration)(nil),    // 16: google.protobuf.Duration
+	(Origin)(0),                    // 17: quota.v1.Origin
+	(*Reservation)(nil),            // 18: quota.v1.Reservation
+	(*Balance)(nil),                // 19: quota.v1.Balance
+	(*AgentRun)(nil),               // 20: quota.v1.AgentRun
+	(*RunCost)(nil),                // 21: quota.v1.RunCost
+	(*RunCostEntry)(nil),           // 22: quota.v1.RunCostEntry
 }
 var file_quota_v1_quota_service_proto_depIdxs = []int32{
-	14, // 0: quota.v1.ReserveRequest.ttl:type_name -> google.protobuf.Duration
-	15, // 1: quota.v1.ReserveRequest.origin:type_name -> quota.v1.Origin
-	16, // 2: quota.v1.ReserveResponse.reservation:type_name -> quota.v1.Reservation
-	17, // 3: quota.v1.ReserveResponse.balance:type_name -> quota.v1.Balance
-	14, // 4: quota.v1.ExtendRequest.ttl:type_name -> google.protobuf.Duration
-	16, // 5: quota.v1.ExtendResponse.reservation:type_name -> quota.v1.Reservation
-	17, // 6: quota.v1.ExtendResponse.balance:type_name -> quota.v1.Balance
-	18, // 7: quota.v1.CommitRequest.usage:type_name -> quota.v1.AgentRun
-	16, // 8: quota.v1.CommitResponse.reservation:type_name -> quota.v1.Reservation
-	17, // 9: quota.v1.CommitResponse.balance:type_name -> quota.v1.Balance
-	16, // 10: quota.v1.RefundResponse.reservation:type_name -> quota.v1.Reservation
-	17, // 11: quota.v1.RefundResponse.balance:type_name -> quota.v1.Balance
-	16, // 12: quota.v1.GetReservationResponse.reservation:type_name -> quota.v1.Reservation
-	17, // 13: quota.v1.GetBalanceResponse.balance:type_name -> quota.v1.Balance
-	15, // 14: quota.v1.EstimateCostRequest.origin:type_name -> quota.v1.Origin
-	18, // 15: quota.v1.EstimateCostRequest.usage:type_name -> quota.v1.AgentRun
-	19, // 16: quota.v1.EstimateCostResponse.cost:type_name -> quota.v1.RunCost
-	0,  // 17: quota.v1.QuotaService.Reserve:input_type -> quota.v1.ReserveRequest
-	2,  // 18: quota.v1.QuotaService.Extend:input_type -> quota.v1.ExtendRequest
-	4,  // 19: quota.v1.QuotaService.Commit:input_type -> quota.v1.CommitRequest
-	6,  // 20: quota.v1.QuotaService.Refund:input_type -> quota.v1.RefundRequest
-	8,  // 21: quota.v1.QuotaService.GetReservation:input_type -> quota.v1.GetReservationRequest
-	10, // 22: quota.v1.QuotaService.GetBalance:input_type -> quota.v1.GetBalanceRequest
-	12, // 23: quota.v1.QuotaService.EstimateCost:input_type -> quota.v1.EstimateCostRequest
-	1,  // 24: quota.v1.QuotaService.Reserve:output_type -> quota.v1.ReserveResponse
-	3,  // 25: quota.v1.QuotaService.Extend:output_type -> quota.v1.ExtendResponse
-	5,  // 26: quota.v1.QuotaService.Commit:output_type -> quota.v1.CommitResponse
-	7,  // 27: quota.v1.QuotaService.Refund:output_type -> quota.v1.RefundResponse
-	9,  // 28: quota.v1.QuotaService.GetReservation:output_type -> quota.v1.GetReservationResponse
-	11, // 29: quota.v1.QuotaService.GetBalance:output_type -> quota.v1.GetBalanceResponse
-	13, // 30: quota.v1.QuotaService.EstimateCost:output_type -> quota.v1.EstimateCostResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	16, // 0: quota.v1.ReserveRequest.ttl:type_name -> google.protobuf.Duration
+	17, // 1: quota.v1.ReserveRequest.origin:type_name -> quota.v1.Origin
+	18, // 2: quota.v1.ReserveResponse.reservation:type_name -> quota.v1.Reservation
+	19, // 3: quota.v1.ReserveResponse.balance:type_name -> quota.v1.Balance
+	16, // 4: quota.v1.ExtendRequest.ttl:type_name -> google.protobuf.Duration
+	18, // 5: quota.v1.ExtendResponse.reservation:type_name -> quota.v1.Reservation
+	19, // 6: quota.v1.ExtendResponse.balance:type_name -> quota.v1.Balance
+	20, // 7: quota.v1.CommitRequest.usage:type_name -> quota.v1.AgentRun
+	18, // 8: quota.v1.CommitResponse.reservation:type_name -> quota.v1.Reservation
+	19, // 9: quota.v1.CommitResponse.balance:type_name -> quota.v1.Balance
+	18, // 10: quota.v1.RefundResponse.reservation:type_name -> quota.v1.Reservation
+	19, // 11: quota.v1.RefundResponse.balance:type_name -> quota.v1.Balance
+	18, // 12: quota.v1.GetReservationResponse.reservation:type_name -> quota.v1.Reservation
+	19, // 13: quota.v1.GetBalanceResponse.balance:type_name -> quota.v1.Balance
+	17, // 14: quota.v1.EstimateCostRequest.origin:type_name -> quota.v1.Origin
+	20, // 15: quota.v1.EstimateCostRequest.usage:type_name -> quota.v1.AgentRun
+	21, // 16: quota.v1.EstimateCostResponse.cost:type_name -> quota.v1.RunCost
+	22, // 17: quota.v1.ListRunCostsResponse.entries:type_name -> quota.v1.RunCostEntry
+	0,  // 18: quota.v1.QuotaService.Reserve:input_type -> quota.v1.ReserveRequest
+	2,  // 19: quota.v1.QuotaService.Extend:input_type -> quota.v1.ExtendRequest
+	4,  // 20: quota.v1.QuotaService.Commit:input_type -> quota.v1.CommitRequest
+	6,  // 21: quota.v1.QuotaService.Refund:input_type -> quota.v1.RefundRequest
+	8,  // 22: quota.v1.QuotaService.GetReservation:input_type -> quota.v1.GetReservationRequest
+	10, // 23: quota.v1.QuotaService.GetBalance:input_type -> quota.v1.GetBalanceRequest
+	12, // 24: quota.v1.QuotaService.EstimateCost:input_type -> quota.v1.EstimateCostRequest
+	14, // 25: quota.v1.QuotaService.ListRunCosts:input_type -> quota.v1.ListRunCostsRequest
+	1,  // 26: quota.v1.QuotaService.Reserve:output_type -> quota.v1.ReserveResponse
+	3,  // 27: quota.v1.QuotaService.Extend:output_type -> quota.v1.ExtendResponse
+	5,  // 28: quota.v1.QuotaService.Commit:output_type -> quota.v1.CommitResponse
+	7,  // 29: quota.v1.QuotaService.Refund:output_type -> quota.v1.RefundResponse
+	9,  // 30: quota.v1.QuotaService.GetReservation:output_type -> quota.v1.GetReservationResponse
+	11, // 31: quota.v1.QuotaService.GetBalance:output_type -> quota.v1.GetBalanceResponse
+	13, // 32: quota.v1.QuotaService.EstimateCost:output_type -> quota.v1.EstimateCostResponse
+	15, // 33: quota.v1.QuotaService.ListRunCosts:output_type -> quota.v1.ListRunCostsResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_quota_v1_quota_service_proto_init() }
@@ -1088,7 +1243,7 @@ func file_quota_v1_quota_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quota_v1_quota_service_proto_rawDesc), len(file_quota_v1_quota_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

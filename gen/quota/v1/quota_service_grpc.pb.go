@@ -26,6 +26,7 @@ const (
 	QuotaService_GetReservation_FullMethodName = "/quota.v1.QuotaService/GetReservation"
 	QuotaService_GetBalance_FullMethodName     = "/quota.v1.QuotaService/GetBalance"
 	QuotaService_EstimateCost_FullMethodName   = "/quota.v1.QuotaService/EstimateCost"
+	QuotaService_ListRunCosts_FullMethodName   = "/quota.v1.QuotaService/ListRunCosts"
 )
 
 // QuotaServiceClient is the client API for QuotaService service.
@@ -75,6 +76,13 @@ type QuotaServiceClient interface {
 	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
 	// EstimateCost prices an agent chain and changes nothing.
 	EstimateCost(ctx context.Context, in *EstimateCostRequest, opts ...grpc.CallOption) (*EstimateCostResponse, error)
+	// ListRunCosts pages the cost of a run, given any of its reservations:
+	// every committed reservation whose cost counts in the run, in the
+	// order they were made (the root first), each with its own usage tree
+	// and the reservation it nests under. Nesting each entry's root agent
+	// under its under_reservation_id's main agent rebuilds the run's cost as
+	// one tree.
+	ListRunCosts(ctx context.Context, in *ListRunCostsRequest, opts ...grpc.CallOption) (*ListRunCostsResponse, error)
 }
 
 type quotaServiceClient struct {
@@ -155,6 +163,16 @@ func (c *quotaServiceClient) EstimateCost(ctx context.Context, in *EstimateCostR
 	return out, nil
 }
 
+func (c *quotaServiceClient) ListRunCosts(ctx context.Context, in *ListRunCostsRequest, opts ...grpc.CallOption) (*ListRunCostsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRunCostsResponse)
+	err := c.cc.Invoke(ctx, QuotaService_ListRunCosts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QuotaServiceServer is the server API for QuotaService service.
 // All implementations must embed UnimplementedQuotaServiceServer
 // for forward compatibility.
@@ -202,6 +220,13 @@ type QuotaServiceServer interface {
 	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)
 	// EstimateCost prices an agent chain and changes nothing.
 	EstimateCost(context.Context, *EstimateCostRequest) (*EstimateCostResponse, error)
+	// ListRunCosts pages the cost of a run, given any of its reservations:
+	// every committed reservation whose cost counts in the run, in the
+	// order they were made (the root first), each with its own usage tree
+	// and the reservation it nests under. Nesting each entry's root agent
+	// under its under_reservation_id's main agent rebuilds the run's cost as
+	// one tree.
+	ListRunCosts(context.Context, *ListRunCostsRequest) (*ListRunCostsResponse, error)
 	mustEmbedUnimplementedQuotaServiceServer()
 }
 
@@ -232,6 +257,9 @@ func (UnimplementedQuotaServiceServer) GetBalance(context.Context, *GetBalanceRe
 }
 func (UnimplementedQuotaServiceServer) EstimateCost(context.Context, *EstimateCostRequest) (*EstimateCostResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EstimateCost not implemented")
+}
+func (UnimplementedQuotaServiceServer) ListRunCosts(context.Context, *ListRunCostsRequest) (*ListRunCostsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRunCosts not implemented")
 }
 func (UnimplementedQuotaServiceServer) mustEmbedUnimplementedQuotaServiceServer() {}
 func (UnimplementedQuotaServiceServer) testEmbeddedByValue()                      {}
@@ -380,6 +408,24 @@ func _QuotaService_EstimateCost_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QuotaService_ListRunCosts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRunCostsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QuotaServiceServer).ListRunCosts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QuotaService_ListRunCosts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QuotaServiceServer).ListRunCosts(ctx, req.(*ListRunCostsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QuotaService_ServiceDesc is the grpc.ServiceDesc for QuotaService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -414,6 +460,10 @@ var QuotaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EstimateCost",
 			Handler:    _QuotaService_EstimateCost_Handler,
+		},
+		{
+			MethodName: "ListRunCosts",
+			Handler:    _QuotaService_ListRunCosts_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

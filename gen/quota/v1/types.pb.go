@@ -767,7 +767,10 @@ type ActionCost struct {
 	Cost int64 `protobuf:"varint,3,opt,name=cost,proto3" json:"cost,omitempty"`
 	// Why it cost what it did, e.g. "not run", "sidekick", "platform tool in
 	// conversation", "unknown tool", "external MCP".
-	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// The catalogue does not list the tool: it is priced as advanced,
+	// whatever tier the caller sent.
+	Uncatalogued  bool `protobuf:"varint,5,opt,name=uncatalogued,proto3" json:"uncatalogued,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -828,6 +831,13 @@ func (x *ActionCost) GetNote() string {
 		return x.Note
 	}
 	return ""
+}
+
+func (x *ActionCost) GetUncatalogued() bool {
+	if x != nil {
+		return x.Uncatalogued
+	}
+	return false
 }
 
 // AgentCost is the cost of one node of the agent chain.
@@ -957,24 +967,39 @@ func (x *AgentCost) GetSubAgents() []*AgentCost {
 	return nil
 }
 
-// RunCost is the cost of a whole agent chain.
+// RunCost is the cost of an agent chain: the usage tree of one commit
+// (root), plus, on a reservation of a run, what its committed child
+// reservations recorded under it (recorded_*), which is charged with it.
 type RunCost struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The origin the run was priced for.
 	Origin Origin `protobuf:"varint,1,opt,name=origin,proto3,enum=quota.v1.Origin" json:"origin,omitempty"`
-	// The main agent, with its sub-agents nested.
+	// The main agent, with its sub-agents nested: the usage tree this
+	// commit reported. The child reservations' trees are read with
+	// QuotaService.ListRunCosts.
 	Root *AgentCost `protobuf:"bytes,2,opt,name=root,proto3" json:"root,omitempty"`
-	// Token credits of the whole chain.
+	// Token credits: root's and recorded_token_cost.
 	TokenCost int64 `protobuf:"varint,3,opt,name=token_cost,json=tokenCost,proto3" json:"token_cost,omitempty"`
-	// Action credits of the whole chain.
+	// Action credits: root's and recorded_action_cost.
 	ActionCost int64 `protobuf:"varint,4,opt,name=action_cost,json=actionCost,proto3" json:"action_cost,omitempty"`
-	// The total.
+	// The total: root's and recorded_cost.
 	TotalCost int64 `protobuf:"varint,5,opt,name=total_cost,json=totalCost,proto3" json:"total_cost,omitempty"`
 	// Models that were missing from the price table and charged at the
 	// fallback.
 	FallbackModels []string `protobuf:"bytes,6,rep,name=fallback_models,json=fallbackModels,proto3" json:"fallback_models,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Token credits the reservation's committed descendants recorded under
+	// it.
+	RecordedTokenCost int64 `protobuf:"varint,7,opt,name=recorded_token_cost,json=recordedTokenCost,proto3" json:"recorded_token_cost,omitempty"`
+	// Action credits they recorded.
+	RecordedActionCost int64 `protobuf:"varint,8,opt,name=recorded_action_cost,json=recordedActionCost,proto3" json:"recorded_action_cost,omitempty"`
+	// The costs they recorded in all.
+	RecordedCost int64 `protobuf:"varint,9,opt,name=recorded_cost,json=recordedCost,proto3" json:"recorded_cost,omitempty"`
+	// The usage tree was cut to keep the reply small (root lists agents in
+	// the order they ran until the reply's budget; totals are whole): read
+	// it whole with QuotaService.ListRunCosts.
+	Truncated     bool `protobuf:"varint,10,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunCost) Reset() {
@@ -1047,6 +1072,34 @@ func (x *RunCost) GetFallbackModels() []string {
 		return x.FallbackModels
 	}
 	return nil
+}
+
+func (x *RunCost) GetRecordedTokenCost() int64 {
+	if x != nil {
+		return x.RecordedTokenCost
+	}
+	return 0
+}
+
+func (x *RunCost) GetRecordedActionCost() int64 {
+	if x != nil {
+		return x.RecordedActionCost
+	}
+	return 0
+}
+
+func (x *RunCost) GetRecordedCost() int64 {
+	if x != nil {
+		return x.RecordedCost
+	}
+	return 0
+}
+
+func (x *RunCost) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
 }
 
 // SourceAmount is an amount taken from one source.
@@ -1500,9 +1553,10 @@ type Reservation struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the reservation was committed, refunded or expired.
 	SettleTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=settle_time,json=settleTime,proto3" json:"settle_time,omitempty"`
-	// The priced usage (committed reservations), with the costs its
-	// committed children recorded nested under its main agent as sub-agents:
-	// on a run's root, the cost of the whole run.
+	// The priced usage of a committed reservation: its own usage tree, and
+	// the totals its committed descendants recorded under it (on a run's
+	// root, the totals are the cost of the whole run). ListRunCosts pages
+	// every tree of the run.
 	Cost *RunCost `protobuf:"bytes,12,opt,name=cost,proto3" json:"cost,omitempty"`
 	// What was charged in all (total cost minus shortfall).
 	Charged int64 `protobuf:"varint,13,opt,name=charged,proto3" json:"charged,omitempty"`
@@ -1532,9 +1586,15 @@ type Reservation struct {
 	// A committed child whose cost was recorded under an ancestor: it is
 	// charged when the root commits, so charged, charged_from_hold,
 	// charged_from, released and shortfall stay 0.
-	Recorded      bool `protobuf:"varint,23,opt,name=recorded,proto3" json:"recorded,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Recorded bool `protobuf:"varint,23,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	// The price table version the run is priced with: the one current when
+	// its root was reserved, whatever was set since (the price lock).
+	PricingVersion int64 `protobuf:"varint,24,opt,name=pricing_version,json=pricingVersion,proto3" json:"pricing_version,omitempty"`
+	// How many reservations the run has (its root and every child); the
+	// root's, on every reservation of the run.
+	RunReservations int64 `protobuf:"varint,25,opt,name=run_reservations,json=runReservations,proto3" json:"run_reservations,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Reservation) Reset() {
@@ -1726,6 +1786,20 @@ func (x *Reservation) GetRecorded() bool {
 		return x.Recorded
 	}
 	return false
+}
+
+func (x *Reservation) GetPricingVersion() int64 {
+	if x != nil {
+		return x.PricingVersion
+	}
+	return 0
+}
+
+func (x *Reservation) GetRunReservations() int64 {
+	if x != nil {
+		return x.RunReservations
+	}
+	return 0
 }
 
 // Workspace is a workspace's subscription settings.
@@ -2410,10 +2484,11 @@ type PriceTable struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Per-model rates.
 	Models []*ModelPrice `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
-	// The model charged for a model missing from the table: by default the
-	// most expensive one.
+	// The model charged for a model missing from the table. Left empty in
+	// SetPricing, it is the table's most expensive model: the highest sum
+	// of its four rates (the first listed on a tie).
 	FallbackModel string `protobuf:"bytes,2,opt,name=fallback_model,json=fallbackModel,proto3" json:"fallback_model,omitempty"`
-	// The tool catalogue.
+	// The tool catalogue. A tool it does not list is advanced.
 	Tools         []*ToolPrice `protobuf:"bytes,3,rep,name=tools,proto3" json:"tools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2470,6 +2545,148 @@ func (x *PriceTable) GetTools() []*ToolPrice {
 	return nil
 }
 
+// PricingVersion is one immutable version of the price table.
+type PricingVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version: 1, 2, ... in the order they were set; 0 is the built-in
+	// default table, in force until a first SetPricing.
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The table.
+	Pricing *PriceTable `protobuf:"bytes,2,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// When it was set (unset for version 0).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Who set it: the name of the caller's token (empty when quotad runs
+	// without authentication, and for version 0).
+	CreatedBy     string `protobuf:"bytes,4,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PricingVersion) Reset() {
+	*x = PricingVersion{}
+	mi := &file_quota_v1_types_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingVersion) ProtoMessage() {}
+
+func (x *PricingVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_types_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingVersion.ProtoReflect.Descriptor instead.
+func (*PricingVersion) Descriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PricingVersion) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PricingVersion) GetPricing() *PriceTable {
+	if x != nil {
+		return x.Pricing
+	}
+	return nil
+}
+
+func (x *PricingVersion) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *PricingVersion) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+// RunCostEntry is the cost of one committed reservation of a run.
+type RunCostEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reservation.
+	ReservationId string `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	// Its nearest committed ancestor: the reservation whose main agent its
+	// own main agent nests under, as a sub-agent. Empty for the top of the
+	// run (usually its root).
+	UnderReservationId string `protobuf:"bytes,2,opt,name=under_reservation_id,json=underReservationId,proto3" json:"under_reservation_id,omitempty"`
+	// Its own priced usage; recorded_* are what its descendants had
+	// recorded under it when it was committed.
+	Cost          *RunCost `protobuf:"bytes,3,opt,name=cost,proto3" json:"cost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunCostEntry) Reset() {
+	*x = RunCostEntry{}
+	mi := &file_quota_v1_types_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCostEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCostEntry) ProtoMessage() {}
+
+func (x *RunCostEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_quota_v1_types_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCostEntry.ProtoReflect.Descriptor instead.
+func (*RunCostEntry) Descriptor() ([]byte, []int) {
+	return file_quota_v1_types_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RunCostEntry) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *RunCostEntry) GetUnderReservationId() string {
+	if x != nil {
+		return x.UnderReservationId
+	}
+	return ""
+}
+
+func (x *RunCostEntry) GetCost() *RunCost {
+	if x != nil {
+		return x.Cost
+	}
+	return nil
+}
+
 var File_quota_v1_types_proto protoreflect.FileDescriptor
 
 const file_quota_v1_types_proto_rawDesc = "" +
@@ -2499,13 +2716,14 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\tpriced_as\x18\x02 \x01(\tR\bpricedAs\x12\x1a\n" +
 	"\bfallback\x18\x03 \x01(\bR\bfallback\x12\x16\n" +
 	"\x06tokens\x18\x04 \x01(\x03R\x06tokens\x12\x12\n" +
-	"\x04cost\x18\x05 \x01(\x03R\x04cost\"p\n" +
+	"\x04cost\x18\x05 \x01(\x03R\x04cost\"\x94\x01\n" +
 	"\n" +
 	"ActionCost\x12\x12\n" +
 	"\x04tool\x18\x01 \x01(\tR\x04tool\x12&\n" +
 	"\x04tier\x18\x02 \x01(\x0e2\x12.quota.v1.ToolTierR\x04tier\x12\x12\n" +
 	"\x04cost\x18\x03 \x01(\x03R\x04cost\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\"\xff\x02\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12\"\n" +
+	"\funcatalogued\x18\x05 \x01(\bR\funcatalogued\"\xff\x02\n" +
 	"\tAgentCost\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12+\n" +
 	"\x06models\x18\x02 \x03(\v2\x13.quota.v1.ModelCostR\x06models\x12.\n" +
@@ -2521,7 +2739,7 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"total_cost\x18\t \x01(\x03R\ttotalCost\x122\n" +
 	"\n" +
 	"sub_agents\x18\n" +
-	" \x03(\v2\x13.quota.v1.AgentCostR\tsubAgents\"\xe4\x01\n" +
+	" \x03(\v2\x13.quota.v1.AgentCostR\tsubAgents\"\x89\x03\n" +
 	"\aRunCost\x12(\n" +
 	"\x06origin\x18\x01 \x01(\x0e2\x10.quota.v1.OriginR\x06origin\x12'\n" +
 	"\x04root\x18\x02 \x01(\v2\x13.quota.v1.AgentCostR\x04root\x12\x1d\n" +
@@ -2531,7 +2749,12 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"actionCost\x12\x1d\n" +
 	"\n" +
 	"total_cost\x18\x05 \x01(\x03R\ttotalCost\x12'\n" +
-	"\x0ffallback_models\x18\x06 \x03(\tR\x0efallbackModels\"k\n" +
+	"\x0ffallback_models\x18\x06 \x03(\tR\x0efallbackModels\x12.\n" +
+	"\x13recorded_token_cost\x18\a \x01(\x03R\x11recordedTokenCost\x120\n" +
+	"\x14recorded_action_cost\x18\b \x01(\x03R\x12recordedActionCost\x12#\n" +
+	"\rrecorded_cost\x18\t \x01(\x03R\frecordedCost\x12\x1c\n" +
+	"\ttruncated\x18\n" +
+	" \x01(\bR\ttruncated\"k\n" +
 	"\fSourceAmount\x12(\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x10.quota.v1.SourceR\x06source\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x19\n" +
@@ -2569,7 +2792,7 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\vlow_balance\x18\x10 \x01(\bR\n" +
 	"lowBalance\x12(\n" +
 	"\x10pool_low_balance\x18\x11 \x01(\bR\x0epoolLowBalanceB\v\n" +
-	"\t_pool_cap\"\xcd\a\n" +
+	"\t_pool_cap\"\xa1\b\n" +
 	"\vReservation\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12%\n" +
 	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\x12\x1b\n" +
@@ -2597,7 +2820,9 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"\x13root_reservation_id\x18\x14 \x01(\tR\x11rootReservationId\x12'\n" +
 	"\rrun_token_cap\x18\x15 \x01(\x03H\x00R\vrunTokenCap\x88\x01\x01\x12&\n" +
 	"\x0frun_token_spent\x18\x16 \x01(\x03R\rrunTokenSpent\x12\x1a\n" +
-	"\brecorded\x18\x17 \x01(\bR\brecordedB\x10\n" +
+	"\brecorded\x18\x17 \x01(\bR\brecorded\x12'\n" +
+	"\x0fpricing_version\x18\x18 \x01(\x03R\x0epricingVersion\x12)\n" +
+	"\x10run_reservations\x18\x19 \x01(\x03R\x0frunReservationsB\x10\n" +
 	"\x0e_run_token_cap\"\xac\x01\n" +
 	"\tWorkspace\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12I\n" +
@@ -2667,7 +2892,18 @@ const file_quota_v1_types_proto_rawDesc = "" +
 	"PriceTable\x12,\n" +
 	"\x06models\x18\x01 \x03(\v2\x14.quota.v1.ModelPriceR\x06models\x12%\n" +
 	"\x0efallback_model\x18\x02 \x01(\tR\rfallbackModel\x12)\n" +
-	"\x05tools\x18\x03 \x03(\v2\x13.quota.v1.ToolPriceR\x05tools*\\\n" +
+	"\x05tools\x18\x03 \x03(\v2\x13.quota.v1.ToolPriceR\x05tools\"\xb6\x01\n" +
+	"\x0ePricingVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12.\n" +
+	"\apricing\x18\x02 \x01(\v2\x14.quota.v1.PriceTableR\apricing\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x04 \x01(\tR\tcreatedBy\"\x8e\x01\n" +
+	"\fRunCostEntry\x12%\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x120\n" +
+	"\x14under_reservation_id\x18\x02 \x01(\tR\x12underReservationId\x12%\n" +
+	"\x04cost\x18\x03 \x01(\v2\x11.quota.v1.RunCostR\x04cost*\\\n" +
 	"\x04Seat\x12\x14\n" +
 	"\x10SEAT_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSEAT_FREE\x10\x01\x12\f\n" +
@@ -2721,7 +2957,7 @@ func file_quota_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_quota_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_quota_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_quota_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_quota_v1_types_proto_goTypes = []any{
 	(Seat)(0),                     // 0: quota.v1.Seat
 	(Origin)(0),                   // 1: quota.v1.Origin
@@ -2750,7 +2986,9 @@ var file_quota_v1_types_proto_goTypes = []any{
 	(*ModelPrice)(nil),            // 24: quota.v1.ModelPrice
 	(*ToolPrice)(nil),             // 25: quota.v1.ToolPrice
 	(*PriceTable)(nil),            // 26: quota.v1.PriceTable
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*PricingVersion)(nil),        // 27: quota.v1.PricingVersion
+	(*RunCostEntry)(nil),          // 28: quota.v1.RunCostEntry
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_quota_v1_types_proto_depIdxs = []int32{
 	2,  // 0: quota.v1.ToolAction.tier:type_name -> quota.v1.ToolTier
@@ -2767,37 +3005,40 @@ var file_quota_v1_types_proto_depIdxs = []int32{
 	4,  // 11: quota.v1.SourceBalance.source:type_name -> quota.v1.Source
 	0,  // 12: quota.v1.Balance.seat:type_name -> quota.v1.Seat
 	0,  // 13: quota.v1.Balance.next_seat:type_name -> quota.v1.Seat
-	27, // 14: quota.v1.Balance.period_start:type_name -> google.protobuf.Timestamp
-	27, // 15: quota.v1.Balance.period_end:type_name -> google.protobuf.Timestamp
+	29, // 14: quota.v1.Balance.period_start:type_name -> google.protobuf.Timestamp
+	29, // 15: quota.v1.Balance.period_end:type_name -> google.protobuf.Timestamp
 	15, // 16: quota.v1.Balance.sources:type_name -> quota.v1.SourceBalance
 	16, // 17: quota.v1.Balance.totals:type_name -> quota.v1.AccountTotals
 	1,  // 18: quota.v1.Reservation.origin:type_name -> quota.v1.Origin
 	3,  // 19: quota.v1.Reservation.state:type_name -> quota.v1.ReservationState
 	14, // 20: quota.v1.Reservation.held_from:type_name -> quota.v1.SourceAmount
-	27, // 21: quota.v1.Reservation.deadline:type_name -> google.protobuf.Timestamp
-	27, // 22: quota.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
-	27, // 23: quota.v1.Reservation.settle_time:type_name -> google.protobuf.Timestamp
+	29, // 21: quota.v1.Reservation.deadline:type_name -> google.protobuf.Timestamp
+	29, // 22: quota.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	29, // 23: quota.v1.Reservation.settle_time:type_name -> google.protobuf.Timestamp
 	13, // 24: quota.v1.Reservation.cost:type_name -> quota.v1.RunCost
 	14, // 25: quota.v1.Reservation.charged_from:type_name -> quota.v1.SourceAmount
-	27, // 26: quota.v1.Workspace.subscription_start:type_name -> google.protobuf.Timestamp
+	29, // 26: quota.v1.Workspace.subscription_start:type_name -> google.protobuf.Timestamp
 	20, // 27: quota.v1.Workspace.policy:type_name -> quota.v1.WorkspacePolicy
 	5,  // 28: quota.v1.PoolGrant.kind:type_name -> quota.v1.GrantKind
-	27, // 29: quota.v1.PoolGrant.start_time:type_name -> google.protobuf.Timestamp
-	27, // 30: quota.v1.PoolGrant.expire_time:type_name -> google.protobuf.Timestamp
-	27, // 31: quota.v1.PoolGrant.create_time:type_name -> google.protobuf.Timestamp
+	29, // 29: quota.v1.PoolGrant.start_time:type_name -> google.protobuf.Timestamp
+	29, // 30: quota.v1.PoolGrant.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 31: quota.v1.PoolGrant.create_time:type_name -> google.protobuf.Timestamp
 	6,  // 32: quota.v1.PoolGrant.state:type_name -> quota.v1.GrantState
-	27, // 33: quota.v1.WorkspaceBalance.period_start:type_name -> google.protobuf.Timestamp
-	27, // 34: quota.v1.WorkspaceBalance.period_end:type_name -> google.protobuf.Timestamp
+	29, // 33: quota.v1.WorkspaceBalance.period_start:type_name -> google.protobuf.Timestamp
+	29, // 34: quota.v1.WorkspaceBalance.period_end:type_name -> google.protobuf.Timestamp
 	20, // 35: quota.v1.WorkspaceBalance.policy:type_name -> quota.v1.WorkspacePolicy
 	22, // 36: quota.v1.WorkspaceBalance.pool:type_name -> quota.v1.PoolBalance
 	2,  // 37: quota.v1.ToolPrice.tier:type_name -> quota.v1.ToolTier
 	24, // 38: quota.v1.PriceTable.models:type_name -> quota.v1.ModelPrice
 	25, // 39: quota.v1.PriceTable.tools:type_name -> quota.v1.ToolPrice
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	26, // 40: quota.v1.PricingVersion.pricing:type_name -> quota.v1.PriceTable
+	29, // 41: quota.v1.PricingVersion.create_time:type_name -> google.protobuf.Timestamp
+	13, // 42: quota.v1.RunCostEntry.cost:type_name -> quota.v1.RunCost
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_quota_v1_types_proto_init() }
@@ -2814,7 +3055,7 @@ func file_quota_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quota_v1_types_proto_rawDesc), len(file_quota_v1_types_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

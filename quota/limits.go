@@ -1,0 +1,62 @@
+package quota
+
+import "fmt"
+
+// Limits. Every limit has a name, a documented value (README, "Limits")
+// and an error that names it: a request that would pass one is
+// INVALID_ARGUMENT with reason LIMIT_EXCEEDED, the field and the limit's
+// name, and changes nothing.
+
+// Limit is one of the service's limits.
+type Limit struct {
+	// Name is the limit's name on the wire (ErrorInfo metadata "limit").
+	Name string
+	// Field is the request field that passes it.
+	Field string
+	// Value is the limit.
+	Value int64
+	// What says what is counted, after the number: "reservations in one
+	// run".
+	What string
+}
+
+// Run limits: they bound what one script does for a run, whatever its
+// size.
+const (
+	// MaxRunReservations is the most reservations one run may have: its
+	// root and every child, settled or not.
+	MaxRunReservations = 1000
+	// MaxRunAgents is the most agents one run may report across all its
+	// commits (each commit's usage tree counts its nodes).
+	MaxRunAgents = 10_000
+	// MaxRunCost is the most one run may cost in all (its root's own cost
+	// and every cost its children recorded): 10^15 µcredits, so that every
+	// sum stays exact.
+	MaxRunCost = MaxAmount
+	// MaxPoolGranted is the most a workspace's pool may be granted in all
+	// (2^52 µcredits), so that pool counters stay exact in Lua numbers.
+	MaxPoolGranted int64 = 1 << 52
+)
+
+// The limits, by name.
+var (
+	LimitRunReservations = Limit{"run_reservations", "parent_reservation_id", MaxRunReservations,
+		"reservations in one run (its root and every child)"}
+	LimitRunAgents = Limit{"run_agents", "usage", MaxRunAgents, "agents in one run, across all its commits"}
+	LimitRunCost   = Limit{"run_cost", "usage", MaxRunCost, "µcredits of cost in one run (its own and what its children recorded)"}
+	LimitRunDepth  = Limit{"run_depth", "parent_reservation_id", MaxDepth, "levels of reservations in one run"}
+	LimitPool      = Limit{"pool_granted", "amount", MaxPoolGranted, "µcredits granted to one workspace's pool in all"}
+	LimitDepth     = Limit{"usage_depth", "usage", MaxDepth, "levels in one usage tree"}
+	LimitNodes     = Limit{"usage_agents", "usage", MaxNodes, "agents in one usage tree"}
+	LimitItems     = Limit{"usage_items", "usage", MaxItems, "model lines and actions in one usage tree"}
+)
+
+// Limits lists every limit a script may report, in the order of their
+// numbers in the generated Lua constants (1-based): never reorder.
+var Limits = []*Limit{&LimitRunReservations, &LimitRunAgents, &LimitRunCost, &LimitRunDepth, &LimitPool}
+
+// LimitError returns the CodeLimitExceeded error of l.
+func LimitError(l Limit) error {
+	return &Error{Code: CodeLimitExceeded, Field: l.Field, Limit: &l,
+		Message: fmt.Sprintf("%s: the request would pass the limit %s: at most %d %s", l.Field, l.Name, l.Value, l.What)}
+}

@@ -1,0 +1,114 @@
+// Package schema is the one home of what the store's Go code and its Lua
+// scripts must agree on: the layouts of the records kept in Redis and of
+// the scripts' replies, and the constants of the domain the scripts apply
+// (states, seats, codes, limits). Lua renders them as store/lua/gen_const.lua,
+// which `go generate ./store` writes and a test checks is current, so the
+// two sides cannot drift.
+package schema
+
+import "strings"
+
+// Field is one field of a layout: its name and whether it is text (else an
+// integer of µcredits, milliseconds or a count).
+type Field struct {
+	Name string
+	Str  bool
+}
+
+// Layout is an ordered list of fields: a record is a MessagePack array of
+// its values in this order, a reply the values in this order.
+type Layout struct {
+	// Name is the Lua name of the layout ("L_ACCT").
+	Name   string
+	Fields []Field
+	index  map[string]int
+}
+
+// layout parses "a b c:s d" (":s" marks a text field).
+func layout(name, spec string) *Layout {
+	l := &Layout{Name: name, index: map[string]int{}}
+	for _, f := range strings.Fields(spec) {
+		n, isStr := strings.CutSuffix(f, ":s")
+		l.index[n] = len(l.Fields)
+		l.Fields = append(l.Fields, Field{Name: n, Str: isStr})
+	}
+	return l
+}
+
+// Index returns the position of a field (0-based); it panics on a name the
+// layout does not have, which tests catch.
+func (l *Layout) Index(name string) int {
+	i, ok := l.index[name]
+	if !ok {
+		panic("schema: layout " + l.Name + " has no field " + name)
+	}
+	return i
+}
+
+// Len is the number of fields.
+func (l *Layout) Len() int { return len(l.Fields) }
+
+// Records kept in Redis, one string value per record: a MessagePack array
+// (see the headers of the Lua modules for what each field means).
+var (
+	// Workspace: q:{ws:<id>}:ws.
+	Workspace = layout("L_WS", `anchor pooled pcap ov_on ov_cap prog_cap wps wpe
+		ov_used ov_held prog_used prog_held
+		p_granted p_avail p_pend p_live p_held p_spent p_forf ev_pool g_seq`)
+	// Account: q:{ws:<id>}:acct:<member>.
+	Account = layout("L_ACCT", `seat next smon nmon nlife ps pe s_alloc s_spent s_held
+		f_alloc f_spent f_held alloc spent forf held pcap p_used p_held ev_low`)
+	// Grant: q:{ws:<id>}:grant:<gid>.
+	Grant = layout("L_GRANT", `kind amount start exp prio seq ct state held spent forf`)
+	// Reservation: q:{ws:<id>}:res:<hex>; cost, the priced usage of its
+	// commit, comes last and may hold any bytes.
+	Reservation = layout("L_RES", `owner:s origin state fp:s pv req
+		h_seat h_old h_free h_pool h_ov h_grants:s h_ps dl ct st
+		ch chh c_seat c_free c_pool c_ov c_grants:s rel sf
+		parent:s root:s depth seq rec otok oact ktok kact stok sact
+		rcap rtok rtot nres nag open cost:s`)
+)
+
+// Replies of the scripts. A reply is {status, ...}: status OK is followed
+// by the reply's layouts, ERR by a code and its arguments, ROLL by the
+// workspace's anchor.
+var (
+	// ReplyBalance is a member's (or spender's) account as of now, every
+	// derived number computed by the script.
+	ReplyBalance = layout("B", `exists seat next ps pe
+		s_alloc s_avail s_held s_spent f_alloc f_avail f_held f_spent
+		allocated avail held_now spent_now
+		t_alloc t_held t_spent t_forf
+		spendable pool p_held p_used pool_used ov pcap low pool_low`)
+	// ReplyReservation is a reservation; ids are the public ones.
+	ReplyReservation = layout("R", `id:s owner:s origin state pv req held
+		held_seat held_free held_pool held_grants:s held_ov dl ct st
+		ch chh c_seat c_free c_pool c_grants:s c_ov rel sf
+		parent:s root:s depth rec run_cap run_tok run_res
+		otok oact stok sact tok act total cost:s`)
+	// ReplyWorkspace is a workspace, its settings and its pool.
+	ReplyWorkspace = layout("W", `anchor pooled pcap ov_on ov_cap prog_cap wps wpe
+		ov_used ov_held prog_used prog_held
+		p_granted p_avail p_pend p_held p_spent p_forf low`)
+	// ReplyGrant is a pool grant as of now.
+	ReplyGrant = layout("G", `id:s kind amount start exp prio seq ct state held spent forf avail`)
+	// ReplyDenial is what a script saw when it refused a hold
+	// (quota.DenialFacts).
+	ReplyDenial = layout("F", `kind owner:s rank want least spendable own
+		pool_avail pcap_set pool_left ov_left prog_set prog_left parent_free run_left`)
+	// ReplyRunNode is one reservation of a run, for paging a run's costs.
+	ReplyRunNode = layout("N", `id:s parent:s state rec seq otok oact stok sact anc:s cost:s`)
+)
+
+// Records and Replies list the layouts, for the generator.
+var (
+	Records = []*Layout{Workspace, Account, Grant, Reservation}
+	Replies = []*Layout{ReplyBalance, ReplyReservation, ReplyWorkspace, ReplyGrant, ReplyDenial, ReplyRunNode}
+)
+
+// Script reply statuses.
+const (
+	StatusErr  = 0
+	StatusOK   = 1
+	StatusRoll = 2
+)

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua code (lua/*.lua) is made of modules (gen_const, core, account,
+// pool, hold: each builds on the ones before) and entry points (fn_*.lua),
+// each a local function of (keys, args) whose header says which modules it
+// uses. It runs in one of two ways, chosen when the store first talks to
+// Redis:
+//
+//   - Redis Functions (Redis 7 and later): every module and entry point in
+//     one library, "quota_<version>", loaded once with FUNCTION LOAD (on
+//     every master of a Cluster) and called with FCALL
+//     "quota_<version>_<entry>". The version is a hash of the library's
+//     code, so two quotad versions can run side by side during a rolling
+//     deploy, each calling its own functions. A library Redis lost
+//     (restart without persistence, FUNCTION FLUSH, a new node) is loaded
+//     again on the first "function not found", and the call retried.
+//   - Scripts, where the server has no FUNCTION command (the embedded
+//     server, miniredis): each entry point is one script made of the
+//     modules it uses and its own code, run with EVALSHA (EVAL the first
+//     time). The very same code runs; only the framing differs, and
+//     lua/msgpack.lua stands in for Redis's built-in cmsgpack, which
+//     miniredis lacks.
+
+//go:generate go run ./internal/genlua lua/gen_const.lua
+
+//go:embed lua/*.lua
+var luaFS embed.FS
+
+// moduleOrder is the order modules are loaded in; each may use the ones
+// before it.
+var moduleOrder = []string{"gen_const", "core", "account", "pool", "hold"}
+
+// entry is one entry point.
+type entry struct {
+	name string
+	// fn is its function name in the library.
+	fn string
+	// script is its stand-alone form, for servers without Functions.
+	script *redis.Script
+	// size is the stand-alone script's length, in bytes.
+	size int
+}
+
+// library is the Lua code, built once.
+type library struct {
+	version string
+	name    string
+	code    string
+	entries map[string]*entry
+	// scripts are the stand-alone scripts' sources, by entry point.
+	scripts map[string]string
+}
+
+var usesLine = regexp.MustCompile(`(?m)^-- uses: (.+)$`)
+
+// lib is the library, built from the embedded files at start.
+var lib = mustBuild()
+
+func mustBuild() *library {
+	l, err := build()
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// build assembles the library and the stand-alone scripts.
+func build() (*library, error) {
+	read := func(name string) (string, error) {
+		b, err := luaFS.ReadFile("lua/" + name + ".lua")
+		return string(b), err
+	}
+	modules := map[string]string{}
+	for _, m := range append([]string{"msgpack"}, moduleOrder...) {
+		src, err := read(m)
+		if err != nil {
+			return nil, err
+		}
+		modules[m] = src
+	}
+	files, err := luaFS.ReadDir("lua")
+	if err != nil {
+		return nil, err
+	}
+	type fnSrc struct{ name, src string }
+	var fns []fnSrc
+	for _, f := range files {
+		name, ok := strings.CutPrefix(strings.TrimSuffix(f.Name(), ".lua"), "fn_")
+		if !ok {
+			continue
+		}
+		src, err := read("fn_" + name)
+		if err != nil {
+			return nil, err
+		}
+		fns = append(fns, fnSrc{name, src})
+	}
+	sort.Slice(fns, func(i, j int) bool { return fns[i].name < fns[j].name })
+
+	var body strings.Builder
+	for _, m := range moduleOrder {
+		body.WriteString(modules[m])
+		body.WriteString("\n")
+	}
+	for _, f := range fns {
+		body.WriteString(f.src)
+		body.WriteString("\n")
+	}
+	sum := sha256.Sum256([]byte(body.String()))
+	l := &library{version: hex.EncodeToString(sum[:6]), entries: map[string]*entry{}, scripts: map[string]string{}}
+	l.name = "quota_" + l.version
+
+	var code strings.Builder
+	code.WriteString("#!lua name=" + l.name + "\n")
+	code.WriteString(body.String())
+	for _, f := range fns {
+		m := usesLine.FindStringSubmatch(f.src)
+		if m == nil {
+			return nil, fmt.Errorf("store: lua/fn_%s.lua has no \"-- uses:\" line", f.name)
+		}
+		var script strings.Builder
+		script.WriteString(modules["msgpack"])
+		script.WriteString("\n" + modules["gen_const"])
+		for _, use := range strings.Fields(m[1]) {
+			src, ok := modules[use]
+			if !ok || use == "gen_const" {
+				return nil, fmt.Errorf("store: lua/fn_%s.lua uses unknown module %q", f.name, use)
+			}
+			script.WriteString("\n" + src)
+		}
+		script.WriteString("\n" + f.src + "\nreturn " + f.name + "(KEYS, ARGV)\n")
+		e := &entry{name: f.name, fn: l.name + "_" + f.name, script: redis.NewScript(script.String()), size: script.Len()}
+		l.entries[f.name] = e
+		l.scripts[f.name] = script.String()
+		fmt.Fprintf(&code, "redis.register_function('%s', %s)\n", e.fn, f.name)
+	}
+	l.code = code.String()
+	return l, nil
+}
+
+// mustEntry returns the entry point name; it panics on a name no file
+// defines, which any test catches.
+func mustEntry(name string) *entry {
+	e, ok := lib.entries[name]
+	if !ok {
+		panic("store: no entry point lua/fn_" + name + ".lua")
+	}
+	return e
+}
+
+// Ways of running the code.
+const (
+	modeUnknown int32 = iota
+	modeFunctions
+	modeScripts
+)
+
+// runner runs entry points on one Redis deployment.
+type runner struct {
+	rdb  redis.UniversalClient
+	mode atomic.Int32
+	// mu serialises loading the library.
+	mu sync.Mutex
+}
+
+// load loads the library (on every master of a Cluster) or, where the
+// server has no Functions, settles on scripts.
+func (r *runner) load(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	loadOn := func(ctx context.Context, c redis.Cmdable) error {
+		return c.FunctionLoadReplace(ctx, lib.code).Err()
+	}
+	var err error
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return loadOn(ctx, m) })
+	} else {
+		err = loadOn(ctx, r.rdb)
+	}
+	switch {
+	case err == nil:
+		r.mode.Store(modeFunctions)
+		return nil
+	case isUnknownCommand(err):
+		r.mode.Store(modeScripts)
+		return nil
+	}
+	return err
+}
+
+// isUnknownCommand tells whether err says the server has no such command
+// (a server without Functions).
+func isUnknownCommand(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.Contains(strings.ToLower(err.Error()), "unknown command")
+}
+
+// isFunctionNotFound tells whether err says the server lost the library.
+func isFunctionNotFound(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.Contains(err.Error(), "Function not found")
+}
+
+// run runs an entry point and returns its raw reply.
+func (r *runner) run(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
+	if r.mode.Load() == modeUnknown {
+		if err := r.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if r.mode.Load() == modeScripts {
+		return e.script.Run(ctx, r.rdb, keys, args...).Result()
+	}
+	res, err := r.rdb.FCall(ctx, e.fn, keys, args...).Result()
+	if isFunctionNotFound(err) {
+		if err := r.load(ctx); err != nil {
+			return nil, err
+		}
+		res, err = r.rdb.FCall(ctx, e.fn, keys, args...).Result()
+	}
+	return res, err
+}
+
+// LibraryCode returns the Lua library's code, as FUNCTION LOAD takes it.
+func LibraryCode() string { return lib.code }

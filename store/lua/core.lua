@@ -1,0 +1,187 @@
+-- core.lua: what every entry point starts from: the unit of work, the
+-- record codec, the ledger, idempotency records and reply building.
+--
+-- Records. Every record is one Redis string: a MessagePack array of the
+-- fields of its layout, in order (gen_const.lua, generated from
+-- store/internal/schema, has each layout's codec), so no number goes
+-- through text. A record is read once per call into a table, changed in
+-- place, and written back once by flush: the unit of work below keeps
+-- every record it met, so the several records of one run or account stay
+-- coherent however many times a call touches them. Numbers go to Redis
+-- commands and replies as Lua numbers: Redis writes integers below 2^53
+-- exactly.
+--
+-- Conventions shared by every entry point:
+--   * every amount is an integer of µcredits held in a Lua number (a
+--     double): the API bounds amounts so that every sum stays below 2^53,
+--     so the arithmetic is exact;
+--   * every time is Unix milliseconds passed in by quotad (never the Redis
+--     clock), so that tests can move time;
+--   * every key of a workspace starts with the prefix "q:{ws:<id>}:", so
+--     a call touches one cluster slot; the keys met along the way are
+--     built from it;
+--   * a reply is {K.OK, <layout values>...}, {K.ERR, code, args...}, or
+--     {K.ROLL, anchor} when the workspace's or the member's billing period
+--     has ended and Go must pass the new period's bounds (computed by
+--     package quota) in args[3] and args[4].
+--
+-- Common args: [1] now (ms), [2] key prefix, [3] new period start (ms or
+-- 0), [4] new period end (ms or 0), [5] request id, [6] request
+-- fingerprint, [7] the key a Reserve with this request id would have made
+-- (a reservation's hex key; "" for reads).
+
+local function fmt(x)
+  return string.format('%.0f', x)
+end
+
+local function min(a, b)
+  if a < b then return a end
+  return b
+end
+
+local function max(a, b)
+  if a > b then return a end
+  return b
+end
+
+-- unit starts a unit of work: the call's arguments and the records met.
+local function unit(keys, args)
+  return {now = tonumber(args[1]), nows = args[1], pre = args[2], rps = tonumber(args[3]) or 0,
+    rpe = tonumber(args[4]) or 0, req = args[5] or '', fp = args[6] or '',
+    rhex = args[7] or '', keys = keys, args = args, recs = {}, dirty = {}}
+end
+
+-- touch marks a record to be written by flush.
+local function touch(u, t)
+  if not t._d then
+    t._d = true
+    u.dirty[#u.dirty + 1] = t
+  end
+end
+
+-- rec reads the record of layout L at key once per call; nil when it
+-- does not exist.
+local function rec(u, key, L)
+  local t = u.recs[key]
+  if t ~= nil then return t or nil end
+  local s = redis.call('GET', key)
+  if s then
+    t = L.dec(s)
+    t._k, t._L = key, L
+  else
+    t = false
+  end
+  u.recs[key] = t
+  return t or nil
+end
+
+-- rec_new makes a record at key from the table t (every field of L set).
+local function rec_new(u, key, L, t)
+  t._k, t._L = key, L
+  u.recs[key] = t
+  touch(u, t)
+  return t
+end
+
+-- flush writes every record changed by the call.
+local function flush(u)
+  for _, t in ipairs(u.dirty) do
+    redis.call('SET', t._k, t._L.enc(t))
+    t._d = false
+  end
+  u.dirty = {}
+end
+
+-- xadd appends to a stream with an id at quotad's clock, so that entries
+-- can be read and trimmed by quotad's time. When the stream already holds
+-- a later id (another replica's clock is ahead), the entry goes right
+-- after it.
+local function xadd(u, key, fields)
+  local res = redis.pcall('XADD', key, u.nows .. '-*', unpack(fields))
+  if type(res) == 'table' and res.err then
+    local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    local ms = string.match(last[1][1], '^(%d+)')
+    redis.call('XADD', key, ms .. '-*', unpack(fields))
+  end
+end
+
+-- ledger appends one entry to the workspace's ledger: op, the account's
+-- owner, the reservation (public id), the request id, then the pairs of
+-- kv whose value is not 0 or "".
+local function ledger(u, op, owner, res, kv)
+  local f = {'op', op}
+  if owner and owner ~= '' then f[#f + 1] = 'member'; f[#f + 1] = owner end
+  if res and res ~= '' then f[#f + 1] = 'res'; f[#f + 1] = res end
+  if u.req ~= '' then f[#f + 1] = 'req'; f[#f + 1] = u.req end
+  for i = 1, #kv, 2 do
+    local v = kv[i + 1]
+    if v ~= 0 and v ~= '' and v ~= nil then
+      f[#f + 1] = kv[i]
+      f[#f + 1] = v
+    end
+  end
+  xadd(u, u.pre .. 'ledger', f)
+end
+
+-- Idempotency records: q:{...}:idem:<request id> = "<fingerprint>|<outcome>",
+-- kept K.IDEM_TTL_MS. The outcome is "K" for a success (the reply is
+-- rebuilt from the records it names) or "E,<code>,<args>" for an error
+-- that is answered the same way again (a denial, an illegal transition).
+
+-- idem_get returns the outcome recorded under this request id (nil: none),
+-- or false when the id was used for a different request, here or by a
+-- Reserve (whose reservation is its record; own: the caller is that
+-- Reserve, which checked it already).
+local function idem_get(u, own)
+  if u.req == '' then return nil end
+  local s = redis.call('GET', u.pre .. 'idem:' .. u.req)
+  if s then
+    local fp, out = string.match(s, '^([^|]*)|(.*)$')
+    if fp ~= u.fp then return false end
+    return out
+  end
+  if not own and u.rhex ~= '' and redis.call('EXISTS', u.pre .. 'res:' .. u.rhex) == 1 then
+    return false
+  end
+  return nil
+end
+
+-- idem_put records the outcome of this request id.
+local function idem_put(u, outcome)
+  if u.req == '' then return end
+  redis.call('SET', u.pre .. 'idem:' .. u.req, u.fp .. '|' .. outcome, 'PX', K.IDEM_TTL_MS)
+end
+
+-- err_reply builds {K.ERR, code, args...}.
+local function err_reply(code, ...)
+  return {K.ERR, code, ...}
+end
+
+-- err_record records an error outcome under the request id and returns
+-- its reply. Its arguments are numbers or ids (no commas).
+local function err_record(u, code, ...)
+  local out = {K.ERR, code, ...}
+  local parts = {'E'}
+  for i = 2, #out do
+    local v = out[i]
+    if type(v) == 'number' then v = fmt(v) end
+    parts[#parts + 1] = v
+  end
+  idem_put(u, table.concat(parts, ','))
+  return out
+end
+
+-- err_replay turns a recorded error outcome back into its reply: numbers
+-- come back as numbers, text as text.
+local function err_replay(outcome)
+  local out, pos = {K.ERR}, 3 -- after "E,"
+  while true do
+    local j = string.find(outcome, ',', pos, true)
+    local v = string.sub(outcome, pos, (j or 0) - 1)
+    out[#out + 1] = tonumber(v) or v
+    if not j then break end
+    pos = j + 1
+  end
+  return out
+end
+

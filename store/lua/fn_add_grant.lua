@@ -1,0 +1,29 @@
+-- fn_add_grant.lua: add a grant to a workspace's pool. Its id is "g" and
+-- its creation number, which also orders grants oldest first.
+-- uses: core account pool
+--
+-- KEYS[1]  q:{ws:<id>}:ws
+-- args[1..7] common; [8] kind (quota.GrantKind); [9] amount (µcredits);
+-- [10] start (ms); [11] expiry (ms); [12] priority.
+-- Reply: {OK, K.G...}; {ERR, E_LIMIT, limit} when the pool would pass
+-- K.MAX_POOL granted in all; {ERR, E_WS_NOT_FOUND}; {ERR, E_IDEM}.
+local function add_grant(keys, args)
+  local u = unit(keys, args)
+  local prev = idem_get(u)
+  if prev == false then return err_reply(K.E_IDEM) end
+  local w = ws_get(u)
+  if not w then return err_reply(K.E_WS_NOT_FOUND) end
+  if prev then
+    local g = grant_get(u, string.match(prev, '^K,(.*)$'))
+    return put_grant({K.OK}, u, g)
+  end
+  local amount = tonumber(args[9])
+  if w.p_granted + amount > K.MAX_POOL then return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTED) end
+  local g = grant_add(u, w, tonumber(args[8]), amount, tonumber(args[10]), tonumber(args[11]),
+    tonumber(args[12]))
+  ledger(u, 'grant_add', '', '', {'grant', g.id, 'amount', g.amount, 'start', g.start,
+    'expiry', g.exp, 'priority', g.prio})
+  idem_put(u, 'K,' .. g.id)
+  flush(u)
+  return put_grant({K.OK}, u, g)
+end

@@ -1,0 +1,131 @@
+-- fn_reserve.lua: take a hold for a member or a programmatic spender, in
+-- source order (seat, free, pool, overage) and within every cap; or, with
+-- a parent, a child hold carved out of the parent's free hold (see
+-- quota/run.go), topped up from the sources where allowed.
+-- uses: core account pool hold
+--
+-- The reservation's key is the hex of its request id (args[7]), so the
+-- record is also the Reserve's idempotency record: a retry finds it and
+-- gets the reservation as it stands.
+--
+-- KEYS[1]  q:{ws:<id>}:ws
+-- args[1..7] common (core.lua); [8] owner (a member id, K.SPENDER_MARK and a
+-- spender id, or "" for a child: the parent's); [9] origin; [10] price
+-- version; [11] amount, [12] minimum (µcredits; 0 and 0 for a free
+-- Sidekick run); [13] deadline (ms); [14] parent hex ("" for a root); [15]
+-- top-up allowed (1/0); [16] the run's token cap (a root's; K.CAP_UNLIMITED:
+-- none); [17] the parent's price version.
+-- Reply: {OK, K.R..., K.B...}; {ERR, E_DENIED, K.F...}; {ERR, code}
+-- for E_PARENT_NOT_FOUND, E_PARENT_NOT_HELD, E_WS_NOT_FOUND, E_IDEM;
+-- {ERR, E_INVALID, "owner"}; {ERR, E_LIMIT, limit}; {ROLL, anchor}.
+local function reserve(keys, args)
+  local u = unit(keys, args)
+  local hex = u.rhex
+  local r = res_get(u, hex)
+  if r then
+    if r.fp ~= u.fp then return err_reply(K.E_IDEM) end
+    local w, a, ok = open_owner(u, r.owner)
+    if not ok then return {K.ROLL, w.anchor} end
+    finish(u, w, a)
+    return reply_res(u, w, a, r)
+  end
+  local prev = idem_get(u, true)
+  if prev == false then return err_reply(K.E_IDEM) end
+  if prev then return err_replay(prev) end
+
+  local owner, origin, pv = args[8], tonumber(args[9]), tonumber(args[10])
+  local want, least = tonumber(args[11]), tonumber(args[12])
+  local p, root
+  if args[14] ~= '' then
+    p = res_get(u, args[14])
+    if not p or p.pv ~= tonumber(args[17]) or p.origin ~= origin then
+      return err_reply(K.E_PARENT_NOT_FOUND)
+    end
+    if owner ~= '' and owner ~= p.owner then return err_reply(K.E_INVALID, 'owner') end
+    owner = p.owner
+    -- Limits, before anything changes.
+    if p.depth >= K.MAX_DEPTH then return err_reply(K.E_LIMIT, K.LIMIT_RUN_DEPTH) end
+    root = res_root(u, p) or p
+    if root.nres >= K.MAX_RUN_RES then return err_reply(K.E_LIMIT, K.LIMIT_RUN_RESERVATIONS) end
+  end
+  local w, a, ok = open_owner(u, owner)
+  if not w then return err_reply(K.E_WS_NOT_FOUND) end
+  if not ok then return {K.ROLL, w.anchor} end
+
+  r = {owner = owner, origin = origin, state = K.HELD, fp = u.fp, pv = pv, req = want,
+    h_seat = 0, h_old = 0, h_free = 0, h_pool = 0, h_ov = 0, h_grants = '', h_ps = a.ps,
+    dl = tonumber(args[13]), ct = u.now, st = 0, ch = 0, chh = 0, c_seat = 0, c_free = 0,
+    c_pool = 0, c_ov = 0, c_grants = '', rel = 0, sf = 0, parent = '', root = '', depth = 1,
+    seq = 0, rec = 0, otok = 0, oact = 0, ktok = 0, kact = 0, stok = 0, sact = 0,
+    rcap = tonumber(args[16]), rtok = 0, rtot = 0, nres = 1, nag = 0, open = 0, cost = ''}
+  r.hex = hex
+  local carved = 0
+
+  if p then
+    if p.state ~= K.HELD then
+      finish(u, w, a)
+      return err_record(u, K.E_PARENT_NOT_HELD)
+    end
+    r.parent, r.depth, r.rcap, r.nres = p.hex, p.depth + 1, K.CAP_UNLIMITED, 0
+    r.root = p.root
+    if r.root == '' then r.root = p.hex end
+    r.dl = min(r.dl, p.dl)
+    local take, top = 0, 0
+    if want > 0 then
+      -- The run's token cap bounds what the child may ask for.
+      local allow = min(want, run_cap_left(u, p))
+      if allow < least or allow == 0 then
+        finish(u, w, a)
+        return deny(u, w, a, K.DENY_RUN_CAP, want, least, 0, allow)
+      end
+      normalize(u, a, p)
+      local free = max(res_held(p) - p.ktok - p.kact, 0)
+      take = min(allow, free)
+      local function top_up()
+        if take < allow and args[15] == '1' then return min(allow - take, (spendable(w, a))) end
+        return 0
+      end
+      top = top_up()
+      if take + top < least and u.more then
+        catch_up(u, w, a)
+        top = top_up()
+      end
+      if take + top < least then
+        finish(u, w, a)
+        if args[15] ~= '1' then return deny(u, w, a, K.DENY_PARENT_HOLD, want, least, free, 0) end
+        return deny(u, w, a, K.DENY_SOURCES, want, least, free, 0)
+      end
+    end
+    rec_new(u, u.pre .. 'res:' .. hex, K.L_RES, r)
+    if take > 0 then carve(u, p, r, take) end
+    carved = take
+    if top > 0 then hold_add(u, r, draw(u, w, a, top, true)) end
+    root.nres = root.nres + 1
+    r.seq = root.nres - 1
+    touch(u, root)
+    redis.call('ZADD', u.pre .. 'kids:' .. p.hex, r.seq, hex)
+    redis.call('ZADD', u.pre .. 'run:' .. r.root, r.seq, hex)
+  else
+    local avail = 0
+    if want > 0 then
+      avail = spendable(w, a)
+      if avail < least and u.more then
+        catch_up(u, w, a)
+        avail = spendable(w, a)
+      end
+      if avail < least then
+        finish(u, w, a)
+        return deny(u, w, a, K.DENY_SOURCES, want, least, 0, 0)
+      end
+    end
+    rec_new(u, u.pre .. 'res:' .. hex, K.L_RES, r)
+    if want > 0 then hold_add(u, r, draw(u, w, a, min(want, avail), true)) end
+  end
+  redis.call('ZADD', u.pre .. 'deadlines', r.dl, hex)
+  -- held: drawn from the sources; carved: moved from the parent's hold.
+  ledger(u, 'reserve', owner, res_id(r), {'held', res_held(r) - carved, 'carved', carved,
+    'seat', r.h_seat + r.h_old, 'free', r.h_free, 'pool', r.h_pool, 'grants', r.h_grants,
+    'overage', r.h_ov, 'parent', pub(r, r.parent)})
+  finish(u, w, a)
+  return reply_res(u, w, a, r)
+end

@@ -1,0 +1,87 @@
+-- fn_retain.lua: enforce a workspace's retentions. Settled runs whose root
+-- settled before a cutoff are deleted: the root, every child (run:<hex>)
+-- and their indexes. The ledger and the events streams are trimmed to the
+-- entries after their cutoffs, but never past an entry that a consumer
+-- group of the stream has not acknowledged yet (delivered and pending, or
+-- not delivered yet): an exporter reading the stream never misses one.
+-- uses: core
+--
+-- KEYS[1]  q:{ws:<id>}:ws
+-- args[1..2] common; [8] runs cutoff (ms): roots settled before it are
+-- deleted; [9] the most runs to delete; [10] ledger cutoff (ms); [11]
+-- events cutoff (ms). A cutoff of 0 keeps everything.
+-- Reply: {runs deleted, more runs due (1/0), ledger entries trimmed,
+-- events trimmed, streams held above their cutoff by a consumer group}.
+
+-- id_lt tells whether stream id a ("ms-seq") is before b.
+local function id_lt(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+
+-- keep_from returns the first id a consumer group of the stream at key
+-- still needs (nil: none): its oldest pending entry, else the entry after
+-- the last one it was delivered.
+local function keep_from(key)
+  local first
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+    local f = {}
+    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+    local need
+    if tonumber(f['pending']) and tonumber(f['pending']) > 0 then
+      local p = redis.call('XPENDING', key, f['name'])
+      need = p[2]
+    else
+      local ms, seq = string.match(f['last-delivered-id'], '^(%d+)-(%d+)$')
+      need = ms .. '-' .. fmt(tonumber(seq) + 1)
+    end
+    if not first or id_lt(need, first) then first = need end
+  end
+  return first
+end
+
+-- trim trims the stream at key to the entries from cutoff (ms) on, or
+-- from what a consumer group still needs. Returns the entries trimmed and
+-- whether a group held the stream above its cutoff.
+local function trim(key, cutoff)
+  if cutoff <= 0 or redis.call('EXISTS', key) == 0 then return 0, false end
+  local minid = string.format('%.0f-0', cutoff)
+  local need = keep_from(key)
+  local held = false
+  if need and id_lt(need, minid) then
+    minid, held = need, true
+  end
+  return redis.call('XTRIM', key, 'MINID', minid), held
+end
+
+local function retain(keys, args)
+  local u = unit(keys, args)
+  local cutoff, limit = tonumber(args[8]), tonumber(args[9])
+  local runs, more = 0, false
+  if cutoff > 0 then
+    local ids = redis.call('ZRANGEBYSCORE', u.pre .. 'settled', '-inf', '(' .. fmt(cutoff),
+      'LIMIT', 0, limit + 1)
+    more = #ids > limit
+    for i = 1, min(#ids, limit) do
+      local hex = ids[i]
+      local s = redis.call('GET', u.pre .. 'res:' .. hex)
+      if not s or K.L_RES.dec(s).state ~= K.HELD then
+        local run = u.pre .. 'run:' .. hex
+        for _, kid in ipairs(redis.call('ZRANGE', run, 0, -1)) do
+          redis.call('DEL', u.pre .. 'res:' .. kid, u.pre .. 'kids:' .. kid)
+        end
+        redis.call('DEL', u.pre .. 'res:' .. hex, u.pre .. 'kids:' .. hex, run)
+        runs = runs + 1
+      end
+      redis.call('ZREM', u.pre .. 'settled', hex)
+    end
+  end
+  local nl, hl = trim(u.pre .. 'ledger', tonumber(args[10]))
+  local ne, he = trim(u.pre .. 'events', tonumber(args[11]))
+  local held = 0
+  if hl then held = held + 1 end
+  if he then held = held + 1 end
+  return {runs, more and 1 or 0, nl, ne, held}
+end

@@ -1,0 +1,114 @@
+-- msgpack.lua: a MessagePack codec in plain Lua, for servers whose Lua has
+-- no cmsgpack (the embedded server, miniredis). It is part of the
+-- stand-alone scripts only (store/lua.go); Redis Functions use Redis's
+-- built-in cmsgpack, which reads and writes the same format. It handles
+-- what records hold: one array of integers (magnitude below 2^53,
+-- negatives above -2^31) and strings.
+local cmsgpack = {}
+do
+  local function be(n, bytes)
+    local t = {}
+    for i = bytes, 1, -1 do
+      t[i] = string.char(n % 256)
+      n = math.floor(n / 256)
+    end
+    return table.concat(t)
+  end
+
+  local function int(n)
+    if n >= 0 then
+      if n < 128 then return string.char(n) end
+      if n < 256 then return string.char(0xcc, n) end
+      if n < 65536 then return string.char(0xcd) .. be(n, 2) end
+      if n < 4294967296 then return string.char(0xce) .. be(n, 4) end
+      return string.char(0xcf) .. be(n, 8)
+    end
+    if n >= -32 then return string.char(256 + n) end
+    if n >= -128 then return string.char(0xd0, 256 + n) end
+    if n >= -32768 then return string.char(0xd1) .. be(65536 + n, 2) end
+    if n >= -2147483648 then return string.char(0xd2) .. be(4294967296 + n, 4) end
+    error('msgpack.lua: integer out of range: ' .. n)
+  end
+
+  local function str(s)
+    local n = #s
+    if n < 32 then return string.char(0xa0 + n) .. s end
+    if n < 256 then return string.char(0xd9, n) .. s end
+    if n < 65536 then return string.char(0xda) .. be(n, 2) .. s end
+    return string.char(0xdb) .. be(n, 4) .. s
+  end
+
+  function cmsgpack.pack(a)
+    local n = #a
+    local out = {}
+    if n < 16 then
+      out[1] = string.char(0x90 + n)
+    elseif n < 65536 then
+      out[1] = string.char(0xdc) .. be(n, 2)
+    else
+      out[1] = string.char(0xdd) .. be(n, 4)
+    end
+    for i = 1, n do
+      local v = a[i]
+      if type(v) == 'number' then out[i + 1] = int(v) else out[i + 1] = str(v) end
+    end
+    return table.concat(out)
+  end
+
+  local function uint(s, pos, bytes)
+    local n = 0
+    for i = pos, pos + bytes - 1 do n = n * 256 + string.byte(s, i) end
+    return n
+  end
+
+  -- value reads the value at pos; returns it and the next position.
+  local function value(s, pos)
+    local c = string.byte(s, pos)
+    if c < 0x80 then return c, pos + 1 end
+    if c >= 0xe0 then return c - 256, pos + 1 end
+    if c >= 0xa0 and c <= 0xbf then
+      local n = c - 0xa0
+      return string.sub(s, pos + 1, pos + n), pos + 1 + n
+    end
+    if c == 0xc0 then return nil, pos + 1 end
+    if c == 0xc2 then return false, pos + 1 end
+    if c == 0xc3 then return true, pos + 1 end
+    if c == 0xcc then return uint(s, pos + 1, 1), pos + 2 end
+    if c == 0xcd then return uint(s, pos + 1, 2), pos + 3 end
+    if c == 0xce then return uint(s, pos + 1, 4), pos + 5 end
+    if c == 0xcf then return uint(s, pos + 1, 8), pos + 9 end
+    if c == 0xd0 then return uint(s, pos + 1, 1) - 256, pos + 2 end
+    if c == 0xd1 then
+      local n = uint(s, pos + 1, 2)
+      if n >= 32768 then n = n - 65536 end
+      return n, pos + 3
+    end
+    if c == 0xd2 then
+      local n = uint(s, pos + 1, 4)
+      if n >= 2147483648 then n = n - 4294967296 end
+      return n, pos + 5
+    end
+    local w = ({[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4})[c]
+    if w then
+      local n = uint(s, pos + 1, w)
+      return string.sub(s, pos + 1 + w, pos + w + n), pos + 1 + w + n
+    end
+    error('msgpack.lua: unsupported type byte ' .. c)
+  end
+
+  function cmsgpack.unpack(s)
+    local c, pos, n = string.byte(s, 1), 2, 0
+    if c >= 0x90 and c <= 0x9f then
+      n = c - 0x90
+    elseif c == 0xdc then
+      n, pos = uint(s, 2, 2), 4
+    elseif c == 0xdd then
+      n, pos = uint(s, 2, 4), 6
+    else
+      error('msgpack.lua: not an array')
+    end
+    local a = {}
+    for i = 1, n do a[i], pos = value(s, pos) end
+    return a
+  end
+end

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store/internal/schema"
+)
+
+// runPageBytes bounds the encoded usage trees one ListRun page carries (at
+// least one reservation's, whatever its size); their protobuf form is at
+// most about three times larger.
+const runPageBytes = 16 << 10
+
+// ListRun returns a page of ref's run: its reservations in the order they
+// were made, the root first, after the cursor (-1: from the root), and
+// the cursor of the next page (-1: no more).
+func (s *Store) ListRun(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time, after int64, limit int) ([]quota.RunEntry, int64, error) {
+	r, err := s.do(ctx, call{entry: fnListRun, ws: ws, now: now,
+		args: []any{ref.Hex, ref.Version, after, limit, runPageBytes}})
+	if err != nil {
+		return nil, 0, err
+	}
+	next, n := r.int(), int(r.int())
+	out := make([]quota.RunEntry, 0, n)
+	for range n {
+		v := r.layout(schema.ReplyRunNode)
+		e := quota.RunEntry{
+			Seq:      v.int("seq"),
+			ID:       v.str("id"),
+			ParentID: v.str("parent"),
+			State:    quota.State(v.int("state")),
+			Recorded: v.int("rec") == schema.RecRecorded,
+			Voided:   v.int("rec") == schema.RecVoided,
+		}
+		if raw := v.str("cost"); raw != "" {
+			c, err := decodeCost(raw)
+			if err != nil {
+				return nil, 0, quota.Internal(err)
+			}
+			c.Recorded = quota.CostTotals{TokenCost: v.int("stok"), ActionCost: v.int("sact"), TotalCost: v.int("stok") + v.int("sact")}
+			e.Cost = &c
+		}
+		for a := range strings.SplitSeq(v.str("anc"), ";") {
+			f := strings.Split(a, ".")
+			if len(f) != 3 {
+				continue
+			}
+			e.Ancestors = append(e.Ancestors, quota.RunAncestor{
+				ID:     quota.ReservationID(ref.Origin, f[0], ref.Version),
+				State:  quota.State(asInt(f[1])),
+				Voided: asInt(f[2]) == schema.RecVoided,
+			})
+		}
+		out = append(out, e)
+	}
+	return out, next, nil
+}

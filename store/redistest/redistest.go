@@ -44,8 +44,9 @@ func init() {
 }
 
 // Main is the test package's TestMain: it starts one redis-server for the
-// package (see StartServer), runs the tests, stops the server and exits
-// with the tests' code. If redis-server cannot start, it prints why (how to
+// package (see StartServer), runs the tests, stops the server (and the
+// shared cluster, if a test started it: see SharedCluster) and exits with
+// the tests' code. If redis-server cannot start, it prints why (how to
 // install it, when it is missing) and exits 1.
 func Main(m *testing.M) {
 	os.Exit(runMain(m))
@@ -58,7 +59,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer s.Close()
+	defer closeShared()
 	server = s
+	inMain = true
 	return m.Run()
 }
 

@@ -195,6 +195,7 @@ func (c *Cluster) view(ctx context.Context, s *Server) ([]shard, error) {
 				x.replicas = append(x.replicas, addr)
 			}
 		}
+		sort.Strings(x.replicas)
 		out = append(out, x)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].slots[0][0] < out[j].slots[0][0] })

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +136,31 @@ func TestClusterTopologyAndScripts(t *testing.T) {
 	})
 	if err != nil || n != 0 {
 		t.Fatalf("keys on the masters after FlushAll: %d, %v; want 0", n, err)
+	}
+}
+
+// TestClusterBackendOneAtATime: parallel tests on the cluster backend
+// take turns, so that one's New does not flush another's keys.
+func TestClusterBackendOneAtATime(t *testing.T) {
+	var inside atomic.Int32
+	for _, name := range []string{"a", "b", "c"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxFor(t, time.Minute)
+			rdb := redistest.ClusterBackend().New(t)
+			if n := inside.Add(1); n != 1 {
+				t.Errorf("%d tests hold the cluster at once", n)
+			}
+			defer inside.Add(-1)
+			key := "{ws:" + name + "}:k"
+			if err := rdb.Set(ctx, key, name, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // room for another test's New
+			if got, err := rdb.Get(ctx, key).Result(); err != nil || got != name {
+				t.Fatalf("GET %s = %q, %v; want %q", key, got, err, name)
+			}
+		})
 	}
 }
 

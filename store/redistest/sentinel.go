@@ -325,10 +325,16 @@ func (s *Sentinel) Restart(ctx context.Context, n *Server) error {
 	if err := n.Restart(); err != nil {
 		return err
 	}
-	if err := n.adminClient().SlaveOf(ctx, "127.0.0.1", strconv.Itoa(m.Port())).Err(); err != nil {
-		return fmt.Errorf("redistest: REPLICAOF on %s: %w", n.Addr(), err)
-	}
 	return s.wait(ctx, func(ctx context.Context) error {
+		role, err := n.adminClient().Do(ctx, "ROLE").Slice()
+		if err != nil {
+			return fmt.Errorf("ROLE on %s: %v", n.Addr(), err)
+		}
+		if len(role) < 3 || role[0] != "slave" || fmt.Sprint(role[2]) != strconv.Itoa(m.Port()) {
+			if err := n.adminClient().SlaveOf(ctx, "127.0.0.1", strconv.Itoa(m.Port())).Err(); err != nil {
+				return fmt.Errorf("REPLICAOF on %s: %v", n.Addr(), err)
+			}
+		}
 		if err := s.checkReplica(ctx, m, n); err != nil {
 			return err
 		}

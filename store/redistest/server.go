@@ -91,7 +91,6 @@ type Server struct {
 // process is one run of redis-server.
 type process struct {
 	cmd  *exec.Cmd
-	log  *os.File      // its stdout and stderr
 	done chan struct{} // closed when it has exited
 }
 
@@ -204,7 +203,7 @@ func (s *Server) startProcess() error {
 		log.Close()
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
-	p := &process{cmd: cmd, log: log, done: make(chan struct{})}
+	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		log.Close()

@@ -18,6 +18,21 @@
 // A missing redis-server is a failure that says how to install it, never a
 // skip. redistest imports store (for the embedded server), so store's own
 // tests that use it are in package store_test.
+//
+// For failures (issue 10) it also has:
+//
+//   - StartServerWith: a redis-server with an AOF, a password or ACL user,
+//     a fixed port or more arguments, which a test can Pause, Resume, Kill
+//     and Restart on the same port and directory.
+//   - StartCluster: a Redis Cluster of three masters and three replicas,
+//     whose masters a test can kill and wait to fail over; SharedCluster
+//     and ClusterBackend share one per test package (not in Backends).
+//   - StartSentinel: a master, a replica and three sentinels.
+//   - NewProxy: a TCP proxy that loses replies, holds, cuts, refuses or
+//     delays traffic, for RESP and gRPC alike.
+//
+// Every process dies with the test binary (on Linux), and every wait is
+// bounded.
 package redistest
 
 import (
@@ -44,8 +59,9 @@ func init() {
 }
 
 // Main is the test package's TestMain: it starts one redis-server for the
-// package (see StartServer), runs the tests, stops the server and exits
-// with the tests' code. If redis-server cannot start, it prints why (how to
+// package (see StartServer), runs the tests, stops the server (and the
+// shared cluster, if a test started it: see SharedCluster) and exits with
+// the tests' code. If redis-server cannot start, it prints why (how to
 // install it, when it is missing) and exits 1.
 func Main(m *testing.M) {
 	os.Exit(runMain(m))
@@ -58,7 +74,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer s.Close()
+	defer closeShared()
 	server = s
+	inMain = true
 	return m.Run()
 }
 

@@ -11,12 +11,17 @@ import (
 
 func TestMain(m *testing.M) { redistest.Main(m) }
 
+// allBackends is Backends and the cluster, which Backends leaves out.
+func allBackends() []redistest.Backend {
+	return append(redistest.Backends(), redistest.ClusterBackend())
+}
+
 // incrBy is a tiny script in the shape of the store's: KEYS and ARGV in,
 // a number out.
 var incrBy = redis.NewScript(`return redis.call('INCRBY', KEYS[1], ARGV[1])`)
 
 func TestBackendsAnswer(t *testing.T) {
-	for _, b := range redistest.Backends() {
+	for _, b := range allBackends() {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			rdb := b.New(t)
@@ -40,7 +45,7 @@ func TestBackendsAnswer(t *testing.T) {
 }
 
 func TestBackendsStartEmpty(t *testing.T) {
-	for _, b := range redistest.Backends() {
+	for _, b := range allBackends() {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			first := b.New(t)

@@ -73,6 +73,7 @@ func testConfig(addr, workload string, count int64) Config {
 	cfg.Workspaces = 2
 	cfg.Members = 5
 	cfg.Seed = 1
+	cfg.Samples = 20
 	cfg.Timeout = 30 * time.Second // the race detector slows the embedded store
 	return cfg
 }
@@ -260,7 +261,7 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("parseConfig = %+v, %v; want the flag's token and duration", cfg, err)
 	}
 	for _, args := range [][]string{
-		{"-workload", "burst"}, {"-keys", "zipf"}, {"-workers", "0"},
+		{"-raw"}, {"-profile"}, {"-workload", "burst"}, {"-keys", "zipf"}, {"-workers", "0"},
 		{"-rate", "-1"}, {"-prefix", "a b"}, {"extra"},
 	} {
 		if _, err := parseConfig(args, env, io.Discard); err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ type Config struct {
 	// Token, when set, is sent as "authorization: Bearer <token>" metadata
 	// on every call. -token, default $QUOTA_TOKEN.
 	Token string
+	// RedisURL is a redis:// URL of the Redis quotad uses, for -raw,
+	// -profile and the Redis statistics. -redis, default none.
+	RedisURL string
 	// Workload is reserve, cycle or mix. -workload, default cycle.
 	Workload string
 	// Workers is how many calls run at once. -workers, default 50.
@@ -59,6 +63,18 @@ type Config struct {
 	// Prefix starts every workspace id: <prefix>-0 ... -prefix, default
 	// "bench".
 	Prefix string
+	// Raw also runs the Reserve workload straight on Redis through the
+	// store package, and compares. Needs RedisURL. -raw, default false.
+	Raw bool
+	// Profile runs Reserve, Commit, Extend and Refund in separate phases
+	// of ProfileN calls each and reports Redis µs per script call of
+	// each. Needs RedisURL. -profile, default false; -profile-n, default
+	// 1000.
+	Profile  bool
+	ProfileN int
+	// Samples is how many keys of each record kind are sized with MEMORY
+	// USAGE. -samples, default 200.
+	Samples int
 }
 
 // defaultDuration is -duration's default; countDuration bounds a -count
@@ -81,6 +97,8 @@ func defaultConfig() Config {
 		Timeout:    5 * time.Second,
 		Setup:      true,
 		Prefix:     "bench",
+		ProfileN:   1000,
+		Samples:    200,
 	}
 }
 
@@ -97,6 +115,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "quotad's gRPC `address`")
 	fs.StringVar(&cfg.Token, "token", "", "bearer `token` sent as authorization metadata (default $QUOTA_TOKEN)")
+	fs.StringVar(&cfg.RedisURL, "redis", "", "redis:// `URL` of the Redis quotad uses: enables -raw, -profile and the Redis statistics")
 	fs.StringVar(&cfg.Workload, "workload", cfg.Workload, "what to run: reserve, cycle (Reserve→Commit) or mix (60% cycle, 15% refund, 15% extend, 10% denial)")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent workers")
 	fs.IntVar(&cfg.Workspaces, "workspaces", cfg.Workspaces, "workspaces")
@@ -109,6 +128,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of each call")
 	fs.BoolVar(&cfg.Setup, "setup", cfg.Setup, "create the workspaces and seats first (idempotent)")
 	fs.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "workspace id `prefix`: workspaces are <prefix>-0, <prefix>-1, ...")
+	fs.BoolVar(&cfg.Raw, "raw", false, "also run the Reserve workload straight on Redis (store package) and print the ratio gRPC/raw; needs -redis")
+	fs.BoolVar(&cfg.Profile, "profile", false, "measure Redis µs per script call of Reserve, Commit, Extend and Refund in separate phases; needs -redis")
+	fs.IntVar(&cfg.ProfileN, "profile-n", cfg.ProfileN, "calls per -profile phase")
+	fs.IntVar(&cfg.Samples, "samples", cfg.Samples, "keys sized per record kind (MEMORY USAGE)")
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -148,6 +171,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("-timeout must be positive, got %s", c.Timeout)
 	case c.Prefix == "" || strings.ContainsFunc(c.Prefix, badIDRune):
 		return fmt.Errorf("-prefix: want 1 or more of [A-Za-z0-9._:@-], got %q", c.Prefix)
+	case c.ProfileN < 1 || c.ProfileN > 1_000_000:
+		return fmt.Errorf("-profile-n: want 1 to 10^6, got %d", c.ProfileN)
+	case c.Samples < 1 || c.Samples > 100_000:
+		return fmt.Errorf("-samples: want 1 to 10^5, got %d", c.Samples)
+	case (c.Raw || c.Profile) && c.RedisURL == "":
+		return errors.New("-raw and -profile need -redis")
 	}
 	return nil
 }
@@ -160,11 +189,15 @@ func badIDRune(r rune) bool {
 const usageText = `Usage: quotabench [flags]
 
 quotabench loads quotad over gRPC and reports throughput, latency
-percentiles per RPC and per op, and errors by gRPC code and reason.
+percentiles per RPC and per op, and errors by gRPC code and reason. With
+-redis it also reports Redis µs per script call, bytes per record, bytes
+per run and the slow log; -raw compares with the same Reserve load sent
+straight to Redis, -profile measures each script alone.
 
 Examples:
   quotabench -workload cycle -duration 30s
   quotabench -workload mix -rate 2000 -duration 1m
+  quotabench -redis redis://127.0.0.1:6379 -workload cycle -duration 10s -raw -profile
 
 Flags:
 `

@@ -18,6 +18,14 @@
 // stdout: ops/s and runs/s, latency p50, p99, p99.9 and max per RPC and
 // per op (per cycle), and errors by gRPC code and ErrorInfo reason.
 //
+// Given the Redis quotad uses (-redis), it also reports Redis µs per
+// script call (INFO commandstats: EVALSHA, EVAL or FCALL), bytes of Redis
+// per run (used_memory), bytes per record kind (SCAN and MEMORY USAGE) and
+// the script calls of the slow log over 1 ms; -raw compares the Reserve
+// workload over gRPC with the same load sent straight to Redis through the
+// store package; -profile measures Reserve, Commit, Extend and Refund in
+// separate phases, Redis µs per script call each.
+//
 // Run quotabench -h for the flags.
 package main
 

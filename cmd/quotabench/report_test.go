@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,64 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		if got := classify(tt.err); got != tt.want {
 			t.Errorf("classify(%v) = %+v, want %+v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestCommandStatsDelta(t *testing.T) {
+	before := parseCommandStats("# Commandstats\r\n" +
+		"cmdstat_evalsha:calls=4,usec=600,usec_per_call=150.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_ping:calls=1,usec=1,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n")
+	after := parseCommandStats("# Commandstats\r\n" +
+		"cmdstat_evalsha:calls=10,usec=1500,usec_per_call=150.00,rejected_calls=0,failed_calls=1\r\n" +
+		"cmdstat_eval:calls=2,usec=400,usec_per_call=200.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_FCALL:calls=5,usec=250,usec_per_call=50.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_hset:calls=99,usec=99,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_ping:calls=3,usec=3,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n")
+	if got, want := after["evalsha"], (cmdStat{Calls: 10, Failed: 1, Usec: 1500}); got != want {
+		t.Errorf("parsed evalsha = %+v, want %+v", got, want)
+	}
+	u := scriptDelta(before, after)
+	if u.Calls != 12 || u.Usec != 1550 {
+		t.Errorf("scriptDelta = %d calls, %d µs; want 12 calls (a failed one left out), 1550 µs", u.Calls, u.Usec)
+	}
+	if got, want := fmt.Sprintf("%.2f", u.PerCall()), "129.17"; got != want {
+		t.Errorf("PerCall = %s, want %s", got, want)
+	}
+	if got, want := u.String(), "eval 2 calls 400 µs, evalsha 6 calls 900 µs (1 failed), fcall 5 calls 250 µs"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+	if got := scriptDelta(after, after); got.Calls != 0 || got.PerCall() != 0 || got.String() != "no script call" {
+		t.Errorf("scriptDelta of no change = %+v (%s)", got, got)
+	}
+}
+
+func TestRecordKinds(t *testing.T) {
+	patterns := make([]string, len(recordKinds))
+	for i, k := range recordKinds {
+		patterns[i] = fmt.Sprintf(k.Pattern, "bench-*")
+	}
+	tests := map[string]string{
+		"q:{ws:bench-1}:ws":                    "workspace",
+		"q:{ws:bench-1}:acct:m7":               "account",
+		"q:{ws:bench-12}:holds:m7":             "holds index",
+		"q:{ws:bench-1}:res:c_0123":            "reservation",
+		"q:{ws:bench-1}:kids:c_0123":           "children",
+		"q:{ws:bench-1}:idem:qb-abc-1-r":       "idempotency",
+		"q:{ws:bench-1}:deadlines":             "deadlines",
+		"q:{ws:bench-1}:ledger":                "ledger",
+		"q:{ws:bench-1}:events":                "events",
+		"q:{ws:other-1}:res:c_0123":            "",
+		"q:{pricing}:table":                    "",
+		"q:{ws:bench-1}:something-else:c_0123": "",
+	}
+	for key, want := range tests {
+		got := ""
+		if i := kindOf(key, patterns); i >= 0 {
+			got = recordKinds[i].Name
+		}
+		if got != want {
+			t.Errorf("kind of %q = %q, want %q", key, got, want)
 		}
 	}
 }

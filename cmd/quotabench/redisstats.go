@@ -171,7 +171,7 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 // logged, and the log keeps the last slowKeep of them.
 const (
 	slowOver = time.Millisecond
-	slowKeep = 1024
+	slowKeep = 10_000 // a few MB at most: Redis keeps 32 args of 128 bytes per entry
 )
 
 // prepareSlowlog logs every command over slowOver, keeps slowKeep of them

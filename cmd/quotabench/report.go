@@ -257,7 +257,7 @@ func writeSlow(w io.Writer, r slowReport) {
 		fmt.Fprintf(w, ": %s", strings.Join(cmds, ", "))
 	}
 	if r.Entries >= slowKeep {
-		fmt.Fprintf(w, "; the log is full (%d entries): older ones were dropped", slowKeep)
+		fmt.Fprintf(w, "; the log is full (%d entries): older ones were dropped, so this is a lower bound", slowKeep)
 	}
 	fmt.Fprintln(w)
 	if byCmd["eval"] > 0 {

@@ -4,7 +4,7 @@
 # buf, pinned, built by `go run` (the first run compiles it: a few minutes).
 BUF := go run github.com/bufbuild/buf/cmd/buf@v1.75.0
 
-.PHONY: gen lint test check-gen run bench ci
+.PHONY: gen lint test check-gen run bench load ci
 
 # gen regenerates gen/ from proto/.
 gen:
@@ -34,6 +34,20 @@ run:
 # bench runs the store and domain benchmarks.
 bench:
 	go test -run '^$$' -bench . -benchmem ./store/ ./quota/
+
+# load measures quotad under load with cmd/quotabench (issue 7): it starts
+# a throwaway redis-server (no persistence) on LOAD_REDIS_PORT and quotad
+# on LOAD_ADDR, runs quotabench with LOAD_FLAGS, then stops both.
+LOAD_REDIS_PORT ?= 6390
+LOAD_ADDR ?= 127.0.0.1:7090
+LOAD_FLAGS ?= -workload cycle -duration 10s -raw -profile
+load:
+	@set -e; tmp=$$(mktemp -d); trap 'kill $$qpid $$rpid 2>/dev/null; wait; rm -rf $$tmp' EXIT; \
+	go build -o $$tmp/quotad ./cmd/quotad; go build -o $$tmp/quotabench ./cmd/quotabench; \
+	redis-server --port $(LOAD_REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --dir $$tmp --loglevel warning >$$tmp/redis.log 2>&1 & rpid=$$!; \
+	sleep 0.5; \
+	$$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
+	$$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
 
 # ci runs every check.
 ci: lint check-gen test

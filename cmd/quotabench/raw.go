@@ -1,0 +1,83 @@
+package main
+
+// The raw path: the Reserve workload sent straight to Redis through the
+// store package's Go API, the same script quotad runs, without gRPC and
+// without the service layer (no validation, no pricing). It is kept alone
+// in this file, and uses only store.New, (*store.Store).Reserve,
+// quota.ReserveOp, quota.Idem and quota.OriginConversation, because the
+// store is being rewritten and this call may change.
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store"
+)
+
+// rpcRawReserve names the raw call in the latency table.
+const rpcRawReserve = "store.Reserve"
+
+// rawTTL is the lifetime of a raw hold: quotad's default TTL, as the gRPC
+// Reserves of the comparison get.
+const rawTTL = 5 * time.Minute
+
+// rawLoad reserves holdAmount per op through the store package.
+type rawLoad struct {
+	st      *store.Store
+	keys    keyspace
+	timeout time.Duration
+	run     string
+	rngs    []*rand.Rand
+	stats   *stats
+}
+
+// newRawLoad returns the raw Reserve workload on rdb for workers workers,
+// picking keys as the gRPC workloads do with the same seed.
+func newRawLoad(rdb redis.UniversalClient, keys keyspace, workers int, seed uint64, timeout time.Duration, st *stats) *rawLoad {
+	r := &rawLoad{st: store.New(rdb), keys: keys, timeout: timeout, run: newRunID(), stats: st}
+	for w := range workers {
+		r.rngs = append(r.rngs, rand.New(rand.NewPCG(seed, uint64(w))))
+	}
+	return r
+}
+
+// op takes one hold; it is an opFunc.
+func (r *rawLoad) op(ctx context.Context, w int, i int64, due time.Time) {
+	ws, mem := r.keys.pick(r.rngs[w], i)
+	req := "qb-" + r.run + "-" + strconv.FormatInt(i, 10) + "-raw"
+	err := r.stats.call(ctx, r.timeout, rpcRawReserve, func(ctx context.Context) error {
+		now := time.Now()
+		_, err := r.st.Reserve(ctx, quota.ReserveOp{
+			Idem:          quota.Idem{RequestID: req, Fingerprint: "quotabench-raw-" + req},
+			WorkspaceID:   ws,
+			MemberID:      mem,
+			ReservationID: newReservationID(),
+			Origin:        quota.OriginConversation,
+			Amount:        holdAmount,
+			Min:           holdAmount,
+			Deadline:      now.Add(rawTTL),
+			Now:           now,
+		})
+		return err
+	})
+	if err != nil {
+		r.stats.fail(err)
+		return
+	}
+	r.stats.succeed(kindReserve, due)
+}
+
+// newReservationID returns an id in the format of the service's (origin
+// letter "c" for a conversation, "_", 32 hex digits).
+func newReservationID() string {
+	var b [16]byte
+	crand.Read(b[:]) // never fails (Go 1.24+)
+	return "c_" + hex.EncodeToString(b[:])
+}

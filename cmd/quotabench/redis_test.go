@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quota-svc/quota/store/redistest"
+)
+
+// TestRawProfileAndRedisStats runs a cycle load with -raw and -profile on
+// a real redis-server that quotad and quotabench share, and checks the
+// figures that do not depend on speed: every raw and profile call
+// succeeded and reached Redis, and each record kind written was sized.
+func TestRawProfileAndRedisStats(t *testing.T) {
+	srv, err := redistest.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	addr := startQuotad(t, rdb)
+
+	cfg := testConfig(addr, workloadCycle, 200)
+	cfg.RedisURL = "redis://" + srv.Addr() + "/0"
+	cfg.Raw = true
+	cfg.Profile = true
+	cfg.ProfileN = 50
+	sum := runBench(t, cfg)
+
+	checkCounts(t, sum.Main.Stats, 200, counts{
+		runs: 200,
+		rpcs: map[string]int64{rpcReserve: 200, rpcCommit: 200},
+		ops:  map[string]int64{kindCycle: 200},
+	})
+	// Each Reserve and Commit is one script call (EVALSHA, or EVAL the
+	// first time); this quotad has no sweeper.
+	if sum.MainRedis == nil {
+		t.Fatal("no Redis figures for the main phase")
+	}
+	if got := sum.MainRedis.Scripts.Calls; got < 400 || got > 410 {
+		t.Errorf("script calls of 200 cycles = %d, want about 400", got)
+	}
+	if sum.MainRedis.Scripts.Usec <= 0 {
+		t.Errorf("script µs = %d, want some", sum.MainRedis.Scripts.Usec)
+	}
+
+	c := sum.Compare
+	if c == nil {
+		t.Fatal("no -raw comparison")
+	}
+	if c.Reused {
+		t.Error("the comparison reused a cycle phase as its gRPC Reserve side")
+	}
+	for name, r := range map[string]phaseResult{"gRPC": c.GRPC, "raw": c.Raw} {
+		if ops, runs := r.Stats.ops.Load(), r.Stats.runs.Load(); ops != 200 || runs != 200 {
+			t.Errorf("%s reserve: %d ops, %d runs, want 200 each (%v)", name, ops, runs, r.Stats.outcomeList())
+		}
+	}
+	if c.RawRedis == nil || c.RawRedis.Scripts.Calls < 200 {
+		t.Errorf("raw phase script calls = %+v, want at least 200", c.RawRedis)
+	}
+	if c.Ratio() <= 0 {
+		t.Errorf("ratio gRPC/raw = %g, want a positive number", c.Ratio())
+	}
+
+	if len(sum.Profile) != 5 {
+		t.Fatalf("%d profile phases, want 5", len(sum.Profile))
+	}
+	for _, p := range sum.Profile {
+		if p.Calls != 50 || p.Failed != 0 {
+			t.Errorf("profile %s: %d calls, %d failed; want 50, 0", p.Name, p.Calls, p.Failed)
+		}
+		if p.Scripts.Calls < 50 || p.Scripts.Calls > 55 || p.Scripts.PerCall() <= 0 {
+			t.Errorf("profile %s: %d script calls at %.1f µs; want about 50, some µs", p.Name, p.Scripts.Calls, p.Scripts.PerCall())
+		}
+	}
+
+	if !sum.RecordsComplete {
+		t.Error("the record scan stopped early on a small keyspace")
+	}
+	sized := map[string]recordSize{}
+	for _, s := range sum.Records {
+		sized[s.Kind.Name] = s
+	}
+	for _, kind := range []string{"workspace", "account", "holds index", "reservation", "idempotency", "deadlines", "ledger"} {
+		if s := sized[kind]; s.Seen == 0 || s.Sized == 0 || s.Bytes <= 0 {
+			t.Errorf("record %s: %+v, want keys seen and sized", kind, s)
+		}
+	}
+	if got := sized["workspace"].Seen; got != 2 {
+		t.Errorf("workspace records = %d, want 2", got)
+	}
+	// Reservations: 200 cycles, 400 Reserves of the comparison, 100 of
+	// the profile.
+	if got := sized["reservation"].Seen; got != 700 {
+		t.Errorf("reservation records = %d, want 700", got)
+	}
+	if got := sized["reservation"].Sized; got != cfg.Samples {
+		t.Errorf("reservations sized = %d, want -samples %d", got, cfg.Samples)
+	}
+	if s := sized["ledger"]; s.Entries <= 0 {
+		t.Errorf("ledger entries = %d, want some", s.Entries)
+	}
+
+	if sum.Slow == nil {
+		t.Fatal("no slow log report")
+	}
+	// The slow log settings are put back.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := rdb.ConfigGet(ctx, "slowlog-log-slower-than").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["slowlog-log-slower-than"] != strconv.Itoa(10000) {
+		t.Errorf("slowlog-log-slower-than after the run = %q, want Redis's default 10000 back", got["slowlog-log-slower-than"])
+	}
+}

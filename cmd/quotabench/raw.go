@@ -2,15 +2,12 @@ package main
 
 // The raw path: the Reserve workload sent straight to Redis through the
 // store package's Go API, the same script quotad runs, without gRPC and
-// without the service layer (no validation, no pricing). It is kept alone
-// in this file, and uses only store.New, (*store.Store).Reserve,
-// quota.ReserveOp, quota.Idem and quota.OriginConversation, because the
-// store is being rewritten and this call may change.
+// without the service layer (no validation, no pricing). It builds the
+// same ReserveOp quota.Service builds: the reservation's key is the hex
+// of its request id, priced with version 0.
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -55,15 +52,14 @@ func (r *rawLoad) op(ctx context.Context, w int, i int64, due time.Time) {
 	err := r.stats.call(ctx, r.timeout, rpcRawReserve, func(ctx context.Context) error {
 		now := time.Now()
 		_, err := r.st.Reserve(ctx, quota.ReserveOp{
-			Idem:          quota.Idem{RequestID: req, Fingerprint: "quotabench-raw-" + req},
-			WorkspaceID:   ws,
-			MemberID:      mem,
-			ReservationID: newReservationID(),
-			Origin:        quota.OriginConversation,
-			Amount:        holdAmount,
-			Min:           holdAmount,
-			Deadline:      now.Add(rawTTL),
-			Now:           now,
+			Idem:        quota.Idem{RequestID: req, Fingerprint: "quotabench-raw-" + req},
+			WorkspaceID: ws,
+			MemberID:    mem,
+			Ref:         quota.ReservationRef{Origin: quota.OriginConversation, Hex: quota.RequestHex(ws, req)},
+			Amount:      holdAmount,
+			Min:         holdAmount,
+			Deadline:    now.Add(rawTTL),
+			Now:         now,
 		})
 		return err
 	})
@@ -72,12 +68,4 @@ func (r *rawLoad) op(ctx context.Context, w int, i int64, due time.Time) {
 		return
 	}
 	r.stats.succeed(kindReserve, due)
-}
-
-// newReservationID returns an id in the format of the service's (origin
-// letter "c" for a conversation, "_", 32 hex digits).
-func newReservationID() string {
-	var b [16]byte
-	crand.Read(b[:]) // never fails (Go 1.24+)
-	return "c_" + hex.EncodeToString(b[:])
 }

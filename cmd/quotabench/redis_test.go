@@ -87,7 +87,7 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	for _, s := range sum.Records {
 		sized[s.Kind.Name] = s
 	}
-	for _, kind := range []string{"workspace", "account", "holds index", "reservation", "idempotency", "deadlines", "ledger"} {
+	for _, kind := range []string{"workspace", "account", "reservation", "idempotency", "deadlines", "settled index", "ledger"} {
 		if s := sized[kind]; s.Seen == 0 || s.Sized == 0 || s.Bytes <= 0 {
 			t.Errorf("record %s: %+v, want keys seen and sized", kind, s)
 		}

@@ -158,9 +158,10 @@ func TestRecordKinds(t *testing.T) {
 	tests := map[string]string{
 		"q:{ws:bench-1}:ws":                    "workspace",
 		"q:{ws:bench-1}:acct:m7":               "account",
-		"q:{ws:bench-12}:holds:m7":             "holds index",
-		"q:{ws:bench-1}:res:c_0123":            "reservation",
-		"q:{ws:bench-1}:kids:c_0123":           "children",
+		"q:{ws:bench-12}:run:0123":             "run index",
+		"q:{ws:bench-1}:res:0123":              "reservation",
+		"q:{ws:bench-1}:kids:0123":             "held children",
+		"q:{ws:bench-1}:settled":               "settled index",
 		"q:{ws:bench-1}:idem:qb-abc-1-r":       "idempotency",
 		"q:{ws:bench-1}:deadlines":             "deadlines",
 		"q:{ws:bench-1}:ledger":                "ledger",

@@ -50,7 +50,11 @@ func (s *Store) SetWorkspace(ctx context.Context, op quota.WorkspaceOp) (quota.W
 	if err != nil {
 		return quota.Workspace{}, err
 	}
-	return workspace(ws, r.layout(schema.ReplyWorkspace)), nil
+	w, err := workspaceRecord(r.layout(schema.ReplyWorkspace))
+	if err != nil {
+		return quota.Workspace{}, err
+	}
+	return workspace(ws, w), nil
 }
 
 // GetWorkspace returns a workspace.
@@ -66,14 +70,7 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (quota.Workspace, e
 	if err != nil {
 		return quota.Workspace{}, quota.Internal(err)
 	}
-	p := quota.Policy{OverageEnabled: w.int("ov_on") == 1, OverageCap: w.int("ov_cap"), Pooled: w.int("pooled") == 1}
-	if c := w.int("pcap"); c >= 0 {
-		p.DefaultPoolCap, p.HasDefaultPoolCap = c, true
-	}
-	if c := w.int("prog_cap"); c >= 0 {
-		p.ProgrammaticCap, p.HasProgrammaticCap = c, true
-	}
-	return quota.Workspace{ID: id, SubscriptionStart: msTime(w.int("anchor")), Policy: p}, nil
+	return workspace(id, w), nil
 }
 
 // SetSeat changes a member's seat.
@@ -82,7 +79,7 @@ func (s *Store) SetSeat(ctx context.Context, op quota.SeatOp) (quota.Balance, er
 	if err != nil {
 		return quota.Balance{}, err
 	}
-	return balance(op.WorkspaceID, op.MemberID, r.layout(schema.ReplyBalance)), nil
+	return balance(op.WorkspaceID, op.MemberID, r.layout(schema.ReplyBalance))
 }
 
 // Reserve takes a hold.
@@ -147,7 +144,7 @@ func (s *Store) GetBalance(ctx context.Context, ws, member string, now time.Time
 	if err != nil {
 		return quota.Balance{}, err
 	}
-	return balance(ws, member, r.layout(schema.ReplyBalance)), nil
+	return balance(ws, member, r.layout(schema.ReplyBalance))
 }
 
 // SetPolicy sets a workspace's pool and overage settings.
@@ -159,7 +156,11 @@ func (s *Store) SetPolicy(ctx context.Context, op quota.PolicyOp) (quota.Workspa
 	if err != nil {
 		return quota.Workspace{}, err
 	}
-	return workspace(op.WorkspaceID, r.layout(schema.ReplyWorkspace)), nil
+	w, err := workspaceRecord(r.layout(schema.ReplyWorkspace))
+	if err != nil {
+		return quota.Workspace{}, err
+	}
+	return workspace(op.WorkspaceID, w), nil
 }
 
 // SetMemberCap sets or clears a member's pool cap override.
@@ -175,7 +176,7 @@ func (s *Store) SetMemberCap(ctx context.Context, op quota.MemberCapOp) (quota.B
 	if err != nil {
 		return quota.Balance{}, err
 	}
-	return balance(op.WorkspaceID, op.MemberID, r.layout(schema.ReplyBalance)), nil
+	return balance(op.WorkspaceID, op.MemberID, r.layout(schema.ReplyBalance))
 }
 
 // AddGrant adds a pool grant.
@@ -186,7 +187,7 @@ func (s *Store) AddGrant(ctx context.Context, op quota.GrantOp) (quota.Grant, er
 	if err != nil {
 		return quota.Grant{}, err
 	}
-	return grant(g.WorkspaceID, r.layout(schema.ReplyGrant)), nil
+	return grant(g.WorkspaceID, r.layout(schema.ReplyGrant))
 }
 
 // VoidGrant voids a pool grant.
@@ -195,7 +196,7 @@ func (s *Store) VoidGrant(ctx context.Context, op quota.VoidGrantOp) (quota.Gran
 	if err != nil {
 		return quota.Grant{}, err
 	}
-	return grant(op.WorkspaceID, r.layout(schema.ReplyGrant)), nil
+	return grant(op.WorkspaceID, r.layout(schema.ReplyGrant))
 }
 
 // ListGrants lists pool grants, oldest first.
@@ -207,7 +208,11 @@ func (s *Store) ListGrants(ctx context.Context, ws string, now time.Time, after 
 	next, n := r.int(), int(r.int())
 	grants := make([]quota.Grant, 0, n)
 	for range n {
-		grants = append(grants, grant(ws, r.layout(schema.ReplyGrant)))
+		g, err := grant(ws, r.layout(schema.ReplyGrant))
+		if err != nil {
+			return nil, 0, err
+		}
+		grants = append(grants, g)
 	}
 	return grants, next, nil
 }
@@ -218,7 +223,7 @@ func (s *Store) GetWorkspaceBalance(ctx context.Context, ws string, now time.Tim
 	if err != nil {
 		return quota.WorkspaceBalance{}, err
 	}
-	return workspaceBalance(ws, r.layout(schema.ReplyWorkspace)), nil
+	return workspaceBalance(ws, r.layout(schema.ReplyWorkspace))
 }
 
 // get reads a string key; found is false when it does not exist.

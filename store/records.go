@@ -38,6 +38,11 @@ func decodeRecord(raw string, l *schema.Layout) (record, error) {
 	return record{l: l, v: vals}, nil
 }
 
+// emptyRecord is a record of l whose fields are all 0 and "".
+func emptyRecord(l *schema.Layout) record {
+	return record{l: l, v: make([]any, l.Len())}
+}
+
 func (r record) str(name string) string { return asStr(r.v[r.l.Index(name)]) }
 
 func (r record) int(name string) int64 { return asInt(r.v[r.l.Index(name)]) }

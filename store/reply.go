@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -164,18 +163,28 @@ func splitOwner(o string) (member, spender string) {
 	return o, ""
 }
 
-// balance reads a balance (layout B).
-func balance(ws, member string, v vals) quota.Balance {
-	seat := quota.SourceBalance{Source: quota.SourceSeat, Allocated: v.int("s_alloc"), Available: v.int("s_avail"),
-		Held: v.int("s_held"), Spent: v.int("s_spent")}
-	free := quota.SourceBalance{Source: quota.SourceFree, Allocated: v.int("f_alloc"), Available: v.int("f_avail"),
-		Held: v.int("f_held"), Spent: v.int("f_spent")}
-	pool := quota.SourceBalance{Source: quota.SourcePool, Available: v.int("pool"), Held: v.int("p_held"), Spent: v.int("p_used")}
+// balance reads a balance (layout B): the account as stored, and what
+// the script derived.
+func balance(ws, member string, v vals) (quota.Balance, error) {
+	var a record
+	if raw := v.str("acct"); raw != "" {
+		var err error
+		if a, err = decodeRecord(raw, schema.Account); err != nil {
+			return quota.Balance{}, quota.Internal(err)
+		}
+	} else {
+		a = emptyRecord(schema.Account)
+	}
+	seat := quota.SourceBalance{Source: quota.SourceSeat, Allocated: a.int("s_alloc"), Available: v.int("s_avail"),
+		Held: a.int("s_held"), Spent: a.int("s_spent")}
+	free := quota.SourceBalance{Source: quota.SourceFree, Allocated: a.int("f_alloc"), Available: v.int("f_avail"),
+		Held: a.int("f_held"), Spent: a.int("f_spent")}
+	pool := quota.SourceBalance{Source: quota.SourcePool, Available: v.int("pool"), Held: a.int("p_held"), Spent: a.int("p_used")}
 	overage := quota.SourceBalance{Source: quota.SourceOverage, Available: v.int("ov")}
 	b := quota.Balance{
 		WorkspaceID: ws,
 		MemberID:    member,
-		Seat:        quota.SeatByRank(int(v.int("seat"))),
+		Seat:        quota.SeatByRank(int(a.int("seat"))),
 		PeriodStart: msTime(v.int("ps")),
 		PeriodEnd:   msTime(v.int("pe")),
 		Allocated:   v.int("allocated"),
@@ -188,57 +197,62 @@ func balance(ws, member string, v vals) quota.Balance {
 		LowBalance:  v.bool("low"),
 		PoolLow:     v.bool("pool_low"),
 		Totals: quota.Totals{
-			Allocated: v.int("t_alloc"),
+			Allocated: a.int("alloc"),
 			Available: v.int("avail"),
-			Held:      v.int("t_held"),
-			Spent:     v.int("t_spent"),
-			Forfeited: v.int("t_forf"),
+			Held:      a.int("held"),
+			Spent:     a.int("spent"),
+			Forfeited: a.int("forf"),
 		},
 	}
 	if c := v.int("pcap"); c >= 0 {
 		b.PoolCap, b.HasPoolCap = c, true
 	}
-	if next := v.int("next"); v.bool("exists") && next >= 0 {
+	if next := a.int("next"); v.bool("exists") && next >= 0 {
 		b.NextSeat, b.HasNext = quota.SeatByRank(int(next)), true
 	}
-	return b
+	return b, nil
 }
 
-// reservation reads a reservation (layout R).
+// reservation reads a reservation (layout R): its record as stored, and
+// what the script derived.
 func reservation(ws string, v vals) (quota.Reservation, error) {
+	rec, err := decodeRecord(v.str("res"), schema.Reservation)
+	if err != nil {
+		return quota.Reservation{}, quota.Internal(err)
+	}
 	r := quota.Reservation{
 		WorkspaceID:     ws,
 		ID:              v.str("id"),
-		Origin:          quota.Origin(v.int("origin")),
-		State:           quota.State(v.int("state")),
-		Requested:       v.int("req"),
+		Origin:          quota.Origin(rec.int("origin")),
+		State:           quota.State(rec.int("state")),
+		Requested:       rec.int("req"),
 		Held:            v.int("held"),
-		HeldFrom:        sourceAmounts(v.int("held_seat"), v.int("held_free"), v.str("held_grants"), v.int("held_ov")),
-		Deadline:        msTime(v.int("dl")),
-		Created:         msTime(v.int("ct")),
-		Settled:         msTime(v.int("st")),
+		HeldFrom:        sourceAmounts(v.int("held_seat"), rec.int("h_free"), rec.str("h_grants"), rec.int("h_ov")),
+		Deadline:        msTime(rec.int("dl")),
+		Created:         msTime(rec.int("ct")),
+		Settled:         msTime(rec.int("st")),
 		ParentID:        v.str("parent"),
 		RootID:          v.str("root"),
-		Recorded:        v.int("rec") == schema.RecRecorded,
+		Recorded:        rec.int("rec") == schema.RecRecorded,
 		RunTokenSpent:   v.int("run_tok"),
 		RunReservations: v.int("run_res"),
-		PricingVersion:  v.int("pv"),
-		Charged:         v.int("ch"),
-		ChargedFromHold: v.int("chh"),
-		ChargedFrom:     sourceAmounts(v.int("c_seat"), v.int("c_free"), v.str("c_grants"), v.int("c_ov")),
-		Released:        v.int("rel"),
-		Shortfall:       v.int("sf"),
+		PricingVersion:  rec.int("pv"),
+		Charged:         rec.int("ch"),
+		ChargedFromHold: rec.int("chh"),
+		ChargedFrom:     sourceAmounts(rec.int("c_seat"), rec.int("c_free"), rec.str("c_grants"), rec.int("c_ov")),
+		Released:        rec.int("rel"),
+		Shortfall:       rec.int("sf"),
 	}
-	r.MemberID, r.SpenderID = splitOwner(v.str("owner"))
+	r.MemberID, r.SpenderID = splitOwner(rec.str("owner"))
 	if c := v.int("run_cap"); c >= 0 {
 		r.RunTokenCap, r.HasRunTokenCap = c, true
 	}
-	if raw := v.str("cost"); raw != "" {
+	if raw := rec.str("cost"); raw != "" {
 		c, err := decodeCost(raw)
 		if err != nil {
 			return r, quota.Internal(fmt.Errorf("reservation %s: %w", r.ID, err))
 		}
-		c.Recorded = quota.CostTotals{TokenCost: v.int("stok"), ActionCost: v.int("sact"), TotalCost: v.int("stok") + v.int("sact")}
+		c.Recorded = quota.CostTotals{TokenCost: rec.int("stok"), ActionCost: rec.int("sact"), TotalCost: v.int("recorded")}
 		c.TokenCost, c.ActionCost, c.TotalCost = v.int("tok"), v.int("act"), v.int("total")
 		r.Cost = &c
 	}
@@ -251,8 +265,11 @@ func (r *reply) outcome(ws string) (quota.Outcome, error) {
 	if err != nil {
 		return quota.Outcome{}, err
 	}
-	member := res.MemberID
-	return quota.Outcome{Reservation: res, Balance: balance(ws, member, r.layout(schema.ReplyBalance))}, nil
+	b, err := balance(ws, res.MemberID, r.layout(schema.ReplyBalance))
+	if err != nil {
+		return quota.Outcome{}, err
+	}
+	return quota.Outcome{Reservation: res, Balance: b}, nil
 }
 
 // sourceAmounts lists the non-zero amounts per source, in draw order: seat,
@@ -276,68 +293,82 @@ func sourceAmounts(seat, free int64, grants string, overage int64) []quota.Sourc
 	return out
 }
 
-// policy reads a workspace's settings (layout W).
-func policy(v vals) quota.Policy {
+// policy reads a workspace's settings from its record.
+func policy(w record) quota.Policy {
 	p := quota.Policy{
-		OverageEnabled: v.bool("ov_on"),
-		OverageCap:     v.int("ov_cap"),
-		Pooled:         v.bool("pooled"),
+		OverageEnabled: w.int("ov_on") == 1,
+		OverageCap:     w.int("ov_cap"),
+		Pooled:         w.int("pooled") == 1,
 	}
-	if c := v.int("pcap"); c >= 0 {
+	if c := w.int("pcap"); c >= 0 {
 		p.DefaultPoolCap, p.HasDefaultPoolCap = c, true
 	}
-	if c := v.int("prog_cap"); c >= 0 {
+	if c := w.int("prog_cap"); c >= 0 {
 		p.ProgrammaticCap, p.HasProgrammaticCap = c, true
 	}
 	return p
 }
 
-// workspace reads a workspace (layout W).
-func workspace(ws string, v vals) quota.Workspace {
-	return quota.Workspace{ID: ws, SubscriptionStart: msTime(v.int("anchor")), Policy: policy(v)}
+// workspaceRecord reads the workspace record of a reply (layout W).
+func workspaceRecord(v vals) (record, error) {
+	w, err := decodeRecord(v.str("ws"), schema.Workspace)
+	if err != nil {
+		return record{}, quota.Internal(err)
+	}
+	return w, nil
+}
+
+// workspace reads a workspace from its record.
+func workspace(ws string, w record) quota.Workspace {
+	return quota.Workspace{ID: ws, SubscriptionStart: msTime(w.int("anchor")), Policy: policy(w)}
 }
 
 // workspaceBalance reads a workspace's pool and usage (layout W).
-func workspaceBalance(ws string, v vals) quota.WorkspaceBalance {
+func workspaceBalance(ws string, v vals) (quota.WorkspaceBalance, error) {
+	w, err := workspaceRecord(v)
+	if err != nil {
+		return quota.WorkspaceBalance{}, err
+	}
 	return quota.WorkspaceBalance{
 		WorkspaceID: ws,
-		PeriodStart: msTime(v.int("wps")),
-		PeriodEnd:   msTime(v.int("wpe")),
-		Policy:      policy(v),
+		PeriodStart: msTime(w.int("wps")),
+		PeriodEnd:   msTime(w.int("wpe")),
+		Policy:      policy(w),
 		Pool: quota.PoolBalance{
-			Granted:   v.int("p_granted"),
-			Available: v.int("p_avail"),
-			Pending:   v.int("p_pend"),
-			Held:      v.int("p_held"),
-			Spent:     v.int("p_spent"),
-			Forfeited: v.int("p_forf"),
+			Granted:   w.int("p_granted"),
+			Available: w.int("p_avail"),
+			Pending:   w.int("p_pend"),
+			Held:      w.int("p_held"),
+			Spent:     w.int("p_spent"),
+			Forfeited: w.int("p_forf"),
 		},
-		OverageUsed:      v.int("ov_used"),
-		OverageHeld:      v.int("ov_held"),
-		ProgrammaticUsed: v.int("prog_used"),
-		ProgrammaticHeld: v.int("prog_held"),
+		OverageUsed:      w.int("ov_used"),
+		OverageHeld:      w.int("ov_held"),
+		ProgrammaticUsed: w.int("prog_used"),
+		ProgrammaticHeld: w.int("prog_held"),
 		PoolLow:          v.bool("low"),
-	}
+	}, nil
 }
 
 // grant reads a grant (layout G).
-func grant(ws string, v vals) quota.Grant {
+func grant(ws string, v vals) (quota.Grant, error) {
+	g, err := decodeRecord(v.str("grant"), schema.Grant)
+	if err != nil {
+		return quota.Grant{}, quota.Internal(err)
+	}
 	return quota.Grant{
 		WorkspaceID: ws,
 		ID:          v.str("id"),
-		Kind:        quota.GrantKind(v.int("kind")),
-		Amount:      v.int("amount"),
-		Start:       msTime(v.int("start")),
-		Expiry:      msTime(v.int("exp")),
-		Priority:    v.int("prio"),
-		Created:     msTime(v.int("ct")),
-		State:       quota.GrantState(v.int("state")),
+		Kind:        quota.GrantKind(g.int("kind")),
+		Amount:      g.int("amount"),
+		Start:       msTime(g.int("start")),
+		Expiry:      msTime(g.int("exp")),
+		Priority:    g.int("prio"),
+		Created:     msTime(g.int("ct")),
+		State:       quota.GrantState(g.int("state")),
 		Available:   v.int("avail"),
-		Held:        v.int("held"),
-		Spent:       v.int("spent"),
-		Forfeited:   v.int("forf"),
-	}
+		Held:        g.int("held"),
+		Spent:       g.int("spent"),
+		Forfeited:   g.int("forf"),
+	}, nil
 }
-
-// errNoReply is a reply shorter than its layouts.
-var errNoReply = errors.New("store: short reply")

@@ -27,20 +27,24 @@ func (s *Store) ListRun(ctx context.Context, ws string, ref quota.ReservationRef
 	out := make([]quota.RunEntry, 0, n)
 	for range n {
 		v := r.layout(schema.ReplyRunNode)
+		rec, err := decodeRecord(v.str("res"), schema.Reservation)
+		if err != nil {
+			return nil, 0, quota.Internal(err)
+		}
 		e := quota.RunEntry{
-			Seq:      v.int("seq"),
+			Seq:      rec.int("seq"),
 			ID:       v.str("id"),
 			ParentID: v.str("parent"),
-			State:    quota.State(v.int("state")),
-			Recorded: v.int("rec") == schema.RecRecorded,
-			Voided:   v.int("rec") == schema.RecVoided,
+			State:    quota.State(rec.int("state")),
+			Recorded: rec.int("rec") == schema.RecRecorded,
+			Voided:   rec.int("rec") == schema.RecVoided,
 		}
-		if raw := v.str("cost"); raw != "" {
+		if raw := rec.str("cost"); raw != "" {
 			c, err := decodeCost(raw)
 			if err != nil {
 				return nil, 0, quota.Internal(err)
 			}
-			c.Recorded = quota.CostTotals{TokenCost: v.int("stok"), ActionCost: v.int("sact"), TotalCost: v.int("stok") + v.int("sact")}
+			c.Recorded = quota.CostTotals{TokenCost: rec.int("stok"), ActionCost: rec.int("sact"), TotalCost: v.int("recorded")}
 			e.Cost = &c
 		}
 		for a := range strings.SplitSeq(v.str("anc"), ";") {

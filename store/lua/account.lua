@@ -17,6 +17,10 @@
 --   p_held, p_spent, p_forf   the pool's held, spent and forfeited credits
 --   ev_pool        wps of the period of the last pool low-balance event
 --   g_seq          grants created so far (grant ids and creation order)
+--   g_next         time of the next grant start or expiry (0: none)
+--   d_next         no held reservation has a deadline before it (a lower
+--                  bound: 0 means unknown), so that a call checks the
+--                  deadlines index only once something may be due
 --
 -- Account: q:{ws:<id>}:acct:<owner> (layout K.L_ACCT), where owner is a
 -- member id, or K.SPENDER_MARK and a spender id for programmatic usage
@@ -213,30 +217,50 @@ local function events(u, w, a)
   end
 end
 
--- put_balance appends the account's balance (layout K.B) to out.
+-- put_balance appends the account's balance (layout K.B) to out: the
+-- account as stored, and what it derives.
 local function put_balance(out, w, a)
   local total, own, pool, ov = spendable(w, a)
-  local sa, fa = max(avail_seat(a), 0), max(avail_free(a), 0)
-  if not a.exists then sa, fa = 0, 0 end
-  local ps, pe = a.ps, a.pe
-  if not a.exists then ps, pe = w.wps, w.wpe end
-  local pcap = pool_cap(w, a)
-  return K.put_B(out, {exists = a.exists and 1 or 0, seat = a.seat, next = a.next, ps = ps, pe = pe,
-    s_alloc = a.s_alloc, s_avail = sa, s_held = a.s_held, s_spent = a.s_spent,
-    f_alloc = a.f_alloc, f_avail = fa, f_held = a.f_held, f_spent = a.f_spent,
-    allocated = a.s_alloc + a.f_alloc, avail = sa + fa, held_now = a.s_held + a.f_held,
-    spent_now = a.s_spent + a.f_spent,
-    t_alloc = a.alloc, t_held = a.held, t_spent = a.spent, t_forf = a.forf,
-    spendable = total, pool = pool, p_held = a.p_held, p_used = a.p_used,
-    pool_used = a.p_held + a.p_used, ov = ov, pcap = pcap,
-    low = member_low(a) and 1 or 0, pool_low = pool_low(w) and 1 or 0})
+  local n, I = #out, K.iB
+  if a.exists then
+    local sa, fa = max(avail_seat(a), 0), max(avail_free(a), 0)
+    out[n + I.acct] = rec_raw(a)
+    out[n + I.exists] = 1
+    out[n + I.ps] = a.ps
+    out[n + I.pe] = a.pe
+    out[n + I.s_avail] = sa
+    out[n + I.f_avail] = fa
+    out[n + I.allocated] = a.s_alloc + a.f_alloc
+    out[n + I.avail] = sa + fa
+    out[n + I.held_now] = a.s_held + a.f_held
+    out[n + I.spent_now] = a.s_spent + a.f_spent
+  else
+    out[n + I.acct] = ''
+    out[n + I.exists] = 0
+    out[n + I.ps] = w.wps
+    out[n + I.pe] = w.wpe
+    out[n + I.s_avail] = 0
+    out[n + I.f_avail] = 0
+    out[n + I.allocated] = 0
+    out[n + I.avail] = 0
+    out[n + I.held_now] = 0
+    out[n + I.spent_now] = 0
+  end
+  out[n + I.spendable] = total
+  out[n + I.pool] = pool
+  out[n + I.pool_used] = a.p_held + a.p_used
+  out[n + I.ov] = ov
+  out[n + I.pcap] = pool_cap(w, a)
+  out[n + I.low] = member_low(a) and 1 or 0
+  out[n + I.pool_low] = pool_low(w) and 1 or 0
+  return out
 end
 
--- put_workspace appends the workspace and its pool (layout K.W) to out.
+-- put_workspace appends the workspace as stored and what it derives
+-- (layout K.W) to out.
 local function put_workspace(out, w)
-  return K.put_W(out, {anchor = w.anchor, pooled = w.pooled, pcap = w.pcap, ov_on = w.ov_on,
-    ov_cap = w.ov_cap, prog_cap = w.prog_cap, wps = w.wps, wpe = w.wpe, ov_used = w.ov_used,
-    ov_held = w.ov_held, prog_used = w.prog_used, prog_held = w.prog_held,
-    p_granted = w.p_granted, p_avail = w.p_avail, p_pend = w.p_pend, p_held = w.p_held,
-    p_spent = w.p_spent, p_forf = w.p_forf, low = pool_low(w) and 1 or 0})
+  local n, I = #out, K.iW
+  out[n + I.ws] = rec_raw(w)
+  out[n + I.low] = pool_low(w) and 1 or 0
+  return out
 end

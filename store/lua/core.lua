@@ -44,11 +44,23 @@ local function max(a, b)
   return b
 end
 
+-- nstr spells a small count (a limit, a page size) for a Redis command:
+-- Redis would format a Lua number with printf; the strings are kept.
+local NSTR = {}
+local function nstr(n)
+  local s = NSTR[n]
+  if not s then
+    s = string.format('%d', n)
+    if n >= 0 and n <= 10000 then NSTR[n] = s end
+  end
+  return s
+end
+
 -- unit starts a unit of work: the call's arguments and the records met.
 local function unit(keys, args)
   return {now = tonumber(args[1]), nows = args[1], pre = args[2], rps = tonumber(args[3]) or 0,
     rpe = tonumber(args[4]) or 0, req = args[5] or '', fp = args[6] or '',
-    rhex = args[7] or '', keys = keys, args = args, recs = {}, dirty = {}}
+    rhex = args[7] or '', keys = keys, args = args, recs = {}, raw = {}, dirty = {}}
 end
 
 -- touch marks a record to be written by flush.
@@ -67,12 +79,47 @@ local function rec(u, key, L)
   local s = redis.call('GET', key)
   if s then
     t = L.dec(s)
-    t._k, t._L = key, L
+    t._k, t._L, t._raw = key, L, s
   else
     t = false
   end
   u.recs[key] = t
   return t or nil
+end
+
+-- preload reads several records (and the raw values of other keys) in one
+-- MGET, so that the rec calls that follow find them: specs is a list of
+-- {key, layout} (layout nil: a raw value, kept in u.raw[key]). Keys that
+-- are cached already are skipped.
+local function preload(u, specs)
+  local keys, want = {}, {}
+  for _, sp in ipairs(specs) do
+    if u.recs[sp[1]] == nil and (sp[2] or u.raw[sp[1]] == nil) then
+      keys[#keys + 1] = sp[1]
+      want[#want + 1] = sp
+    end
+  end
+  if #keys == 0 then return end
+  local vals = redis.call('MGET', unpack(keys))
+  for i, sp in ipairs(want) do
+    local s, L = vals[i], sp[2]
+    if not L then
+      u.raw[sp[1]] = s
+    elseif s then
+      local t = L.dec(s)
+      t._k, t._L, t._raw = sp[1], L, s
+      u.recs[sp[1]] = t
+    else
+      u.recs[sp[1]] = false
+    end
+  end
+end
+
+-- rec_raw is a record as stored: what the call read or last wrote, for a
+-- reply to carry.
+local function rec_raw(t)
+  if t._d or not t._raw then t._raw = t._L.enc(t) end
+  return t._raw
 end
 
 -- rec_new makes a record at key from the table t (every field of L set).
@@ -83,11 +130,20 @@ local function rec_new(u, key, L, t)
   return t
 end
 
--- flush writes every record changed by the call.
+-- flush writes every record changed by the call, in one MSET.
 local function flush(u)
-  for _, t in ipairs(u.dirty) do
-    redis.call('SET', t._k, t._L.enc(t))
+  local n = #u.dirty
+  if n == 0 then return end
+  local kv = {}
+  for i, t in ipairs(u.dirty) do
+    t._raw = t._L.enc(t)
+    kv[2 * i - 1], kv[2 * i] = t._k, t._raw
     t._d = false
+  end
+  if n == 1 then
+    redis.call('SET', kv[1], kv[2])
+  else
+    redis.call('MSET', unpack(kv))
   end
   u.dirty = {}
 end
@@ -134,14 +190,20 @@ end
 -- Reserve, which checked it already).
 local function idem_get(u, own)
   if u.req == '' then return nil end
-  local s = redis.call('GET', u.pre .. 'idem:' .. u.req)
+  local key = u.pre .. 'idem:' .. u.req
+  local s = u.raw[key]
+  if s == nil then s = redis.call('GET', key) end
   if s then
     local fp, out = string.match(s, '^([^|]*)|(.*)$')
     if fp ~= u.fp then return false end
     return out
   end
-  if not own and u.rhex ~= '' and redis.call('EXISTS', u.pre .. 'res:' .. u.rhex) == 1 then
-    return false
+  if not own and u.rhex ~= '' then
+    local rkey = u.pre .. 'res:' .. u.rhex
+    local v = u.recs[rkey]
+    if v == nil then v = u.raw[rkey] end
+    if v == nil then v = redis.call('EXISTS', rkey) == 1 end
+    if v then return false end
   end
   return nil
 end
@@ -149,7 +211,7 @@ end
 -- idem_put records the outcome of this request id.
 local function idem_put(u, outcome)
   if u.req == '' then return end
-  redis.call('SET', u.pre .. 'idem:' .. u.req, u.fp .. '|' .. outcome, 'PX', K.IDEM_TTL_MS)
+  redis.call('SET', u.pre .. 'idem:' .. u.req, u.fp .. '|' .. outcome, 'PX', K.IDEM_TTL_MS_S)
 end
 
 -- err_reply builds {K.ERR, code, args...}.

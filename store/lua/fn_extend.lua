@@ -13,6 +13,10 @@
 -- from, to}; {ERR, E_DENIED, K.F...}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function extend(keys, args)
   local u = unit(keys, args)
+  -- One read for the reservation, the request's idempotency records and
+  -- the workspace; open_owner reads the account.
+  preload(u, {{u.pre .. 'res:' .. args[8], K.L_RES}, {u.pre .. 'idem:' .. u.req},
+    {u.pre .. 'res:' .. u.rhex}, {u.pre .. 'ws', K.L_WS}})
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
   local r = res_get(u, args[8])
@@ -62,7 +66,7 @@ local function extend(keys, args)
   if dl > 0 then
     if q then dl = min(dl, q.dl) end
     r.dl = dl
-    redis.call('ZADD', u.pre .. 'deadlines', dl, r.hex)
+    note_deadline(u, w, r, dl)
   end
   touch(u, r)
   ledger(u, 'extend', r.owner, res_id(r), {'held', d.seat + d.free + d.pool + d.ov,

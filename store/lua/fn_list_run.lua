@@ -36,9 +36,12 @@ local function list_run(keys, args)
         anc[#anc + 1] = q.hex .. '.' .. fmt(q.state) .. '.' .. fmt(q.rec)
         q = res_get(u, q.parent)
       end
-      K.put_N(out, {id = res_id(k), parent = pub(k, k.parent), state = k.state, rec = k.rec,
-        seq = k.seq, otok = k.otok, oact = k.oact, stok = k.stok, sact = k.sact,
-        anc = table.concat(anc, ';'), cost = k.cost})
+      local o, I = #out, K.iN
+      out[o + I.id] = res_id(k)
+      out[o + I.parent] = pub(k, k.parent)
+      out[o + I.anc] = table.concat(anc, ';')
+      out[o + I.recorded] = k.stok + k.sact
+      out[o + I.res] = rec_raw(k)
       n, last = n + 1, k.seq
       bytes = bytes + #k.cost
     end

@@ -21,6 +21,11 @@
 local function reserve(keys, args)
   local u = unit(keys, args)
   local hex = u.rhex
+  -- One read for what a root Reserve needs: its own key (a retry), the
+  -- request's idempotency record, the workspace and the owner's account.
+  local specs = {{u.pre .. 'res:' .. hex, K.L_RES}, {u.pre .. 'idem:' .. u.req}, {u.pre .. 'ws', K.L_WS}}
+  if args[8] ~= '' then specs[4] = {u.pre .. 'acct:' .. args[8], K.L_ACCT} end
+  preload(u, specs)
   local r = res_get(u, hex)
   if r then
     if r.fp ~= u.fp then return err_reply(K.E_IDEM) end
@@ -121,7 +126,9 @@ local function reserve(keys, args)
     rec_new(u, u.pre .. 'res:' .. hex, K.L_RES, r)
     if want > 0 then hold_add(u, r, draw(u, w, a, min(want, avail), true)) end
   end
-  redis.call('ZADD', u.pre .. 'deadlines', r.dl, hex)
+  local dl = args[13] -- a string: Redis would format a number with printf
+  if r.dl ~= tonumber(dl) then dl = r.dl end
+  note_deadline(u, w, r, dl)
   -- held: drawn from the sources; carved: moved from the parent's hold.
   ledger(u, 'reserve', owner, res_id(r), {'held', res_held(r) - carved, 'carved', carved,
     'seat', r.h_seat + r.h_old, 'free', r.h_free, 'pool', r.h_pool, 'grants', r.h_grants,

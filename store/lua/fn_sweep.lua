@@ -17,6 +17,7 @@ local function sweep(keys, args)
   if not w then return {0, 0, 0, 0} end
   local more_grants = pool_tick(u, w, tonumber(args[8]))
   local n, more, credits, oldest = expire_due(u, w, nil, tonumber(args[8]))
+  gtimes_done(u, w)
   flush(u)
   return {n, (more or more_grants) and 1 or 0, credits, oldest}
 end

@@ -297,7 +297,10 @@ local function unindex(u, r)
 end
 
 local function settled(u, r)
-  if is_root(r) then redis.call('ZADD', u.pre .. 'settled', r.st, r.hex) end
+  if not is_root(r) then return end
+  local st = r.st
+  if st == u.now then st = u.nows end
+  redis.call('ZADD', u.pre .. 'settled', st, r.hex)
 end
 
 -- void_kids voids r's held children, and theirs, into r: their holds and
@@ -353,8 +356,9 @@ end
 -- is the account the call works on. Returns how many it released, whether
 -- more may be due, the credits they held and the oldest deadline met.
 local function expire_due(u, w, a, limit)
+  if w.d_next > u.now then return 0, false, 0, 0 end
   local key = u.pre .. 'deadlines'
-  local ids = redis.call('ZRANGEBYSCORE', key, '-inf', u.now, 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', key, '-inf', u.nows, 'LIMIT', '0', nstr(limit))
   local n, credits, oldest = 0, 0, 0
   for _, id in ipairs(ids) do
     local r = res_get(u, id)
@@ -369,20 +373,46 @@ local function expire_due(u, w, a, limit)
       redis.call('ZREM', key, id)
     end
   end
+  if #ids < limit then
+    -- Nothing more is due: the next deadline is the hint.
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    w.d_next = tonumber(first[2]) or K.UNLIMITED
+    touch(u, w)
+  end
   return n, #ids == limit, credits, oldest
+end
+
+-- note_deadline indexes a held reservation's deadline (dl: a number, or
+-- the string it came in as) and keeps the workspace's hint below it.
+local function note_deadline(u, w, r, dl)
+  redis.call('ZADD', u.pre .. 'deadlines', dl, r.hex)
+  if r.dl < w.d_next then
+    w.d_next = r.dl
+    touch(u, w)
+  end
 end
 
 -- deny refuses a hold: it records and returns what the call saw (layout
 -- K.F); Go decides the reason (quota.Deny).
 local function deny(u, w, a, kind, want, least, parent_free, run_left)
   local total, own = spendable(w, a)
-  local out = K.put_F({}, {kind = kind, owner = a.member, rank = a.seat, want = want,
-    least = least, spendable = total, own = own, pool_avail = w.p_avail,
-    pcap_set = pool_cap(w, a) >= 0 and 1 or 0, pool_left = pool_limit(w, a),
-    ov_left = overage_limit(w, a), prog_set = w.prog_cap >= 0 and 1 or 0,
-    prog_left = prog_left(w), parent_free = parent_free,
-    run_left = run_left})
-  return err_record(u, K.E_DENIED, unpack(out))
+  local f, I = {}, K.iF
+  f[I.kind] = kind
+  f[I.owner] = a.member
+  f[I.rank] = a.seat
+  f[I.want] = want
+  f[I.least] = least
+  f[I.spendable] = total
+  f[I.own] = own
+  f[I.pool_avail] = w.p_avail
+  f[I.pcap_set] = pool_cap(w, a) >= 0 and 1 or 0
+  f[I.pool_left] = pool_limit(w, a)
+  f[I.ov_left] = overage_limit(w, a)
+  f[I.prog_set] = w.prog_cap >= 0 and 1 or 0
+  f[I.prog_left] = prog_left(w)
+  f[I.parent_free] = parent_free
+  f[I.run_left] = run_left
+  return err_record(u, K.E_DENIED, unpack(f))
 end
 
 -- run_cap_left is what r's run token cap still allows (K.UNLIMITED
@@ -394,20 +424,27 @@ local function run_cap_left(u, r)
   return max(root.rcap - root.rtok - root.open, 0)
 end
 
--- put_res appends a reservation (layout K.R) to out.
+-- put_res appends a reservation as stored and what it derives (layout
+-- K.R) to out.
 local function put_res(out, u, r)
   local root = res_root(u, r) or r
   local roothex = r.root
   if roothex == '' then roothex = r.hex end
-  return K.put_R(out, {id = res_id(r), owner = r.owner, origin = r.origin, state = r.state,
-    pv = r.pv, req = r.req, held = res_held(r), held_seat = r.h_seat + r.h_old,
-    held_free = r.h_free, held_pool = r.h_pool, held_grants = r.h_grants, held_ov = r.h_ov,
-    dl = r.dl, ct = r.ct, st = r.st, ch = r.ch, chh = r.chh, c_seat = r.c_seat,
-    c_free = r.c_free, c_pool = r.c_pool, c_grants = r.c_grants, c_ov = r.c_ov, rel = r.rel,
-    sf = r.sf, parent = pub(r, r.parent), root = pub(r, roothex), depth = r.depth, rec = r.rec,
-    run_cap = root.rcap, run_tok = root.rtok, run_res = root.nres, otok = r.otok,
-    oact = r.oact, stok = r.stok, sact = r.sact, tok = r.otok + r.stok,
-    act = r.oact + r.sact, total = r.otok + r.stok + r.oact + r.sact, cost = r.cost})
+  local n, I = #out, K.iR
+  out[n + I.res] = rec_raw(r)
+  out[n + I.id] = res_id(r)
+  out[n + I.held] = res_held(r)
+  out[n + I.held_seat] = r.h_seat + r.h_old
+  out[n + I.parent] = pub(r, r.parent)
+  out[n + I.root] = pub(r, roothex)
+  out[n + I.run_cap] = root.rcap
+  out[n + I.run_tok] = root.rtok
+  out[n + I.run_res] = root.nres
+  out[n + I.tok] = r.otok + r.stok
+  out[n + I.act] = r.oact + r.sact
+  out[n + I.total] = r.otok + r.stok + r.oact + r.sact
+  out[n + I.recorded] = r.stok + r.sact
+  return out
 end
 
 -- open_ws loads the workspace and brings it up to date: its period (ok
@@ -425,6 +462,7 @@ end
 
 -- open_owner opens the workspace and the owner's account (see open_ws).
 local function open_owner(u, owner)
+  preload(u, {{u.pre .. 'ws', K.L_WS}, {u.pre .. 'acct:' .. owner, K.L_ACCT}})
   local w = ws_get(u)
   if not w then return nil, nil, false end
   local a = acct_get(u, owner)
@@ -447,6 +485,7 @@ end
 -- finish appends the low-balance events and writes back every record.
 local function finish(u, w, a)
   events(u, w, a)
+  gtimes_done(u, w)
   flush(u)
 end
 

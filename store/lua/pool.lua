@@ -17,8 +17,10 @@
 --                the lexical order is priority (highest first), earliest
 --                expiry, oldest
 --
--- The workspace record keeps the pool's sums (p_avail, p_pend, p_live), so
--- a call that does not draw from the pool reads no grant. Transitions that
+-- The workspace record keeps the pool's sums (p_avail, p_pend, p_live) and
+-- the time of the next transition (g_next, 0: none), so a call that does
+-- not draw from the pool reads no grant, and one with no transition due
+-- reads no index. Transitions that
 -- are due are applied lazily, up to K.GRANT_STEPS per call (the sweeper
 -- applies the rest).
 
@@ -47,6 +49,7 @@ local function grant_end(u, w, g, state)
   g.forf, g.state = g.forf + rest, state
   w.p_forf = w.p_forf + rest
   redis.call('ZREM', u.pre .. 'gtimes', g.id)
+  u.gtimes = true
   touch(u, g)
   touch(u, w)
   local op = 'grant_expire'
@@ -60,6 +63,7 @@ local function grant_start(u, w, g)
   w.p_pend, w.p_avail, w.p_live = w.p_pend - rest, w.p_avail + rest, w.p_live + g.amount
   g.state = K.G_ACTIVE
   redis.call('ZADD', u.pre .. 'gtimes', g.exp, g.id)
+  u.gtimes = true
   if rest > 0 then redis.call('ZADD', u.pre .. 'gorder', 0, gorder_member(g)) end
   touch(u, g)
   touch(u, w)
@@ -68,7 +72,8 @@ end
 -- pool_tick applies up to limit grant starts and expiries that are due.
 -- It returns whether more are due.
 local function pool_tick(u, w, limit)
-  local due = redis.call('ZRANGEBYSCORE', u.pre .. 'gtimes', '-inf', u.now, 'LIMIT', 0, limit + 1)
+  if w.g_next == 0 or w.g_next > u.now then return false end
+  local due = redis.call('ZRANGEBYSCORE', u.pre .. 'gtimes', '-inf', u.nows, 'LIMIT', '0', nstr(limit + 1))
   for i = 1, min(#due, limit) do
     local g = grant_get(u, due[i])
     if g.state == K.G_PENDING and g.exp > u.now then
@@ -77,9 +82,20 @@ local function pool_tick(u, w, limit)
       grant_end(u, w, g, K.G_EXPIRED)
     else
       redis.call('ZREM', u.pre .. 'gtimes', g.id)
+      u.gtimes = true
     end
   end
   return #due > limit
+end
+
+-- gtimes_done sets the workspace's next grant transition after the call
+-- changed the index.
+local function gtimes_done(u, w)
+  if not u.gtimes then return end
+  local first = redis.call('ZRANGE', u.pre .. 'gtimes', 0, 0, 'WITHSCORES')
+  w.g_next = tonumber(first[2]) or 0
+  u.gtimes = false
+  touch(u, w)
 end
 
 -- grant_add adds a grant, pending or active as of now.
@@ -96,6 +112,7 @@ local function grant_add(u, w, kind, amount, start, exp, prio)
     grant_start(u, w, g)
   else
     redis.call('ZADD', u.pre .. 'gtimes', start, g.id)
+    u.gtimes = true
   end
   return g
 end
@@ -149,10 +166,12 @@ local function pool_settle(u, w, gid, amt, used)
   return back
 end
 
--- put_grant appends a grant as of now (layout K.G) to out.
+-- put_grant appends a grant as stored and what it derives (layout K.G)
+-- to out.
 local function put_grant(out, u, g)
-  local state = g.state
-  return K.put_G(out, {id = g.id, kind = g.kind, amount = g.amount, start = g.start, exp = g.exp,
-    prio = g.prio, seq = g.seq, ct = g.ct, state = state, held = g.held, spent = g.spent,
-    forf = g.forf, avail = grant_avail(g)})
+  local n, I = #out, K.iG
+  out[n + I.id] = g.id
+  out[n + I.grant] = rec_raw(g)
+  out[n + I.avail] = grant_avail(g)
+  return out
 end

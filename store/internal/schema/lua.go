@@ -138,7 +138,7 @@ func Lua() []byte {
 	p("K.EXPIRE_PER_CALL = %d\n", ExpirePerCall)
 	p("K.EXPIRE_MORE = %d\n", ExpireMore)
 	p("K.GRANT_STEPS = %d\n", GrantTransitionsPerCall)
-	p("K.IDEM_TTL_MS = %d\n\n", IdempotencyRetention.Milliseconds())
+	p("K.IDEM_TTL_MS_S = '%d'\n\n", IdempotencyRetention.Milliseconds())
 
 	p("-- Records: each layout's codec. A record is a MessagePack array of its\n")
 	p("-- fields in order (cmsgpack: no number goes through text).\n")
@@ -173,16 +173,20 @@ func Lua() []byte {
 		}
 		p("})\nend\n\n")
 	}
-	p("-- Replies: each layout's writer appends the values of v in order; a\n")
-	p("-- missing value is a bug and fails loudly.\n")
+	p("-- Replies: each layout's field positions (1-based, from its start), for\n")
+	p("-- the writers to put values in place without building a table.\n")
 	for _, l := range Replies {
-		p("function K.put_%s(out, v)\n  local n = #out\n", l.Name)
+		p("K.i%s = {", l.Name)
 		for i, f := range l.Fields {
-			p("  local x%d = v.%s\n", i+1, f.Name)
-			p("  if x%d == nil then error('reply field %s.%s missing') end\n", i+1, l.Name, f.Name)
-			p("  out[n + %d] = x%d\n", i+1, i+1)
+			switch {
+			case i > 0 && i%6 == 0:
+				p(",\n  ")
+			case i > 0:
+				p(", ")
+			}
+			p("%s = %d", f.Name, i+1)
 		}
-		p("  return out\nend\n")
+		p("}\n")
 	}
 	return b.Bytes()
 }

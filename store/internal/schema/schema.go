@@ -54,7 +54,7 @@ var (
 	// Workspace: q:{ws:<id>}:ws.
 	Workspace = layout("L_WS", `anchor pooled pcap ov_on ov_cap prog_cap wps wpe
 		ov_used ov_held prog_used prog_held
-		p_granted p_avail p_pend p_live p_held p_spent p_forf ev_pool g_seq`)
+		p_granted p_avail p_pend p_live p_held p_spent p_forf ev_pool g_seq g_next d_next`)
 	// Account: q:{ws:<id>}:acct:<member>.
 	Account = layout("L_ACCT", `seat next smon nmon nlife ps pe s_alloc s_spent s_held
 		f_alloc f_spent f_held alloc spent forf held pcap p_used p_held ev_low`)
@@ -71,33 +71,29 @@ var (
 
 // Replies of the scripts. A reply is {status, ...}: status OK is followed
 // by the reply's layouts, ERR by a code and its arguments, ROLL by the
-// workspace's anchor.
+// workspace's anchor. A reply carries the records it is about as stored
+// (the MessagePack strings the call wrote or read, "" for none), which Go
+// reads with the record layouts, and every number the call derived from
+// them, so that Go never computes one.
 var (
-	// ReplyBalance is a member's (or spender's) account as of now, every
-	// derived number computed by the script.
-	ReplyBalance = layout("B", `exists seat next ps pe
-		s_alloc s_avail s_held s_spent f_alloc f_avail f_held f_spent
-		allocated avail held_now spent_now
-		t_alloc t_held t_spent t_forf
-		spendable pool p_held p_used pool_used ov pcap low pool_low`)
-	// ReplyReservation is a reservation; ids are the public ones.
-	ReplyReservation = layout("R", `id:s owner:s origin state pv req held
-		held_seat held_free held_pool held_grants:s held_ov dl ct st
-		ch chh c_seat c_free c_pool c_grants:s c_ov rel sf
-		parent:s root:s depth rec run_cap run_tok run_res
-		otok oact stok sact tok act total cost:s`)
+	// ReplyBalance is a member's (or spender's) account as of now.
+	ReplyBalance = layout("B", `acct:s exists ps pe s_avail f_avail allocated avail held_now
+		spent_now spendable pool pool_used ov pcap low pool_low`)
+	// ReplyReservation is a reservation; ids are the public ones, and the
+	// run's figures (run_*) are its root's.
+	ReplyReservation = layout("R", `res:s id:s held held_seat parent:s root:s run_cap run_tok
+		run_res tok act total recorded`)
 	// ReplyWorkspace is a workspace, its settings and its pool.
-	ReplyWorkspace = layout("W", `anchor pooled pcap ov_on ov_cap prog_cap wps wpe
-		ov_used ov_held prog_used prog_held
-		p_granted p_avail p_pend p_held p_spent p_forf low`)
+	ReplyWorkspace = layout("W", `ws:s low`)
 	// ReplyGrant is a pool grant as of now.
-	ReplyGrant = layout("G", `id:s kind amount start exp prio seq ct state held spent forf avail`)
+	ReplyGrant = layout("G", `id:s grant:s avail`)
 	// ReplyDenial is what a script saw when it refused a hold
 	// (quota.DenialFacts).
 	ReplyDenial = layout("F", `kind owner:s rank want least spendable own
 		pool_avail pcap_set pool_left ov_left prog_set prog_left parent_free run_left`)
-	// ReplyRunNode is one reservation of a run, for paging a run's costs.
-	ReplyRunNode = layout("N", `id:s parent:s state rec seq otok oact stok sact anc:s cost:s`)
+	// ReplyRunNode is one reservation of a run, for paging a run's costs:
+	// its ancestors from its parent up ("<hex>.<state>.<rec>;...").
+	ReplyRunNode = layout("N", `id:s parent:s anc:s recorded res:s`)
 )
 
 // Records and Replies list the layouts, for the generator.

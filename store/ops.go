@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -122,18 +123,29 @@ func (s *Store) settle(ctx context.Context, c call, ref quota.ReservationRef) (q
 	if err != nil {
 		var e *quota.Error
 		if errors.As(err, &e) && e.Transition != nil {
-			e.Transition.ReservationID = quota.ReservationID(ref.Origin, ref.Hex, ref.Version)
+			e.Transition.ReservationID = ref.ID()
 		}
-		return quota.Outcome{}, err
+		return quota.Outcome{}, s.notFound(err)
 	}
 	return r.outcome(c.ws)
+}
+
+// notFound says, on a reservation that is not found, that settled runs
+// are deleted after the run retention.
+func (s *Store) notFound(err error) error {
+	if !errors.Is(err, quota.ErrReservationNotFound) {
+		return err
+	}
+	return &quota.Error{Code: quota.CodeReservationNotFound, Message: fmt.Sprintf(
+		"reservation not found: it was never made in this workspace, or its run settled more than %s ago and was deleted (the run retention)",
+		s.opts.RunRetention)}
 }
 
 // GetReservation returns a reservation as of now.
 func (s *Store) GetReservation(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time) (quota.Reservation, error) {
 	r, err := s.do(ctx, call{entry: fnGetReservation, ws: ws, now: now, args: []any{ref.Hex, ref.Version}})
 	if err != nil {
-		return quota.Reservation{}, err
+		return quota.Reservation{}, s.notFound(err)
 	}
 	return reservation(ws, r.layout(schema.ReplyReservation))
 }

@@ -51,7 +51,13 @@ local function trim(key, cutoff)
   local need = keep_from(key)
   local held = false
   if need and id_lt(need, minid) then
-    minid, held = need, true
+    -- A group still needs an entry before the cutoff, if the stream holds
+    -- one at or after need (need may be past the last entry: it needs
+    -- nothing yet).
+    local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    if #last > 0 and not id_lt(last[1][1], need) then
+      minid, held = need, true
+    end
   end
   return redis.call('XTRIM', key, 'MINID', minid), held
 end

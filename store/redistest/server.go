@@ -164,7 +164,9 @@ func newServer(path string, opts ServerOptions) (*Server, error) {
 		"--loglevel", "warning",
 	)
 	if !opts.sentinel {
-		s.args = append(s.args, "--save", "")
+		// DEBUG DIGEST lets tests check that a refused request changed
+		// nothing.
+		s.args = append(s.args, "--save", "", "--enable-debug-command", "local")
 		if opts.Databases > 0 {
 			s.args = append(s.args, "--databases", strconv.Itoa(opts.Databases))
 		}

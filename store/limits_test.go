@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/quota-svc/quota/quota"
+)
+
+// digest fingerprints every key of the test's database and its value:
+// DEBUG DIGEST-VALUE on Redis, the values themselves on the embedded
+// server (which has no DEBUG). TTLs are left out: they age.
+func (e *env) digest() string {
+	e.t.Helper()
+	ctx := context.Background()
+	var keys []string
+	iter := e.rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%q=", k)
+		if d, err := e.rdb.Do(ctx, "DEBUG", "DIGEST-VALUE", k).Result(); err == nil {
+			fmt.Fprintf(h, "%v;", d)
+			continue
+		}
+		typ, err := e.rdb.Type(ctx, k).Result()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var v any
+		switch typ {
+		case "string":
+			v, err = e.rdb.Get(ctx, k).Result()
+		case "zset":
+			v, err = e.rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
+		case "set":
+			var m []string
+			m, err = e.rdb.SMembers(ctx, k).Result()
+			slices.Sort(m)
+			v = m
+		case "stream":
+			v, err = e.rdb.XRange(ctx, k, "-", "+").Result()
+		case "hash":
+			v, err = e.rdb.HGetAll(ctx, k).Result()
+		default:
+			e.t.Fatalf("digest: key %s of type %s", k, typ)
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s:%v;", typ, v)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// wantLimit checks that err is the LIMIT_EXCEEDED error of limit l and
+// that Redis is as it was (before is e.digest() before the call).
+func (e *env) wantLimit(err error, l quota.Limit, before string) {
+	e.t.Helper()
+	var qe *quota.Error
+	if !errors.As(err, &qe) || qe.Code != quota.CodeLimitExceeded || qe.Limit == nil || qe.Limit.Name != l.Name || qe.Field != l.Field {
+		e.t.Fatalf("got %v, want the %s limit on %s", err, l.Name, l.Field)
+	}
+	if after := e.digest(); after != before {
+		e.t.Fatalf("the refused request changed Redis")
+	}
+}
+
+// agents is a usage tree of n agents, the main one and n-1 sub-agents.
+func agents(name string, n int) quota.AgentRun {
+	run := quota.AgentRun{AgentID: name}
+	for i := 1; i < n; i++ {
+		run.SubAgents = append(run.SubAgents, quota.AgentRun{AgentID: fmt.Sprintf("%s-%d", name, i)})
+	}
+	return run
+}
+
+func TestRunReservationsLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("ada", quota.SeatMax)
+		root := e.mustReserve("ada", 2_000*C)
+		for range quota.MaxRunReservations - 1 {
+			if _, err := e.child(root.ID, C, 0, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := e.get(root.ID); r.RunReservations != quota.MaxRunReservations {
+			t.Fatalf("run reservations = %d, want %d", r.RunReservations, quota.MaxRunReservations)
+		}
+		before := e.digest()
+		_, err := e.child(root.ID, C, 0, false)
+		e.wantLimit(err, quota.LimitRunReservations, before)
+		// The run still settles, every open child voided in one call.
+		o, err := e.commit(root.ID, tokens("main", 1))
+		if err != nil || o.Reservation.Charged != C || o.Balance.Held != 0 {
+			t.Fatalf("root commit of a full run: %+v, %v", o.Reservation, err)
+		}
+		e.invariant(o.Balance)
+	})
+}
+
+func TestRunDepthLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("bea", quota.SeatPro)
+		id := e.mustReserve("bea", 100*C).ID
+		for range quota.MaxDepth - 1 {
+			id = e.mustChild(id, C).ID
+		}
+		before := e.digest()
+		_, err := e.child(id, C, 0, false)
+		e.wantLimit(err, quota.LimitRunDepth, before)
+	})
+}
+
+func TestRunAgentsLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("cy", quota.SeatMax)
+		root := e.mustReserve("cy", 100*C)
+		per := quota.MaxNodes
+		kids := make([]string, quota.MaxRunAgents/per+1)
+		for i := range kids {
+			kids[i] = e.mustChild(root.ID, C).ID
+		}
+		for i := 0; i < quota.MaxRunAgents/per; i++ {
+			if _, err := e.commit(kids[i], agents(fmt.Sprintf("k%d", i), per)); err != nil {
+				t.Fatalf("commit %d: %v", i, err)
+			}
+		}
+		before := e.digest()
+		_, err := e.commit(kids[len(kids)-1], agents("one-too-many", 1))
+		e.wantLimit(err, quota.LimitRunAgents, before)
+	})
+}
+
+// TestRunCostLimitIsExact commits a run up to 10^15 µcredits, exactly,
+// against a member who cannot pay it: the charge and the shortfall add up
+// to the cost to the µcredit, and one µcredit more is refused.
+func TestRunCostLimitIsExact(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		// One token of "dear" costs 10^6 µcredits.
+		if _, err := e.svc.SetPricing(e.ctx, e.id(), "test", quota.PriceTable{
+			Models: []quota.ModelPrice{{Model: "dear", InputRate: 1_000_000_000_000}, {Model: "cheap", InputRate: 1}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.seat("dan", quota.SeatPro)
+		root := e.mustReserve("dan", 10*C)
+		kids := []string{e.mustChild(root.ID, C).ID, e.mustChild(root.ID, C).ID, e.mustChild(root.ID, C).ID}
+		half := quota.AgentRun{AgentID: "half", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 500_000_000 - 1}}}
+		for _, k := range kids[:2] {
+			if _, err := e.commit(k, half); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 2 × (5·10^8 - 1) credits so far; 2·10^6 µcredits left under 10^15.
+		before := e.digest()
+		over := quota.AgentRun{AgentID: "over", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 2}, {Model: "cheap", InputTokens: 1_000_000}}}
+		_, err := e.commit(kids[2], over) // 2·10^6 + 1 µcredits
+		e.wantLimit(err, quota.LimitRunCost, before)
+		if _, err := e.commit(kids[2], quota.AgentRun{AgentID: "last", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		o, err := e.commit(root.ID, quota.AgentRun{AgentID: "main", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := o.Reservation
+		if r.Cost.TotalCost != quota.MaxRunCost || r.Charged+r.Shortfall != quota.MaxRunCost || r.Charged != 8_000*C {
+			t.Fatalf("root commit: cost %d, charged %d + shortfall %d, want %d = 8,000 credits + the rest",
+				r.Cost.TotalCost, r.Charged, r.Shortfall, quota.MaxRunCost)
+		}
+		e.invariant(o.Balance)
+	})
+}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/quota-svc/quota/quota"
+	"github.com/redis/go-redis/v9"
 )
 
 // digest fingerprints every key of the test's database and its value:
@@ -18,50 +20,70 @@ import (
 func (e *env) digest() string {
 	e.t.Helper()
 	ctx := context.Background()
-	var keys []string
-	iter := e.rdb.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	// Each node digests its own keys (on a Cluster, DEBUG has no key to
+	// route by).
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, "*", 1000).Iterator()
+		for iter.Next(ctx) {
+			line, err := e.digestKey(ctx, c, iter.Val())
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			lines = append(lines, line)
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	if err := iter.Err(); err != nil {
+	var err error
+	if cc, ok := e.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	} else {
+		err = scan(ctx, e.rdb)
+	}
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	slices.Sort(keys)
+	slices.Sort(lines)
 	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%q=", k)
-		if d, err := e.rdb.Do(ctx, "DEBUG", "DIGEST-VALUE", k).Result(); err == nil {
-			fmt.Fprintf(h, "%v;", d)
-			continue
-		}
-		typ, err := e.rdb.Type(ctx, k).Result()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		var v any
-		switch typ {
-		case "string":
-			v, err = e.rdb.Get(ctx, k).Result()
-		case "zset":
-			v, err = e.rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
-		case "set":
-			var m []string
-			m, err = e.rdb.SMembers(ctx, k).Result()
-			slices.Sort(m)
-			v = m
-		case "stream":
-			v, err = e.rdb.XRange(ctx, k, "-", "+").Result()
-		case "hash":
-			v, err = e.rdb.HGetAll(ctx, k).Result()
-		default:
-			e.t.Fatalf("digest: key %s of type %s", k, typ)
-		}
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		fmt.Fprintf(h, "%s:%v;", typ, v)
+	for _, l := range lines {
+		h.Write([]byte(l))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// digestKey is one key and the digest of its value.
+func (e *env) digestKey(ctx context.Context, c redis.UniversalClient, k string) (string, error) {
+	if d, err := c.Do(ctx, "DEBUG", "DIGEST-VALUE", k).Result(); err == nil {
+		return fmt.Sprintf("%q=%v;", k, d), nil
+	}
+	typ, err := c.Type(ctx, k).Result()
+	if err != nil {
+		return "", err
+	}
+	var v any
+	switch typ {
+	case "string":
+		v, err = c.Get(ctx, k).Result()
+	case "zset":
+		v, err = c.ZRangeWithScores(ctx, k, 0, -1).Result()
+	case "set":
+		var m []string
+		m, err = c.SMembers(ctx, k).Result()
+		slices.Sort(m)
+		v = m
+	case "stream":
+		v, err = c.XRange(ctx, k, "-", "+").Result()
+	case "hash":
+		v, err = c.HGetAll(ctx, k).Result()
+	default:
+		return "", fmt.Errorf("digest: key %s of type %s", k, typ)
+	}
+	return fmt.Sprintf("%q=%s:%v;", k, typ, v), err
 }
 
 // wantLimit checks that err is the LIMIT_EXCEEDED error of limit l and

@@ -14,7 +14,7 @@ import (
 
 // retentionEnv is an env whose store has short retentions.
 func retentionEnv(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, b := range redistest.Backends() {
+	for _, b := range append(redistest.Backends(), redistest.ClusterBackend()) {
 		t.Run(b.Name, func(t *testing.T) {
 			rdb := b.New(t)
 			e := &env{t: t, ctx: t.Context(), rdb: rdb, now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}

@@ -66,7 +66,7 @@ func (e *env) id() quota.Idem {
 
 // eachBackend runs f on a real redis-server and on the embedded server.
 func eachBackend(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, b := range redistest.Backends() {
+	for _, b := range append(redistest.Backends(), redistest.ClusterBackend()) {
 		t.Run(b.Name, func(t *testing.T) {
 			rdb := b.New(t)
 			e := &env{t: t, ctx: context.Background(), rdb: rdb, st: store.New(rdb), now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}

@@ -68,7 +68,7 @@ func closeShared() {
 // each New empties the keyspace for all of them. New also waits for the
 // cluster to be healthy, in case a test before failed it over.
 func ClusterBackend() Backend {
-	return Backend{Name: "cluster", New: newCluster}
+	return Backend{Name: "Cluster", New: newCluster}
 }
 
 // clusterWait bounds the wait for the shared cluster in New.

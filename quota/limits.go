@@ -26,6 +26,9 @@ const (
 	// MaxRunReservations is the most reservations one run may have: its
 	// root and every child, settled or not.
 	MaxRunReservations = 1000
+	// MaxRunHeld is the most child reservations a run may hold at once:
+	// what a root's Commit or Refund voids in one step.
+	MaxRunHeld = 256
 	// MaxRunAgents is the most agents one run may report across all its
 	// commits (each commit's usage tree counts its nodes).
 	MaxRunAgents = 10_000
@@ -42,6 +45,8 @@ const (
 var (
 	LimitRunReservations = Limit{"run_reservations", "parent_reservation_id", MaxRunReservations,
 		"reservations in one run (its root and every child)"}
+	LimitRunHeld = Limit{"run_held", "parent_reservation_id", MaxRunHeld,
+		"child reservations held at once in one run"}
 	LimitRunAgents = Limit{"run_agents", "usage", MaxRunAgents, "agents in one run, across all its commits"}
 	LimitRunCost   = Limit{"run_cost", "usage", MaxRunCost, "µcredits of cost in one run (its own and what its children recorded)"}
 	LimitRunDepth  = Limit{"run_depth", "parent_reservation_id", MaxDepth, "levels of reservations in one run"}
@@ -53,7 +58,7 @@ var (
 
 // Limits lists every limit a script may report, in the order of their
 // numbers in the generated Lua constants (1-based): never reorder.
-var Limits = []*Limit{&LimitRunReservations, &LimitRunAgents, &LimitRunCost, &LimitRunDepth, &LimitPool}
+var Limits = []*Limit{&LimitRunReservations, &LimitRunAgents, &LimitRunCost, &LimitRunDepth, &LimitPool, &LimitRunHeld}
 
 // LimitError returns the CodeLimitExceeded error of l.
 func LimitError(l Limit) error {

@@ -150,7 +150,7 @@ func (e *env) checkBooks(step string, members []string, grants []string, reserva
 // its held children hold (open) and its reservations (nres).
 func (e *env) checkRuns(step string, reservations []string) {
 	e.t.Helper()
-	open, count := map[string]int64{}, map[string]int64{}
+	open, count, held := map[string]int64{}, map[string]int64{}, map[string]int64{}
 	roots := map[string]string{}
 	for _, id := range reservations {
 		r, s := e.raw("res:" + id)
@@ -166,13 +166,14 @@ func (e *env) checkRuns(step string, reservations []string) {
 		count[root]++
 		if s["root"] != "" && r["state"] == int64(quota.StateHeld) {
 			open[root] += r["h_seat"] + r["h_old"] + r["h_free"] + r["h_pool"] + r["h_ov"]
+			held[root]++
 		}
 	}
 	for hex, id := range roots {
 		r, _ := e.raw("res:" + id)
-		if r["open"] != open[hex] || r["nres"] != count[hex] {
-			e.t.Fatalf("%s: run %s: root says its children hold %d (they hold %d) and it has %d reservations (it has %d)",
-				step, id, r["open"], open[hex], r["nres"], count[hex])
+		if r["open"] != open[hex] || r["nres"] != count[hex] || r["nheld"] != held[hex] {
+			e.t.Fatalf("%s: run %s: root says its children hold %d (they hold %d), it has %d reservations (it has %d), %d held children (%d)",
+				step, id, r["open"], open[hex], r["nres"], count[hex], r["nheld"], held[hex])
 		}
 	}
 }

@@ -112,9 +112,17 @@ func TestRunReservationsLimit(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.seat("ada", quota.SeatMax)
 		root := e.mustReserve("ada", 2_000*C)
-		for range quota.MaxRunReservations - 1 {
-			if _, err := e.child(root.ID, C, 0, false); err != nil {
+		for i := range quota.MaxRunReservations - 1 {
+			o, err := e.child(root.ID, C, 0, false)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if i%2 == 0 { // the others stay held until the root voids them
+				if _, err := e.commit(o.Reservation.ID, tokens("k", 0)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				e.refund(o.Reservation.ID)
 			}
 		}
 		if r := e.get(root.ID); r.RunReservations != quota.MaxRunReservations {
@@ -123,9 +131,35 @@ func TestRunReservationsLimit(t *testing.T) {
 		before := e.digest()
 		_, err := e.child(root.ID, C, 0, false)
 		e.wantLimit(err, quota.LimitRunReservations, before)
-		// The run still settles, every open child voided in one call.
 		o, err := e.commit(root.ID, tokens("main", 1))
 		if err != nil || o.Reservation.Charged != C || o.Balance.Held != 0 {
+			t.Fatalf("root commit of a full run: %+v, %v", o.Reservation, err)
+		}
+		e.invariant(o.Balance)
+	})
+}
+
+func TestRunHeldLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("abe", quota.SeatMax)
+		root := e.mustReserve("abe", 1_000*C)
+		var last string
+		for range quota.MaxRunHeld {
+			last = e.mustChild(root.ID, C).ID
+		}
+		before := e.digest()
+		_, err := e.child(root.ID, C, 0, false)
+		e.wantLimit(err, quota.LimitRunHeld, before)
+		// A grandchild counts too; once one child settles, there is room.
+		_, err = e.child(last, C/2, 0, false)
+		e.wantLimit(err, quota.LimitRunHeld, before)
+		if _, err := e.commit(last, tokens("k", 1)); err != nil {
+			t.Fatal(err)
+		}
+		e.mustChild(root.ID, C)
+		// The root's Commit voids every held child in one call.
+		o, err := e.commit(root.ID, tokens("main", 1))
+		if err != nil || o.Reservation.Charged != 2*C || o.Balance.Held != 0 {
 			t.Fatalf("root commit of a full run: %+v, %v", o.Reservation, err)
 		}
 		e.invariant(o.Balance)

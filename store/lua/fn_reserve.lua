@@ -52,6 +52,7 @@ local function reserve(keys, args)
     if p.depth >= K.MAX_DEPTH then return err_reply(K.E_LIMIT, K.LIMIT_RUN_DEPTH) end
     root = res_root(u, p) or p
     if root.nres >= K.MAX_RUN_RES then return err_reply(K.E_LIMIT, K.LIMIT_RUN_RESERVATIONS) end
+    if root.nheld >= K.MAX_RUN_HELD then return err_reply(K.E_LIMIT, K.LIMIT_RUN_HELD) end
   end
   local w, a, ok = open_owner(u, owner)
   if not w then return err_reply(K.E_WS_NOT_FOUND) end
@@ -62,7 +63,7 @@ local function reserve(keys, args)
     dl = tonumber(args[13]), ct = u.now, st = 0, ch = 0, chh = 0, c_seat = 0, c_free = 0,
     c_pool = 0, c_ov = 0, c_grants = '', rel = 0, sf = 0, parent = '', root = '', depth = 1,
     seq = 0, rec = 0, otok = 0, oact = 0, ktok = 0, kact = 0, stok = 0, sact = 0,
-    rcap = tonumber(args[16]), rtok = 0, rtot = 0, nres = 1, nag = 0, open = 0, cost = ''}
+    rcap = tonumber(args[16]), rtok = 0, rtot = 0, nres = 1, nheld = 0, nag = 0, open = 0, nk = 0, cost = ''}
   r.hex = hex
   local carved = 0
 
@@ -105,10 +106,12 @@ local function reserve(keys, args)
     if take > 0 then carve(u, p, r, take) end
     carved = take
     if top > 0 then hold_add(u, r, draw(u, w, a, top, true)) end
-    root.nres = root.nres + 1
+    root.nres, root.nheld = root.nres + 1, root.nheld + 1
     r.seq = root.nres - 1
     touch(u, root)
     redis.call('ZADD', u.pre .. 'kids:' .. p.hex, r.seq, hex)
+    p.nk = p.nk + 1
+    touch(u, p)
     redis.call('ZADD', u.pre .. 'run:' .. r.root, r.seq, hex)
   else
     local avail = 0

@@ -27,7 +27,9 @@ K.LIMIT_RUN_AGENTS = 2
 K.LIMIT_RUN_COST = 3
 K.LIMIT_RUN_DEPTH = 4
 K.LIMIT_POOL_GRANTED = 5
+K.LIMIT_RUN_HELD = 6
 K.MAX_RUN_RES = 1000
+K.MAX_RUN_HELD = 256
 K.MAX_RUN_AGENTS = 10000
 K.MAX_RUN_COST = 1000000000000000
 K.MAX_DEPTH = 16
@@ -131,7 +133,8 @@ function K.L_RES.dec(s)
     seq = v[29], rec = v[30], otok = v[31], oact = v[32],
     ktok = v[33], kact = v[34], stok = v[35], sact = v[36],
     rcap = v[37], rtok = v[38], rtot = v[39], nres = v[40],
-    nag = v[41], open = v[42], cost = v[43]}
+    nheld = v[41], nag = v[42], open = v[43], nk = v[44],
+    cost = v[45]}
 end
 function K.L_RES.enc(t)
   return cmsgpack.pack({t.owner or '', t.origin or 0, t.state or 0, t.fp or '',
@@ -144,7 +147,8 @@ function K.L_RES.enc(t)
     t.seq or 0, t.rec or 0, t.otok or 0, t.oact or 0,
     t.ktok or 0, t.kact or 0, t.stok or 0, t.sact or 0,
     t.rcap or 0, t.rtok or 0, t.rtot or 0, t.nres or 0,
-    t.nag or 0, t.open or 0, t.cost or ''})
+    t.nheld or 0, t.nag or 0, t.open or 0, t.nk or 0,
+    t.cost or ''})
 end
 
 -- Replies: each layout's field positions (1-based, from its start), for

@@ -30,9 +30,11 @@
 --   stok, sact what its descendants had recorded when it was committed
 --   rcap, rtok on a root: the run's token cap (K.CAP_UNLIMITED: none) and
 --              the token credits the run recorded so far
---   rtot, nres, nag   on a root: the cost the run recorded so far, its
---              reservations and its agents (run limits)
+--   rtot, nres, nheld, nag   on a root: the cost the run recorded so
+--              far, its reservations, its held children and its agents
+--              (run limits)
 --   open       on a root: what the run's held children hold (token cap)
+--   nk         how many of its children are held (kids:<hex> holds them)
 --   cost       its priced usage tree, once committed (Go's encoding)
 --
 -- Indexes (zsets under the workspace prefix):
@@ -293,7 +295,18 @@ end
 -- held reservations; settled records a root's settlement for retention.
 local function unindex(u, r)
   redis.call('ZREM', u.pre .. 'deadlines', r.hex)
-  if r.parent ~= '' then redis.call('ZREM', u.pre .. 'kids:' .. r.parent, r.hex) end
+  if r.parent == '' then return end
+  redis.call('ZREM', u.pre .. 'kids:' .. r.parent, r.hex)
+  local p = res_get(u, r.parent)
+  if p and p.nk > 0 then
+    p.nk = p.nk - 1
+    touch(u, p)
+  end
+  local root = res_root(u, r)
+  if root and root.nheld > 0 then
+    root.nheld = root.nheld - 1
+    touch(u, root)
+  end
 end
 
 local function settled(u, r)
@@ -305,23 +318,47 @@ end
 
 -- void_kids voids r's held children, and theirs, into r: their holds and
 -- recorded costs move to r, and they end in state. Bounded by the run's
--- held reservations (K.MAX_RUN_RES).
+-- held reservations (K.MAX_RUN_RES); one ledger entry says how many were
+-- voided into r and what they held (no balance changes: the credits stay
+-- held, by r).
 local function void_kids(u, w, a, r, state)
-  local key = u.pre .. 'kids:' .. r.hex
-  local ids = redis.call('ZRANGE', key, 0, -1)
-  if #ids == 0 then return end
-  for _, id in ipairs(ids) do
-    local k = res_get(u, id)
-    if k and k.state == K.HELD then
-      void_kids(u, w, a, k, state)
-      local moved = merge(u, a, r, k, true)
-      k.state, k.st, k.rel, k.rec = state, u.now, moved, K.REC_VOIDED
-      redis.call('ZREM', u.pre .. 'deadlines', id)
-      touch(u, k)
-      ledger(u, 'void', k.owner, res_id(k), {'into', res_id(r), 'released', moved})
+  if r.nk == 0 then return end
+  local done, count, moved = {}, 0, 0
+  local function void(q)
+    if q.nk == 0 then return end
+    local ids = redis.call('ZRANGE', u.pre .. 'kids:' .. q.hex, 0, -1)
+    for i = 1, #ids, 256 do -- one MGET per 256 children
+      local specs = {}
+      for j = i, math.min(i + 255, #ids) do specs[#specs + 1] = {u.pre .. 'res:' .. ids[j], K.L_RES} end
+      preload(u, specs)
     end
+    for _, id in ipairs(ids) do
+      local k = res_get(u, id)
+      if k and k.state == K.HELD then
+        void(k)
+        local m = merge(u, a, r, k, true)
+        k.state, k.st, k.rel, k.rec = state, u.now, m, K.REC_VOIDED
+        touch(u, k)
+        done[#done + 1] = id
+        count, moved = count + 1, moved + m
+      end
+    end
+    redis.call('DEL', u.pre .. 'kids:' .. q.hex)
+    q.nk = 0
+    touch(u, q)
   end
-  redis.call('DEL', key)
+  void(r)
+  if count > 0 then
+    local root = res_root(u, r)
+    if root then
+      root.nheld = max(root.nheld - count, 0)
+      touch(u, root)
+    end
+    for i = 1, #done, 500 do
+      redis.call('ZREM', u.pre .. 'deadlines', unpack(done, i, math.min(i + 499, #done)))
+    end
+    ledger(u, 'void', r.owner, res_id(r), {'count', count, 'released', moved})
+  end
 end
 
 -- release ends r's hold: into its nearest held ancestor (with the costs

@@ -88,6 +88,7 @@ func Lua() []byte {
 		p("K.LIMIT_%s = %d\n", strings.ToUpper(l.Name), i+1)
 	}
 	p("K.MAX_RUN_RES = %d\n", quota.MaxRunReservations)
+	p("K.MAX_RUN_HELD = %d\n", quota.MaxRunHeld)
 	p("K.MAX_RUN_AGENTS = %d\n", quota.MaxRunAgents)
 	p("K.MAX_RUN_COST = %d\n", quota.MaxRunCost)
 	p("K.MAX_DEPTH = %d\n", quota.MaxDepth)

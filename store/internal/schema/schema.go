@@ -66,7 +66,7 @@ var (
 		h_seat h_old h_free h_pool h_ov h_grants:s h_ps dl ct st
 		ch chh c_seat c_free c_pool c_ov c_grants:s rel sf
 		parent:s root:s depth seq rec otok oact ktok kact stok sact
-		rcap rtok rtot nres nag open cost:s`)
+		rcap rtok rtot nres nheld nag open nk cost:s`)
 )
 
 // Replies of the scripts. A reply is {status, ...}: status OK is followed

@@ -30,6 +30,8 @@ var (
 	ErrParentNotHeld = errors.New("quota: parent reservation is no longer held")
 	// ErrGrantEnded: the grant has already expired or been voided.
 	ErrGrantEnded = errors.New("quota: pool grant has already ended")
+	// ErrUnavailable: the store cannot be reached or did not answer in time; the call may or may not have been applied, and a retry with the same request_id is safe.
+	ErrUnavailable = errors.New("quota: the store is unavailable")
 )
 
 // InvalidError is bad input: Field names the offending field with the API's

@@ -16,8 +16,9 @@ import (
 	"github.com/quota-svc/quota/quota"
 )
 
-// errorDomain is the ErrorInfo domain of every error this server returns.
-const errorDomain = "quota"
+// errorDomain is the ErrorInfo domain of every error this server returns:
+// per AIP-193, the name of the service, in the form of a DNS name.
+const errorDomain = "quota.dev"
 
 // ErrorInfo reasons of errors that are not denials (a denial's reason is
 // its quota.DeniedError.Reason).
@@ -36,10 +37,12 @@ const (
 	reasonCanceled            = "CANCELED"
 	reasonDeadlineExceeded    = "DEADLINE_EXCEEDED"
 	reasonInternal            = "INTERNAL"
+	reasonStoreUnavailable    = "STORE_UNAVAILABLE"
 )
 
 // toStatus maps err to a gRPC status error. Every status carries an
-// ErrorInfo (domain "quota", an UPPER_SNAKE reason); bad input adds a
+// ErrorInfo (domain errorDomain, an UPPER_SNAKE reason, lowerCamelCase
+// metadata keys); bad input adds a
 // BadRequest, a denied hold a QuotaFailure, an illegal transition, an
 // ended pool grant or a parent reservation no longer held a
 // PreconditionFailure. A status error passes through
@@ -102,9 +105,9 @@ func toStatus(err error, log *slog.Logger) error {
 		desc := fmt.Sprintf("the reservation is %s and cannot become %s", transition.From, transition.To)
 		return newStatus(codes.FailedPrecondition, desc, reasonIllegalTransition,
 			map[string]string{
-				"reservation_id": transition.ReservationID,
-				"from":           transition.From.String(),
-				"to":             transition.To.String(),
+				"reservationId": transition.ReservationID,
+				"from":          transition.From.String(),
+				"to":            transition.To.String(),
 			},
 			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
 				Type:        "STATE",
@@ -113,6 +116,9 @@ func toStatus(err error, log *slog.Logger) error {
 			}}})
 	case errors.As(err, &denied):
 		return deniedStatus(denied)
+	case errors.Is(err, quota.ErrUnavailable):
+		return newStatus(codes.Unavailable, "the store is unavailable: the call may or may not have been applied; "+
+			"retrying with the same request_id is safe", reasonStoreUnavailable, nil)
 	case errors.Is(err, context.Canceled):
 		return newStatus(codes.Canceled, "the call was canceled", reasonCanceled, nil)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -141,10 +147,10 @@ func deniedStatus(e *quota.DeniedError) error {
 	}
 	subject := "member:" + e.MemberID
 	if e.SpenderID != "" {
-		meta["spender_id"] = e.SpenderID
+		meta["spenderId"] = e.SpenderID
 		subject = "spender:" + e.SpenderID
 	} else {
-		meta["member_id"] = e.MemberID
+		meta["memberId"] = e.MemberID
 	}
 	return newStatus(codes.ResourceExhausted, strings.ToLower(strings.ReplaceAll(reason, "_", " "))+": "+desc, reason, meta,
 		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"google.golang.org/grpc"
@@ -11,13 +12,28 @@ import (
 
 // handler is what the services' handlers share.
 type handler struct {
-	svc *quota.Service
-	log *slog.Logger
+	svc     *quota.Service
+	log     *slog.Logger
+	metrics *Metrics
 }
 
 // fail maps err to a gRPC status with toStatus, logging unknown errors
-// with the method of the call.
+// with the method of the call. A store that could not be reached or did
+// not answer in time while the caller waited is quota.ErrUnavailable
+// (storeFailure); denials and unavailability are counted.
 func (h *handler) fail(ctx context.Context, err error) error {
+	err = storeFailure(ctx, err)
+	var denied *quota.DeniedError
+	switch {
+	case errors.As(err, &denied):
+		reason := denied.Reason
+		if reason == "" {
+			reason = quota.ReasonCreditsExhausted
+		}
+		h.metrics.denied(reason)
+	case errors.Is(err, quota.ErrUnavailable):
+		h.metrics.storeUnavailable()
+	}
 	method, _ := grpc.Method(ctx)
 	return toStatus(err, h.log.With("method", method))
 }

@@ -107,7 +107,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	if err != nil {
 		return err
 	}
-	srv := server.New(svc, log)
+	srv := server.New(svc, server.Options{Log: log, Reflection: true})
 
 	bgCtx, stopBg := context.WithCancel(ctx)
 	var bg sync.WaitGroup
@@ -134,9 +134,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string)
 	}
 	log.Info("quotad shutting down", "drain_timeout", cfg.ShutdownTimeout)
 	stopBg()
-	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	srv.Shutdown(dctx)
+	srv.Shutdown(0, cfg.ShutdownTimeout)
 	if err := <-served; err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

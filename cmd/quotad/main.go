@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -108,9 +109,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	reg := newRegistry()
-	m := newMetrics(reg)
-	sm, err := server.NewMetrics(reg)
+	reg := prometheus.NewRegistry()
+	m, sm, err := registerMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 	capped := newCapListener(lis, maxConns, m.connsRejected.Inc, func(open int64) {
 		log.Warn("gRPC connection refused: -max-connections are open", "open", open, "max", maxConns)
 	})
-	m.openConnections(reg, capped.Open)
+	open := capped.Open
+	m.openConns.Store(&open)
 	srv := server.New(svc, server.Options{
 		Log: log, Auth: auth, Metrics: sm, Reflection: cfg.Reflection,
 		DefaultTimeout: cfg.CallTimeout, StoreTimeout: cfg.StoreTimeout,

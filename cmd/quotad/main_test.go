@@ -150,3 +150,14 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("run = %v, want an error about PING", err)
 	}
 }
+
+// dial returns a plaintext client connection to addr, closed when t ends.
+func dial(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}

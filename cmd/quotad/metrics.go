@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/quota-svc/quota/server"
 )
 
 // metrics are quotad's own Prometheus metrics: the sweeper, the Redis
@@ -31,14 +34,22 @@ type metrics struct {
 	pricingRefresh  *prometheus.CounterVec
 	fdLimit         prometheus.Gauge
 	connectionLimit prometheus.Gauge
+	// openConns reads the open gRPC connections (set once listening).
+	openConns atomic.Pointer[func() int64]
 }
 
-// newRegistry returns a registry with the Go runtime and process
-// collectors.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
+// registerMetrics registers every metric quotad exports on reg: the Go
+// runtime's and the process's, quotad's own and the server's.
+func registerMetrics(reg prometheus.Registerer) (*metrics, *server.Metrics, error) {
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, nil, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, nil, err
+	}
+	m := newMetrics(reg)
+	sm, err := server.NewMetrics(reg)
+	return m, sm, err
 }
 
 // newMetrics registers quotad's metrics on reg.
@@ -94,17 +105,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.reloads.WithLabelValues(f, r)
 		}
 	}
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "quota_grpc_connections_open", Help: "Open gRPC connections.",
+	}, func() float64 {
+		if f := m.openConns.Load(); f != nil {
+			return float64((*f)())
+		}
+		return 0
+	})
 	reg.MustRegister(m.sweeps, m.sweepReleased, m.sweepLag, m.sweepDuration, m.sweepLastOK,
 		m.redisDuration, m.redisErrors, m.storeUp, m.connsRejected, m.reloads, m.pricingRefresh,
-		m.fdLimit, m.connectionLimit)
+		m.fdLimit, m.connectionLimit, open)
 	return m
-}
-
-// openConnections registers quota_grpc_connections_open, read from open.
-func (m *metrics) openConnections(reg prometheus.Registerer, open func() int64) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "quota_grpc_connections_open", Help: "Open gRPC connections.",
-	}, func() float64 { return float64(open()) }))
 }
 
 // sweepResult is what one sweep did; fields the store does not report yet

@@ -22,6 +22,7 @@ type handler struct {
 // not answer in time while the caller waited is quota.ErrUnavailable
 // (storeFailure); denials and unavailability are counted.
 func (h *handler) fail(ctx context.Context, err error) error {
+	cause := err
 	err = storeFailure(ctx, err)
 	var denied *quota.DeniedError
 	switch {
@@ -33,6 +34,7 @@ func (h *handler) fail(ctx context.Context, err error) error {
 		h.metrics.denied(reason)
 	case errors.Is(err, quota.ErrUnavailable):
 		h.metrics.storeUnavailable()
+		setCause(ctx, cause)
 	}
 	method, _ := grpc.Method(ctx)
 	return toStatus(err, h.log.With("method", method))

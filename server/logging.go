@@ -22,10 +22,13 @@ import (
 // maxLoggedID bounds an id copied from a request into the log.
 const maxLoggedID = 128
 
-// callInfo is what inner interceptors tell the call log: the caller's
-// token name, set by the authenticator.
+// callInfo is what inner interceptors and handlers tell the call log:
+// the caller's token name, set by the authenticator, and the cause of a
+// store failure, set by handler.fail (the caller is told only that the
+// store is unavailable; the operator reads why here).
 type callInfo struct {
 	caller string
+	cause  string
 }
 
 // callInfoKey keys a call's *callInfo in its context.
@@ -35,6 +38,13 @@ type callInfoKey struct{}
 func setCaller(ctx context.Context, name string) {
 	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
 		ci.caller = name
+	}
+}
+
+// setCause records the cause of a store failure for the call log.
+func setCause(ctx context.Context, err error) {
+	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		ci.cause = err.Error()
 	}
 }
 
@@ -93,6 +103,9 @@ func logCall(ctx context.Context, log *slog.Logger, method string, req any, ci *
 			}
 		}
 		attrs = append(attrs, slog.String("error", st.Message()))
+		if ci.cause != "" {
+			attrs = append(attrs, slog.String("cause", ci.cause))
+		}
 	}
 	log.LogAttrs(ctx, level, "call", attrs...)
 }

@@ -131,6 +131,17 @@ func New(svc *quota.Service, o Options) *Server {
 	return &Server{GRPC: gs, Health: hs.Server, health: hs}
 }
 
+// HealthServer returns a gRPC server that serves only this server's
+// health service, unauthenticated, for probes that cannot speak TLS or
+// send tokens (Kubernetes' gRPC probes): it answers what Health says,
+// and its Watch streams end with the main server's. Stop it after
+// Shutdown.
+func (s *Server) HealthServer(opts ...grpc.ServerOption) *grpc.Server {
+	gs := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(gs, s.health)
+	return gs
+}
+
 // SetServing reports every service SERVING or NOT_SERVING, as the store
 // is reachable or not. It does nothing once Shutdown (or Health.Shutdown)
 // was called: the server then stays NOT_SERVING.

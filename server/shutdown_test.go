@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -92,5 +95,34 @@ func TestShutdownWithAnOpenWatchCompletesWithinGraceAndDrain(t *testing.T) {
 	}
 	if err := <-inflight; err != nil {
 		t.Errorf("the call in flight: %v, want it drained", err)
+	}
+}
+
+func TestHealthServerAnswersAsTheMainOne(t *testing.T) {
+	e := newAuthEnv(t, nil, Options{})
+	hs := e.srv.HealthServer()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(lis)
+	t.Cleanup(hs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	hc := healthpb.NewHealthClient(conn)
+	for _, want := range []healthpb.HealthCheckResponse_ServingStatus{healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_NOT_SERVING} {
+		e.srv.SetServing(want == healthpb.HealthCheckResponse_SERVING)
+		resp, err := hc.Check(testCtx(t), &healthpb.HealthCheckRequest{Service: "quota.v1.QuotaService"})
+		if err != nil || resp.GetStatus() != want {
+			t.Errorf("health listener Check = %v, %v; want %v", resp.GetStatus(), err, want)
+		}
+	}
+	// It serves nothing else.
+	_, err = quotav1.NewAdminServiceClient(conn).GetPricing(testCtx(t), &quotav1.GetPricingRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("GetPricing on the health listener: %v, want Unimplemented", err)
 	}
 }

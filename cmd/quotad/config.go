@@ -32,6 +32,11 @@ type Config struct {
 
 	// Listen is the gRPC listen address. -listen, default "127.0.0.1:7070".
 	Listen string
+	// HealthListen is the address of a second, plaintext gRPC listener
+	// serving only the health service, unauthenticated, for probes that
+	// can speak neither TLS nor tokens (Kubernetes' gRPC probes); empty
+	// turns it off. -health-listen, default "".
+	HealthListen string
 	// MetricsListen is the address of the HTTP listener serving /metrics
 	// (Prometheus); empty turns it off. -metrics-listen, default
 	// "127.0.0.1:9464".
@@ -257,6 +262,11 @@ func (c Config) validate() error {
 		bad("-listen is empty")
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("-listen %q: %v", c.Listen, err)
+	}
+	if c.HealthListen != "" {
+		if _, _, err := net.SplitHostPort(c.HealthListen); err != nil {
+			bad("-health-listen %q: %v", c.HealthListen, err)
+		}
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {

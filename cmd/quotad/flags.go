@@ -47,6 +47,7 @@ Environment only (secrets are never flags):
 	fs.StringVar(&cfg.ConfigFile, "config", "", "YAML config `file`: keys are flag names")
 
 	str(&cfg.Listen, "listen", "gRPC listen `address`")
+	str(&cfg.HealthListen, "health-listen", "`address` of a plaintext gRPC listener serving only health, for probes; empty turns it off")
 	str(&cfg.MetricsListen, "metrics-listen", "HTTP `address` serving Prometheus /metrics; empty turns it off")
 
 	str(&cfg.RedisURL, "redis-url", "redis:// or rediss:// `URL` of Redis; with no Redis set, the embedded store is used: NOT durable")

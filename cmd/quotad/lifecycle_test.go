@@ -229,3 +229,23 @@ func TestSecureByDefault(t *testing.T) {
 		t.Errorf("run with a missing tokens file = %v, want an error naming -tokens-file", err)
 	}
 }
+
+func TestHealthListenerNeedsNeitherTLSNorToken(t *testing.T) {
+	ca := newTestCA(t, "test CA")
+	dir := t.TempDir()
+	cert, key := ca.issue(t, "quotad", 100)
+	writeFiles(t, dir, map[string][]byte{"server.pem": cert, "server-key.pem": key})
+	q := startQuotad(t, "redis", func(c *Config) {
+		c.TLSCert, c.TLSKey = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+		c.Tokens = tokensDoc("orchestrator-0123456789", "admin-0123456789abcdef")
+		c.AllowUnauthenticated = false
+		c.HealthListen = "127.0.0.1:0"
+	})
+	hc := healthpb.NewHealthClient(dial(t, q.Addrs.Health))
+	resp, err := hc.Check(rpcCtx(t), &healthpb.HealthCheckRequest{Service: "quota.v1.QuotaService"})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("plaintext Check on -health-listen = %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+	_, err = quotav1.NewAdminServiceClient(dial(t, q.Addrs.Health)).GetPricing(rpcCtx(t), &quotav1.GetPricingRequest{})
+	checkStatus(t, err, codes.Unimplemented, "")
+}

@@ -51,6 +51,9 @@ const pingTimeout = 5 * time.Second
 // sweepLimit is how many expired holds one sweep releases at most.
 const sweepLimit = 1000
 
+// healthConnections caps the connections of -health-listen.
+const healthConnections = 64
+
 // sweepTimeout bounds one sweep.
 const sweepTimeout = 30 * time.Second
 
@@ -98,9 +101,9 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 
 // addrs are the addresses quotad listens on once it serves.
 type addrs struct {
-	// GRPC is the gRPC listener's; Metrics the metrics listener's, or ""
-	// when it is off.
-	GRPC, Metrics string
+	// GRPC is the gRPC listener's; Metrics and Health the metrics and
+	// health listeners', or "" when off.
+	GRPC, Metrics, Health string
 }
 
 // run serves cfg until ctx ends, then shuts down gracefully and returns
@@ -250,13 +253,28 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 		})
 	}
 
+	var healthAddr string
+	if cfg.HealthListen != "" {
+		hlis, err := net.Listen("tcp", cfg.HealthListen)
+		if err != nil {
+			capped.Close()
+			return fmt.Errorf("-health-listen: %w", err)
+		}
+		healthAddr = hlis.Addr().String()
+		hsrv := srv.HealthServer(grpc.ConnectionTimeout(cfg.HandshakeTimeout), grpc.MaxConcurrentStreams(16),
+			grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: cfg.IdleTimeout}))
+		go hsrv.Serve(newCapListener(hlis, healthConnections, nil, func(int64) {}))
+		defer hsrv.Stop() // after the main server's drain: probes see NOT_SERVING until then
+		log.Info("health on "+healthAddr, "addr", healthAddr)
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(capped) }()
 	addr := lis.Addr().String()
 	log.Info("quotad serving on "+addr, "addr", addr, "max_connections", maxConns, "fd_limit", fdLimit)
 	if ready != nil {
 		select {
-		case ready <- addrs{GRPC: addr, Metrics: metricsAddr}:
+		case ready <- addrs{GRPC: addr, Metrics: metricsAddr, Health: healthAddr}:
 		case <-ctx.Done():
 		}
 	}
@@ -266,7 +284,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("quotad shutting down: health NOT_SERVING", "grace", cfg.ShutdownGrace, "drain_timeout", cfg.ShutdownTimeout)
+	log.Info("quotad shutting down: health NOT_SERVING", "grace", cfg.ShutdownGrace.String(), "drain_timeout", cfg.ShutdownTimeout.String())
 	srv.Shutdown(cfg.ShutdownGrace, cfg.ShutdownTimeout)
 	if err := <-served; err != nil {
 		return fmt.Errorf("serve: %w", err)

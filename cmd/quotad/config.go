@@ -157,7 +157,7 @@ type Config struct {
 	// -fd-reserve, default 256.
 	FDReserve int
 	// HandshakeTimeout bounds a new connection's TLS and HTTP/2 handshake.
-	// -handshake-timeout, default 10s.
+	// -handshake-timeout, default 5s.
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that had no call for that long.
 	// -idle-timeout, default 5m.
@@ -226,7 +226,7 @@ func defaultConfig() Config {
 		MaxConcurrentStreams: 100,
 		MaxHeaderListSize:    16 << 10,
 		FDReserve:            256,
-		HandshakeTimeout:     10 * time.Second,
+		HandshakeTimeout:     5 * time.Second,
 		IdleTimeout:          5 * time.Minute,
 		KeepaliveTime:        time.Minute,
 		KeepaliveTimeout:     20 * time.Second,

@@ -135,6 +135,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 	// A Cluster client reloads its slot map at once when a node cannot
 	// be reached, so that a failover is followed as soon as the replica
 	// is promoted, not at the next periodic reload.
+	// Scripts are labelled by name once the store tells their SHA-1s
+	// (redisHook.scriptName); until then, "unknown".
 	var cluster atomic.Pointer[redis.ClusterClient]
 	hook := redisHook{m: m, unreachable: func() {
 		if c := cluster.Load(); c != nil {

@@ -63,6 +63,10 @@ func testConfig(t *testing.T, backend string) Config {
 	cfg.ShutdownGrace = 0
 	switch backend {
 	case "embedded":
+		// The embedded store is about 20 times slower than Redis, and more
+		// under the race detector: the concurrency tests would meet the
+		// store timeout on a loaded machine.
+		cfg.StoreTimeout, cfg.CallTimeout = 20*time.Second, 30*time.Second
 	case "redis":
 		srv, err := redistest.StartServer()
 		if err != nil {

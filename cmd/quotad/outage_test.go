@@ -37,6 +37,7 @@ func TestRedisPausedAndKilled(t *testing.T) {
 	cfg := testConfig(t, "embedded")
 	cfg.RedisURL = "redis://" + srv.Addr() + "/0"
 	cfg.AllowUnauthenticated = true
+	cfg.StoreTimeout, cfg.CallTimeout = defaultConfig().StoreTimeout, defaultConfig().CallTimeout
 	q := startConfig(t, cfg)
 	c, hc := connect(t, q.Addrs.GRPC)
 	bound := cfg.StoreTimeout + outageSlack

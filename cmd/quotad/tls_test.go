@@ -188,6 +188,7 @@ func TestRedisOverTLSWithAnACLUser(t *testing.T) {
 		cfg.RedisTLSCA = caFile
 		cfg.RedisUsername = "quotad"
 		cfg.AllowUnauthenticated = true
+		cfg.StoreTimeout, cfg.CallTimeout = defaultConfig().StoreTimeout, defaultConfig().CallTimeout
 		return cfg
 	}
 

@@ -154,7 +154,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	err = rdb.Ping(pctx).Err()
 	if err == nil && (len(cfg.RedisCluster) > 0 || cfg.SentinelMaster != "") {
-		checkReplication(pctx, rdb, log)
+		checkReplication(pctx, rdb, cfg.SentinelMaster, log)
 	}
 	cancel()
 	if err != nil {

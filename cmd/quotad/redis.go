@@ -136,19 +136,22 @@ func secret(value, file, setting string) (string, error) {
 // min-replicas-max-lag), the master refuses writes no replica follows,
 // and quotad answers them UNAVAILABLE rather than losing them. It says
 // nothing when it cannot tell (INFO refused).
-func checkReplication(ctx context.Context, rdb redis.UniversalClient, log *slog.Logger) {
+//
+// name names the master of a non-Cluster client in the log (a Sentinel
+// master's name); a Cluster's masters are named by their addresses.
+func checkReplication(ctx context.Context, rdb redis.UniversalClient, name string, log *slog.Logger) {
 	warn := func(addr string) {
 		log.Warn("the Redis master accepts writes with no replica requirement: acknowledged writes can be lost on failover; "+
 			"set min-replicas-to-write 1 and min-replicas-max-lag 10 on every master (see the README's Redis section)", "master", addr)
 	}
-	check := func(ctx context.Context, c *redis.Client) {
+	check := func(ctx context.Context, c *redis.Client, name string) {
 		info, err := c.Info(ctx, "replication").Result()
 		if err != nil {
 			log.Debug("cannot read INFO replication", "err", err)
 			return
 		}
 		if strings.Contains(info, "role:master") && !strings.Contains(info, "min_slaves_good_slaves:") {
-			warn(c.Options().Addr)
+			warn(name)
 		}
 	}
 	switch c := rdb.(type) {
@@ -157,10 +160,10 @@ func checkReplication(ctx context.Context, rdb redis.UniversalClient, log *slog.
 		c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
 			mu.Lock()
 			defer mu.Unlock()
-			check(ctx, n)
+			check(ctx, n, n.Options().Addr)
 			return nil
 		})
 	case *redis.Client:
-		check(ctx, c) // a failover client is a *redis.Client on the master
+		check(ctx, c, name) // a failover client is a *redis.Client on the master
 	}
 }

@@ -23,8 +23,8 @@ func TestWarnsOfAMasterWithoutReplicaRequirement(t *testing.T) {
 	ctx := context.Background()
 	warned := func() bool {
 		logs := &lines{}
-		checkReplication(ctx, rdb, slog.New(slog.NewTextHandler(logs, nil)))
-		return logs.contains("level=WARN", "min-replicas-to-write")
+		checkReplication(ctx, rdb, "mymaster", slog.New(slog.NewTextHandler(logs, nil)))
+		return logs.contains("level=WARN", "min-replicas-to-write", "master=mymaster")
 	}
 	if !warned() {
 		t.Error("no warning for a master without min-replicas-to-write")

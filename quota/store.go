@@ -198,9 +198,13 @@ type RunAncestor struct {
 type SweepStats struct {
 	// Workspaces swept, and those that could not be reached.
 	Workspaces, Failed int
-	// Released expired holds, and the credits they held (µcredits).
-	Released        int
-	ReleasedCredits int64
+	// Released expired holds, and the credits they held (µcredits), in
+	// all and by origin (indexed by Origin); Forfeited what of that was
+	// forfeited (seat credits of an ended period, ended grants).
+	Released         int
+	ReleasedCredits  int64
+	ReleasedByOrigin [4]int64
+	ForfeitedCredits int64
 	// Lag is how long past its deadline the oldest hold released had
 	// waited (0 when none).
 	Lag time.Duration

@@ -33,6 +33,7 @@ const testResID = "c_0123456789abcdef0123456789abcdef_0"
 type env struct {
 	store *fakeStore
 	srv   *Server
+	auth  *Authenticator
 	conn  *grpc.ClientConn
 	quota quotav1.QuotaServiceClient
 	admin quotav1.AdminServiceClient
@@ -43,13 +44,21 @@ type env struct {
 // closed when the test ends.
 func newEnv(t *testing.T, st *fakeStore) *env {
 	t.Helper()
+	return newEnvWith(t, st, Options{})
+}
+
+// newEnvWith is newEnv with the Server's options o; their Log is the
+// env's.
+func newEnvWith(t *testing.T, st *fakeStore, o Options) *env {
+	t.Helper()
 	if st == nil {
 		st = &fakeStore{}
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := quota.NewService(st, quota.Config{Now: func() time.Time { return testNow }})
-	srv := New(svc, log)
+	o.Log = log
+	srv := New(svc, o)
 
 	lis := bufconn.Listen(1 << 20)
 	served := make(chan error, 1)
@@ -69,7 +78,7 @@ func newEnv(t *testing.T, st *fakeStore) *env {
 		}
 	})
 	return &env{
-		store: st, srv: srv, conn: conn, logs: logs,
+		store: st, srv: srv, auth: o.Auth, conn: conn, logs: logs,
 		quota: quotav1.NewQuotaServiceClient(conn),
 		admin: quotav1.NewAdminServiceClient(conn),
 	}
@@ -158,7 +167,7 @@ func detailsOf(t *testing.T, err error) (*status.Status, statusDetails) {
 }
 
 // checkStatus fails the test unless err matches want: the code, an
-// ErrorInfo in the "quota" domain with the reason and, when want names a
+// ErrorInfo in the errorDomain domain with the reason and, when want names a
 // field, a BadRequest with exactly that field.
 func checkStatus(t *testing.T, err error, want wantStatus) {
 	t.Helper()
@@ -172,8 +181,8 @@ func checkStatus(t *testing.T, err error, want wantStatus) {
 	switch {
 	case d.info == nil:
 		t.Errorf("no ErrorInfo in %v", st.Proto())
-	case d.info.GetDomain() != "quota" || d.info.GetReason() != want.reason:
-		t.Errorf("ErrorInfo = %s/%s, want quota/%s (message %q)", d.info.GetDomain(), d.info.GetReason(), want.reason, st.Message())
+	case d.info.GetDomain() != errorDomain || d.info.GetReason() != want.reason:
+		t.Errorf("ErrorInfo = %s/%s, want %s/%s (message %q)", d.info.GetDomain(), d.info.GetReason(), errorDomain, want.reason, st.Message())
 	}
 	if want.field == "" {
 		return

@@ -16,8 +16,9 @@ import (
 	"github.com/quota-svc/quota/quota"
 )
 
-// errorDomain is the ErrorInfo domain of every error this server returns.
-const errorDomain = "quota"
+// errorDomain is the ErrorInfo domain of every error this server returns:
+// per AIP-193, the name of the service, in the form of a DNS name.
+const errorDomain = "quota.dev"
 
 // ErrorInfo reasons of errors that are not quota errors.
 const (
@@ -38,9 +39,9 @@ var kindCodes = map[quota.Kind]codes.Code{
 }
 
 // toStatus maps err to a gRPC status error. Every status carries an
-// ErrorInfo (domain "quota", an UPPER_SNAKE reason); an error naming a
-// field adds a BadRequest, a denied hold a QuotaFailure, a failed
-// precondition a PreconditionFailure. A status error passes through
+// ErrorInfo (domain errorDomain, an UPPER_SNAKE reason, lowerCamelCase
+// metadata keys); an error naming a field adds a BadRequest, a denied hold
+// a QuotaFailure, a failed precondition a PreconditionFailure. A status error passes through
 // (given an ErrorInfo if it has none). An internal error is logged once on
 // log, which should name the method, and answered INTERNAL "internal
 // error": its cause never reaches the caller. A store that cannot be
@@ -94,10 +95,10 @@ func errorStatus(e *quota.Error, log *slog.Logger) error {
 		meta["available"] = strconv.FormatInt(d.Available, 10)
 		subject := "member:" + d.MemberID
 		if d.SpenderID != "" {
-			meta["spender_id"] = d.SpenderID
+			meta["spenderId"] = d.SpenderID
 			subject = "spender:" + d.SpenderID
 		} else {
-			meta["member_id"] = d.MemberID
+			meta["memberId"] = d.MemberID
 		}
 		details = append(details, &errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
 			Subject:     subject,
@@ -107,7 +108,7 @@ func errorStatus(e *quota.Error, log *slog.Logger) error {
 	if e.Kind() == quota.KindFailedPrecondition {
 		subject := e.Subject()
 		if t := e.Transition; t != nil {
-			meta["reservation_id"] = t.ReservationID
+			meta["reservationId"] = t.ReservationID
 			meta["from"] = t.From.String()
 			meta["to"] = t.To.String()
 			subject = "reservation:" + t.ReservationID

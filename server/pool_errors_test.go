@@ -111,17 +111,17 @@ func TestPoolDenialsAreResourceExhaustedWithTheirReason(t *testing.T) {
 	}{
 		{
 			name: "a member's pool cap", reason: quota.ReasonPoolCapReached,
-			wantMeta:    map[string]string{"member_id": "user@example.com"},
+			wantMeta:    map[string]string{"memberId": "user@example.com"},
 			wantSubject: "member:user@example.com",
 		},
 		{
 			name: "the programmatic cap", reason: quota.ReasonProgrammaticCapReached, spender: true,
-			wantMeta:    map[string]string{"spender_id": "key:ci-bot"},
+			wantMeta:    map[string]string{"spenderId": "key:ci-bot"},
 			wantSubject: "spender:key:ci-bot",
 		},
 		{
 			name: "a spender with every source spent", reason: quota.ReasonCreditsExhausted, spender: true,
-			wantMeta:    map[string]string{"spender_id": "key:ci-bot"},
+			wantMeta:    map[string]string{"spenderId": "key:ci-bot"},
 			wantSubject: "spender:key:ci-bot",
 		},
 	}

@@ -24,6 +24,7 @@ func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	s.metrics.reservedBy(out.Reservation.Origin, out.Reservation.Held)
 	return &quotav1.ReserveResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
@@ -85,6 +86,9 @@ func (s *quotaServer) Extend(ctx context.Context, req *quotav1.ExtendRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	if out.Reservation.Origin != quota.OriginSidekick { // a free run holds nothing
+		s.metrics.reservedBy(out.Reservation.Origin, r.AddAmount)
+	}
 	return &quotav1.ExtendResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
@@ -126,6 +130,7 @@ func (s *quotaServer) Commit(ctx context.Context, req *quotav1.CommitRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	s.metrics.settled(&out.Reservation)
 	return &quotav1.CommitResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
@@ -173,6 +178,7 @@ func (s *quotaServer) Refund(ctx context.Context, req *quotav1.RefundRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	s.metrics.settled(&out.Reservation)
 	return &quotav1.RefundResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 

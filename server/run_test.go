@@ -248,7 +248,7 @@ func TestRunCapDenialOfExtend(t *testing.T) {
 	_, err := e.quota.Extend(testCtx(t), okExtend())
 	checkStatus(t, err, wantStatus{codes.ResourceExhausted, "RUN_CAP_REACHED", ""})
 	_, d := detailsOf(t, err)
-	wantMeta := map[string]string{"member_id": "user@example.com", "requested": "1000000", "minimum": "1000000", "available": "300000"}
+	wantMeta := map[string]string{"memberId": "user@example.com", "requested": "1000000", "minimum": "1000000", "available": "300000"}
 	if diff := cmp.Diff(wantMeta, d.info.GetMetadata()); diff != "" {
 		t.Errorf("ErrorInfo metadata (-want +got):\n%s", diff)
 	}

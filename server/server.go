@@ -6,11 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -20,25 +19,27 @@ import (
 )
 
 // Server is a gRPC server with the quota services registered, the standard
-// health service and server reflection.
+// health service and, when asked for, server reflection.
 //
-// A main program serves it and, on shutdown, calls Shutdown, which first
-// reports NOT_SERVING through Health (so that load balancers and clients
-// stop sending) and then drains the calls in flight:
+// A main program serves it, reports the store's health with SetServing
+// and, on shutdown, calls Shutdown, which first reports NOT_SERVING
+// through Health (so that load balancers and clients stop sending), keeps
+// serving for a grace period so that probes see it, ends the health Watch
+// streams, then drains the calls in flight:
 //
-//	srv := server.New(svc, log)
+//	srv := server.New(svc, server.Options{Log: log, Auth: auth, Metrics: m})
 //	go func() { errc <- srv.Serve(lis) }()
 //	<-ctx.Done()
-//	srv.Shutdown(drainCtx) // NOT_SERVING, then GracefulStop, Stop at drainCtx's end
-//
-// GRPC and Health are exported for callers that need more, such as a
-// delay between NOT_SERVING and the drain.
+//	srv.Shutdown(grace, drain) // NOT_SERVING, grace, GracefulStop, Stop after drain
 type Server struct {
 	// GRPC is the underlying server; Serve and Shutdown wrap it.
 	GRPC *grpc.Server
 	// Health is the health service: SERVING for "" and both quota services
-	// from New on, NOT_SERVING for all after Health.Shutdown (or Shutdown).
+	// from New on, as SetServing says then, NOT_SERVING for all after
+	// Health.Shutdown (or Shutdown).
 	Health *health.Server
+
+	health *healthService
 }
 
 // Service names reported by the health service.
@@ -48,51 +49,110 @@ var serviceNames = []string{
 	quotav1.AdminService_ServiceDesc.ServiceName,
 }
 
-// New returns a Server that serves svc. Every call is logged on log at
-// debug level when it finishes; a panic in a handler is logged at error
-// level with its stack and answered INTERNAL. opts are appended to the
-// server's own options; interceptors they add run inside recovery and
-// logging.
-func New(svc *quota.Service, log *slog.Logger, opts ...grpc.ServerOption) *Server {
+// Options are a Server's settings. The zero value serves every call
+// unauthenticated, with no metrics, no reflection and no timeouts.
+type Options struct {
+	// Log receives one line per call (see logCall), the errors the server
+	// does not know and recovered panics. Nil discards.
+	Log *slog.Logger
+	// Auth checks every call's bearer token, role and workspaces; nil
+	// serves every call unauthenticated.
+	Auth *Authenticator
+	// Metrics records gRPC and domain metrics; nil records none.
+	Metrics *Metrics
+	// Reflection serves gRPC server reflection (to any valid token when
+	// Auth is set).
+	Reflection bool
+	// DefaultTimeout is the deadline of a unary call that brings none
+	// (0: none).
+	DefaultTimeout time.Duration
+	// StoreTimeout bounds each unary call's work, the store's, unless the
+	// caller's deadline is sooner; past it the call is UNAVAILABLE /
+	// STORE_UNAVAILABLE (0: no bound).
+	StoreTimeout time.Duration
+	// GRPCOptions are appended to the server's own options (credentials,
+	// message and stream limits, keepalive). Interceptors they add run
+	// innermost.
+	GRPCOptions []grpc.ServerOption
+}
+
+// New returns a Server that serves svc with o.
+//
+// Every unary call goes through, outermost first: the gRPC metrics, the
+// call log (one line when it ends), panic recovery (a panic is logged
+// with its stack, counted and answered INTERNAL), authentication and
+// authorization (when o.Auth is set), the check for undecodable requests
+// (INVALID_ARGUMENT), then the deadlines. Streams (health, reflection)
+// get the metrics, the log, recovery and authentication.
+func New(svc *quota.Service, o Options) *Server {
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	callLog := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		log.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithLevels(func(codes.Code) logging.Level { return logging.LevelDebug }),
 	}
 	recOpts := []recovery.Option{
 		recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 			method, _ := grpc.Method(ctx)
+			o.Metrics.panicked()
 			log.ErrorContext(ctx, "panic in gRPC handler", "method", method, "panic", p, "stack", string(debug.Stack()))
 			return internalStatus()
 		}),
 	}
+	var unary []grpc.UnaryServerInterceptor
+	var stream []grpc.StreamServerInterceptor
+	if o.Metrics != nil {
+		unary = append(unary, o.Metrics.unaryInterceptor())
+		stream = append(stream, o.Metrics.streamInterceptor())
+	}
+	unary = append(unary, unaryLogger(log), recovery.UnaryServerInterceptor(recOpts...))
+	stream = append(stream, streamLogger(log), recovery.StreamServerInterceptor(recOpts...))
+	if o.Auth != nil {
+		unary = append(unary, o.Auth.unaryInterceptors()...)
+		stream = append(stream, o.Auth.streamInterceptor())
+	}
+	unary = append(unary, rejectMalformed, deadlineInterceptor(o.DefaultTimeout, o.StoreTimeout))
+
 	all := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(callLog, logOpts...),
-			recovery.UnaryServerInterceptor(recOpts...),
-		),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(callLog, logOpts...),
-			recovery.StreamServerInterceptor(recOpts...),
-		),
-	}, opts...)
+		grpc.ForceServerCodecV2(newLenientCodec()),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}, o.GRPCOptions...)
 
 	gs := grpc.NewServer(all...)
-	quotav1.RegisterQuotaServiceServer(gs, &quotaServer{handler: handler{svc: svc, log: log}})
-	quotav1.RegisterAdminServiceServer(gs, &adminServer{handler: handler{svc: svc, log: log}})
+	h := handler{svc: svc, log: log, metrics: o.Metrics}
+	quotav1.RegisterQuotaServiceServer(gs, &quotaServer{handler: h})
+	quotav1.RegisterAdminServiceServer(gs, &adminServer{handler: h})
 
-	hs := health.NewServer()
-	for _, name := range serviceNames {
-		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-	}
+	hs := newHealthService()
 	healthpb.RegisterHealthServer(gs, hs)
-	reflection.Register(gs)
-	return &Server{GRPC: gs, Health: hs}
+	if o.Reflection {
+		reflection.Register(gs)
+	}
+	o.Metrics.initialize(gs)
+	return &Server{GRPC: gs, Health: hs.Server, health: hs}
+}
+
+// HealthServer returns a gRPC server that serves only this server's
+// health service, unauthenticated, for probes that cannot speak TLS or
+// send tokens (Kubernetes' gRPC probes): it answers what Health says,
+// and its Watch streams end with the main server's. Stop it after
+// Shutdown.
+func (s *Server) HealthServer(opts ...grpc.ServerOption) *grpc.Server {
+	gs := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(gs, s.health)
+	return gs
+}
+
+// SetServing reports every service SERVING or NOT_SERVING, as the store
+// is reachable or not. It does nothing once Shutdown (or Health.Shutdown)
+// was called: the server then stays NOT_SERVING.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	for _, name := range serviceNames {
+		s.Health.SetServingStatus(name, st)
+	}
 }
 
 // Serve accepts connections on lis until the server stops. It returns nil
@@ -104,19 +164,32 @@ func (s *Server) Serve(lis net.Listener) error {
 	return nil
 }
 
-// Shutdown reports NOT_SERVING for every service, then stops accepting
-// calls and waits for those in flight; when ctx ends first, it closes them
-// all at once. It returns when the server has stopped.
-func (s *Server) Shutdown(ctx context.Context) {
+// Shutdown stops the server in order:
+//  1. every service reports NOT_SERVING;
+//  2. for grace, the server goes on serving as before, new connections
+//     included, so that probes and load balancers see NOT_SERVING and
+//     send elsewhere;
+//  3. health Watch streams end (UNAVAILABLE), so none holds the drain;
+//  4. the server stops accepting and waits up to drain for the calls in
+//     flight; those still running then are cut.
+//
+// It returns when the server has stopped.
+func (s *Server) Shutdown(grace, drain time.Duration) {
 	s.Health.Shutdown()
+	if grace > 0 {
+		time.Sleep(grace)
+	}
+	s.health.endWatches()
 	done := make(chan struct{})
 	go func() {
 		s.GRPC.GracefulStop()
 		close(done)
 	}()
+	t := time.NewTimer(drain)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-ctx.Done():
+	case <-t.C:
 		s.GRPC.Stop()
 		<-done
 	}

@@ -397,7 +397,7 @@ func TestHealthIsServingUntilShutdown(t *testing.T) {
 }
 
 func TestReflectionListsTheServices(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, nil, Options{Reflection: true})
 	stream, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(testCtx(t))
 	if err != nil {
 		t.Fatalf("ServerReflectionInfo: %v", err)
@@ -424,9 +424,7 @@ func TestReflectionListsTheServices(t *testing.T) {
 
 func TestShutdownDrainsAndStops(t *testing.T) {
 	e := newEnv(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e.srv.Shutdown(ctx)
+	e.srv.Shutdown(0, 5*time.Second)
 	if _, err := e.admin.GetPricing(testCtx(t), &quotav1.GetPricingRequest{}); err == nil {
 		t.Error("a call after Shutdown succeeded")
 	}

@@ -1,20 +1,24 @@
 package store
 
 import (
-	"fmt"
+	"context"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 )
 
 // ttlTick is how often the embedded server ages key TTLs.
 const ttlTick = 10 * time.Second
 
-// Embedded is an in-process Redis-protocol server (miniredis) listening on
-// a loopback port. It is NOT durable: every key lives in this process's
-// memory and is lost when it stops. It exists for development and tests;
-// the very same store code and Lua scripts run against it as against Redis.
+// Embedded is an in-process Redis-protocol server (miniredis). It listens
+// on no port: clients reach it through in-memory pipes (Dial, Options),
+// so nothing outside the process can. It is NOT durable: every key lives
+// in this process's memory and is lost when it stops. It exists for
+// development and tests; the very same store code and Lua runs against it
+// as against Redis (as scripts: see lua.go).
 type Embedded struct {
 	m    *miniredis.Miniredis
 	stop chan struct{}
@@ -22,19 +26,14 @@ type Embedded struct {
 	done sync.WaitGroup
 }
 
-// StartEmbedded starts an Embedded server on 127.0.0.1 at a free port.
-// Close it when done.
+// StartEmbedded starts an Embedded server. Close it when done.
 //
 // Key TTLs age with the wall clock every ttlTick, so that idempotency
 // records expire as on Redis (nothing in the store relies on key expiry
 // for correctness; expiry only frees memory). miniredis's own ClockTTL
 // would check every key on every command, which grows with the keyspace.
 func StartEmbedded() (*Embedded, error) {
-	m := miniredis.NewMiniRedis()
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("store: start the embedded server: %w", err)
-	}
-	e := &Embedded{m: m, stop: make(chan struct{})}
+	e := &Embedded{m: miniredis.NewMiniRedis(), stop: make(chan struct{})}
 	e.done.Add(1)
 	go e.ageTTLs()
 	return e, nil
@@ -57,8 +56,20 @@ func (e *Embedded) ageTTLs() {
 	}
 }
 
-// Addr returns the server's host:port, for redis.Options.Addr.
-func (e *Embedded) Addr() string { return e.m.Addr() }
+// Dial opens an in-memory connection to the server.
+func (e *Embedded) Dial() (net.Conn, error) { return e.m.Dial() }
+
+// Options are go-redis client options that reach the server through Dial;
+// set pool sizes and timeouts on them as for any Redis.
+func (e *Embedded) Options() *redis.Options {
+	return &redis.Options{
+		Addr:   "embedded",
+		Dialer: func(context.Context, string, string) (net.Conn, error) { return e.Dial() },
+	}
+}
+
+// Client returns a new client of the server; close it when done.
+func (e *Embedded) Client() *redis.Client { return redis.NewClient(e.Options()) }
 
 // Close stops the server and drops all its data. It is safe to call more
 // than once.

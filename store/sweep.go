@@ -55,9 +55,13 @@ func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, li
 			return err
 		}
 		v, _ := raw.([]any)
-		if len(v) == 4 {
+		if len(v) == 8 {
 			st.Released += int(asInt(v[0]))
 			st.ReleasedCredits += asInt(v[2])
+			for o := range 3 {
+				st.ReleasedByOrigin[o+1] += asInt(v[4+o])
+			}
+			st.ForfeitedCredits += asInt(v[7])
 			if oldest := asInt(v[3]); oldest > 0 {
 				if lag := now.Sub(time.UnixMilli(oldest)); lag > st.Lag {
 					st.Lag = lag

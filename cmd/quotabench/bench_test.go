@@ -34,13 +34,11 @@ func startQuotad(t *testing.T, rdb redis.UniversalClient, opts ...grpc.ServerOpt
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(svc, nil, opts...)
+	srv := server.New(svc, server.Options{GRPCOptions: opts})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
+		srv.Shutdown(0, 5*time.Second)
 		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}
@@ -56,7 +54,7 @@ func embedded(t *testing.T) redis.UniversalClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: e.Addr()})
+	rdb := e.Client()
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }

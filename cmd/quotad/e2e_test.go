@@ -432,7 +432,7 @@ func checkInvariant(t *testing.T, b *quotav1.Balance) {
 }
 
 // checkStatus checks that err is a status error with code and an
-// ErrorInfo of domain "quota" and reason, and returns its status (nil if
+// ErrorInfo of domain "quota.dev" and reason, and returns its status (nil if
 // err is not a status).
 func checkStatus(t *testing.T, err error, code codes.Code, reason string) *status.Status {
 	t.Helper()
@@ -448,7 +448,7 @@ func checkStatus(t *testing.T, err error, code codes.Code, reason string) *statu
 	if st.Code() != code || reasonOf(st) != reason {
 		t.Errorf("got %v (ErrorInfo reason %q), want %v %s", err, reasonOf(st), code, reason)
 	}
-	if info := detail[*errdetails.ErrorInfo](st); info != nil && info.GetDomain() != "quota" {
+	if info := detail[*errdetails.ErrorInfo](st); info != nil && info.GetDomain() != "quota.dev" {
 		t.Errorf("ErrorInfo domain = %q, want quota", info.GetDomain())
 	}
 	return st

@@ -375,7 +375,7 @@ local function release(u, w, a, r, costs)
 end
 
 -- expire releases a held reservation whose deadline has passed, and its
--- held children.
+-- held children. It returns what was released and forfeited.
 local function expire(u, w, a, r)
   void_kids(u, w, a, r, K.EXPIRED)
   local q, released, forfeited = release(u, w, a, r, true)
@@ -385,13 +385,16 @@ local function expire(u, w, a, r)
   settled(u, r)
   ledger(u, 'expire', r.owner, res_id(r), {'released', released, 'forfeited', forfeited,
     'into', q and res_id(q) or ''})
+  return released, forfeited
 end
 
 -- expire_due releases up to limit holds of the workspace whose deadline
 -- is <= now, oldest first, whoever holds them (they may hold pool,
 -- overage and programmatic credits that everyone draws on). a, when given,
 -- is the account the call works on. Returns how many it released, whether
--- more may be due, the credits they held and the oldest deadline met.
+-- more may be due, the credits they held, the oldest deadline met, and
+-- the credits they held by origin and what of them was forfeited (in
+-- u.expired, u.forfeited).
 local function expire_due(u, w, a, limit)
   if w.d_next > u.now then return 0, false, 0, 0 end
   local key = u.pre .. 'deadlines'
@@ -403,8 +406,13 @@ local function expire_due(u, w, a, limit)
       local owner = a
       if not owner or owner.member ~= r.owner then owner = acct_get(u, r.owner) end
       if oldest == 0 then oldest = r.dl end
-      credits = credits + res_held(r)
-      expire(u, w, owner, r)
+      local held = res_held(r)
+      credits = credits + held
+      local _, forfeited = expire(u, w, owner, r)
+      if u.expired then
+        u.expired[r.origin] = (u.expired[r.origin] or 0) + held
+        u.forfeited = u.forfeited + forfeited
+      end
       n = n + 1
     else
       redis.call('ZREM', key, id)

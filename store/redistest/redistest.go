@@ -136,7 +136,7 @@ func newEmbedded(t testing.TB) redis.UniversalClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: e.Addr()})
+	rdb := e.Client()
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }

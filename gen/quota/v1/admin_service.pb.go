@@ -1485,8 +1485,8 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\x10SetMemberPoolCap\x12!.quota.v1.SetMemberPoolCapRequest\x1a\".quota.v1.SetMemberPoolCapResponse\x12M\n" +
 	"\fAddPoolGrant\x12\x1d.quota.v1.AddPoolGrantRequest\x1a\x1e.quota.v1.AddPoolGrantResponse\x12P\n" +
 	"\rVoidPoolGrant\x12\x1e.quota.v1.VoidPoolGrantRequest\x1a\x1f.quota.v1.VoidPoolGrantResponse\x12X\n" +
-	"\x0eListPoolGrants\x12\x1f.quota.v1.ListPoolGrantsRequest\x1a .quota.v1.ListPoolGrantsResponse\"\x03\x90\x02\x01\x12g\n" +
-	"\x13GetWorkspaceBalance\x12$.quota.v1.GetWorkspaceBalanceRequest\x1a%.quota.v1.GetWorkspaceBalanceResponse\"\x03\x90\x02\x01B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
+	"\x0eListPoolGrants\x12\x1f.quota.v1.ListPoolGrantsRequest\x1a .quota.v1.ListPoolGrantsResponse\"\x03\x90\x02\x02\x12g\n" +
+	"\x13GetWorkspaceBalance\x12$.quota.v1.GetWorkspaceBalanceRequest\x1a%.quota.v1.GetWorkspaceBalanceResponse\"\x03\x90\x02\x02B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
 
 var (
 	file_quota_v1_admin_service_proto_rawDescOnce sync.Once

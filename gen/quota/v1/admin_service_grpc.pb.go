@@ -68,10 +68,13 @@ type AdminServiceClient interface {
 	// is held is forfeited when released.
 	VoidPoolGrant(ctx context.Context, in *VoidPoolGrantRequest, opts ...grpc.CallOption) (*VoidPoolGrantResponse, error)
 	// ListPoolGrants lists a workspace's grants, oldest first, with what is
-	// left of each.
+	// left of each. It is IDEMPOTENT, not NO_SIDE_EFFECTS: it expires the
+	// grants past their expiry, with their ledger entries.
 	ListPoolGrants(ctx context.Context, in *ListPoolGrantsRequest, opts ...grpc.CallOption) (*ListPoolGrantsResponse, error)
 	// GetWorkspaceBalance returns a workspace's pool, overage and
-	// programmatic usage in its current period.
+	// programmatic usage in its current period. It is IDEMPOTENT, not
+	// NO_SIDE_EFFECTS: it releases expired holds and rolls an ended period
+	// over.
 	GetWorkspaceBalance(ctx context.Context, in *GetWorkspaceBalanceRequest, opts ...grpc.CallOption) (*GetWorkspaceBalanceResponse, error)
 }
 
@@ -238,10 +241,13 @@ type AdminServiceServer interface {
 	// is held is forfeited when released.
 	VoidPoolGrant(context.Context, *VoidPoolGrantRequest) (*VoidPoolGrantResponse, error)
 	// ListPoolGrants lists a workspace's grants, oldest first, with what is
-	// left of each.
+	// left of each. It is IDEMPOTENT, not NO_SIDE_EFFECTS: it expires the
+	// grants past their expiry, with their ledger entries.
 	ListPoolGrants(context.Context, *ListPoolGrantsRequest) (*ListPoolGrantsResponse, error)
 	// GetWorkspaceBalance returns a workspace's pool, overage and
-	// programmatic usage in its current period.
+	// programmatic usage in its current period. It is IDEMPOTENT, not
+	// NO_SIDE_EFFECTS: it releases expired holds and rolls an ended period
+	// over.
 	GetWorkspaceBalance(context.Context, *GetWorkspaceBalanceRequest) (*GetWorkspaceBalanceResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }

@@ -1144,9 +1144,9 @@ const file_quota_v1_quota_service_proto_rawDesc = "" +
 	"\x06Extend\x12\x17.quota.v1.ExtendRequest\x1a\x18.quota.v1.ExtendResponse\x12;\n" +
 	"\x06Commit\x12\x17.quota.v1.CommitRequest\x1a\x18.quota.v1.CommitResponse\x12;\n" +
 	"\x06Refund\x12\x17.quota.v1.RefundRequest\x1a\x18.quota.v1.RefundResponse\x12X\n" +
-	"\x0eGetReservation\x12\x1f.quota.v1.GetReservationRequest\x1a .quota.v1.GetReservationResponse\"\x03\x90\x02\x01\x12L\n" +
+	"\x0eGetReservation\x12\x1f.quota.v1.GetReservationRequest\x1a .quota.v1.GetReservationResponse\"\x03\x90\x02\x02\x12L\n" +
 	"\n" +
-	"GetBalance\x12\x1b.quota.v1.GetBalanceRequest\x1a\x1c.quota.v1.GetBalanceResponse\"\x03\x90\x02\x01\x12R\n" +
+	"GetBalance\x12\x1b.quota.v1.GetBalanceRequest\x1a\x1c.quota.v1.GetBalanceResponse\"\x03\x90\x02\x02\x12R\n" +
 	"\fEstimateCost\x12\x1d.quota.v1.EstimateCostRequest\x1a\x1e.quota.v1.EstimateCostResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\fListRunCosts\x12\x1d.quota.v1.ListRunCostsRequest\x1a\x1e.quota.v1.ListRunCostsResponse\"\x03\x90\x02\x01B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
 

@@ -70,9 +70,12 @@ type QuotaServiceClient interface {
 	Refund(ctx context.Context, in *RefundRequest, opts ...grpc.CallOption) (*RefundResponse, error)
 	// GetReservation returns a reservation and, once committed, its cost,
 	// with the costs its committed children recorded nested under its main
-	// agent: on a run's root, the cost of the whole run.
+	// agent: on a run's root, the cost of the whole run. It is IDEMPOTENT,
+	// not NO_SIDE_EFFECTS: reading a hold past its deadline releases it.
 	GetReservation(ctx context.Context, in *GetReservationRequest, opts ...grpc.CallOption) (*GetReservationResponse, error)
-	// GetBalance returns a member's credits.
+	// GetBalance returns a member's credits. It is IDEMPOTENT, not
+	// NO_SIDE_EFFECTS: it releases the member's expired holds and rolls an
+	// ended period over.
 	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
 	// EstimateCost prices an agent chain and changes nothing.
 	EstimateCost(ctx context.Context, in *EstimateCostRequest, opts ...grpc.CallOption) (*EstimateCostResponse, error)
@@ -214,9 +217,12 @@ type QuotaServiceServer interface {
 	Refund(context.Context, *RefundRequest) (*RefundResponse, error)
 	// GetReservation returns a reservation and, once committed, its cost,
 	// with the costs its committed children recorded nested under its main
-	// agent: on a run's root, the cost of the whole run.
+	// agent: on a run's root, the cost of the whole run. It is IDEMPOTENT,
+	// not NO_SIDE_EFFECTS: reading a hold past its deadline releases it.
 	GetReservation(context.Context, *GetReservationRequest) (*GetReservationResponse, error)
-	// GetBalance returns a member's credits.
+	// GetBalance returns a member's credits. It is IDEMPOTENT, not
+	// NO_SIDE_EFFECTS: it releases the member's expired holds and rolls an
+	// ended period over.
 	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)
 	// EstimateCost prices an agent chain and changes nothing.
 	EstimateCost(context.Context, *EstimateCostRequest) (*EstimateCostResponse, error)

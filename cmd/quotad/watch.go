@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"os"
+	"time"
+)
+
+// watchFiles calls reload whenever the content of one of paths changes,
+// checking every interval until ctx ends. It reads the files rather than
+// watching for events, so that it follows every way a file is replaced:
+// an editor's rename, a Kubernetes Secret's symlink swap, a config
+// management tool's copy. The files are small (tokens, certificates).
+func watchFiles(ctx context.Context, interval time.Duration, paths []string, reload func()) {
+	last := fingerprint(paths)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if fp := fingerprint(paths); fp != last {
+				last = fp
+				reload()
+			}
+		}
+	}
+}
+
+// fingerprint is a hash of the contents of paths; a file that cannot be
+// read counts as empty, so that its return is a change too.
+func fingerprint(paths []string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, p := range paths {
+		b, _ := os.ReadFile(p)
+		s := sha256.Sum256(b)
+		h.Write([]byte(p))
+		h.Write(s[:])
+	}
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}

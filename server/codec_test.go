@@ -1,0 +1,66 @@
+package server
+
+import (
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
+)
+
+// rawCodec sends a []byte as it is and decodes nothing: a client that
+// sends bytes a proto codec would not.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+var _ encoding.CodecV2 = rawCodec{}
+
+// invalidUTF8Request is a GetWorkspaceRequest whose workspace_id (field 1)
+// is not UTF-8: proto3 refuses to decode it.
+func invalidUTF8Request() []byte {
+	b := protowire.AppendTag(nil, 1, protowire.BytesType)
+	return protowire.AppendBytes(b, []byte{'w', 0xff, 0xfe})
+}
+
+func TestMalformedRequestIsInvalidArgument(t *testing.T) {
+	for name, body := range map[string][]byte{
+		"invalid UTF-8":       invalidUTF8Request(),
+		"truncated wire data": {0x0a, 0x05, 'w'},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			var out []byte
+			err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+			checkStatus(t, err, wantStatus{codes.InvalidArgument, reasonMalformedMessage, ""})
+			if calls := e.store.Calls(); len(calls) != 0 {
+				t.Errorf("the store was called: %v", calls)
+			}
+		})
+	}
+}
+
+func TestMalformedRequestWithoutATokenIsUnauthenticated(t *testing.T) {
+	e := newAuthEnv(t, nil, Options{})
+	body := invalidUTF8Request()
+	var out []byte
+	err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+	checkStatus(t, err, wantStatus{codes.Unauthenticated, reasonTokenMissing, ""})
+}
+
+func TestWellFormedRequestIsNotMarked(t *testing.T) {
+	if _, ok := malformed(&quotav1.GetWorkspaceRequest{WorkspaceId: "ws-1"}); ok {
+		t.Error("a well-formed request is marked malformed")
+	}
+}

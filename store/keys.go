@@ -23,7 +23,8 @@ package store
 //
 // Outside any workspace:
 //
-//	q:workspaces            set of workspace ids, for the sweeper
+//	q:workspaces            set of workspace ids, for the sweeper, and
+//	q:{idx<i>.<n>}:workspaces   its copies on other slots (index.go)
 //	q:{pricing}:seq         the last price version number
 //	q:{pricing}:cur         the current price version number
 //	q:{pricing}:v:<n>       price version n: "<created ms>,<by>,<table JSON>"

@@ -67,3 +67,21 @@ func TestLayoutsHaveUniqueFields(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexCopiesSpreadOverTheSlots checks the workspace index's copies
+// against Redis's own slot numbers (CLUSTER KEYSLOT's algorithm, CRC16).
+func TestIndexCopiesSpreadOverTheSlots(t *testing.T) {
+	// Known slots (redis.io, "Cluster specification").
+	for tag, want := range map[string]int{"123456789": 12739, "user1000": 3443, "foo": 12182} {
+		if got := keySlot(tag); got != want {
+			t.Errorf("keySlot(%q) = %d, want %d", tag, got, want)
+		}
+	}
+	keys := indexKeys()
+	for i, k := range keys {
+		tag := k[strings.Index(k, "{")+1 : strings.Index(k, "}")]
+		if s := keySlot(tag); s < i*clusterSlots/indexCopies || s >= (i+1)*clusterSlots/indexCopies {
+			t.Errorf("copy %d (%s) is in slot %d, outside its third", i, k, s)
+		}
+	}
+}

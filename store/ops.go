@@ -43,8 +43,9 @@ func mutation(e *entry, ws string, idem quota.Idem, now time.Time, args ...any) 
 func (s *Store) SetWorkspace(ctx context.Context, op quota.WorkspaceOp) (quota.Workspace, error) {
 	ws := op.Workspace.ID
 	// The sweeper's index lives outside the workspace's slot, so it is its
-	// own command; adding first means a workspace is never missed.
-	if err := s.plain(ctx, func(ctx context.Context) error { return s.rdb.SAdd(ctx, keyWorkspaces, ws).Err() }); err != nil {
+	// own commands (index.go); adding first means a workspace is never
+	// missed.
+	if err := s.indexAdd(ctx, ws); err != nil {
 		return quota.Workspace{}, err
 	}
 	r, err := s.do(ctx, mutation(fnSetWorkspace, ws, op.Idem, op.Now, op.Workspace.SubscriptionStart.UnixMilli()))

@@ -17,14 +17,11 @@ const retainRuns = 100
 // transitions, then deletes settled runs past the run retention and trims
 // the ledger and events streams past theirs (a consumer group that has
 // not acknowledged an entry keeps it). A workspace that cannot be reached
-// is counted in Failed and skipped: the others are still swept.
+// (its Cluster shard down) is counted in Failed and skipped: the others
+// are still swept, and the first failure is returned with the stats.
 func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (quota.SweepStats, error) {
 	var st quota.SweepStats
-	var ids []string
-	err := s.plain(ctx, func(ctx context.Context) (err error) {
-		ids, err = s.rdb.SMembers(ctx, keyWorkspaces).Result()
-		return err
-	})
+	ids, err := s.indexAll(ctx)
 	if err != nil {
 		return st, err
 	}

@@ -37,7 +37,8 @@ bench:
 
 # load measures quotad under load with cmd/quotabench (issue 7): it starts
 # a throwaway redis-server (no persistence) on LOAD_REDIS_PORT and quotad
-# on LOAD_ADDR, runs quotabench with LOAD_FLAGS, then stops both.
+# on LOAD_ADDR with a random one-off admin token, runs quotabench with
+# LOAD_FLAGS, then stops both.
 LOAD_REDIS_PORT ?= 6390
 LOAD_ADDR ?= 127.0.0.1:7090
 LOAD_FLAGS ?= -workload cycle -duration 10s -raw -profile
@@ -46,8 +47,10 @@ load:
 	go build -o $$tmp/quotad ./cmd/quotad; go build -o $$tmp/quotabench ./cmd/quotabench; \
 	redis-server --port $(LOAD_REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --dir $$tmp --loglevel warning >$$tmp/redis.log 2>&1 & rpid=$$!; \
 	sleep 0.5; \
-	$$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
-	$$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
+	token=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
+	QUOTA_TOKENS="{tokens: [{name: load, token: \"$$token\", role: admin}]}" \
+	  $$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
+	QUOTA_TOKEN=$$token $$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
 
 # ci runs every check.
 ci: lint check-gen test

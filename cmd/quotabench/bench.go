@@ -25,6 +25,8 @@ type summary struct {
 	MainRedis *redisRun
 	// Compare is the -raw comparison, nil without it.
 	Compare *comparison
+	// Reference is the -reference phase, nil without it.
+	Reference *reference
 	// Profile is the -profile phases.
 	Profile []profilePhase
 	// Records, RecordsComplete and Slow are the Redis reports after the
@@ -125,6 +127,18 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 		writeComparison(out, *comp)
 	}
 
+	if cfg.Reference {
+		closed := plan{Workers: cfg.Workers, Count: cfg.Count, Duration: cfg.Duration, Grace: cfg.Timeout}
+		st := newStats([]string{rpcRefReserve}, []string{kindReserve})
+		ref := newRefLoad(rdb, keys, cfg.Workers, seed, cfg.Timeout, st)
+		res, rr := measured(ctx, rdb, progress, "reference reserve", closed, st, ref.op)
+		sum.Reference = &reference{Phase: res, Redis: rr}
+		if n, err := dropReference(context.WithoutCancel(ctx), rdb); err != nil {
+			fmt.Fprintf(progress, "quotabench: deleting the reference keys (%d so far): %v\n", n, err)
+		}
+		writeReference(out, *sum.Reference, sum.ourReserve())
+	}
+
 	if cfg.Profile {
 		fmt.Fprintf(progress, "quotabench: profile: 5 phases of %d calls\n", cfg.ProfileN)
 		phases, err := runProfile(ctx, c, rdb, keys, cfg.Workers, cfg.ProfileN)
@@ -160,6 +174,9 @@ func (s *summary) failures() error {
 	all := []*stats{s.Main.Stats}
 	if s.Compare != nil {
 		all = append(all, s.Compare.GRPC.Stats, s.Compare.Raw.Stats)
+	}
+	if s.Reference != nil {
+		all = append(all, s.Reference.Phase.Stats)
 	}
 	for _, p := range s.Profile {
 		all = append(all, p.Stats)

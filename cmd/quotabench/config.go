@@ -66,6 +66,11 @@ type Config struct {
 	// Raw also runs the Reserve workload straight on Redis through the
 	// store package, and compares. Needs RedisURL. -raw, default false.
 	Raw bool
+	// Reference also runs the Reserve workload as reference.lua, the
+	// minimal Reserve script of issue 7, with the same workers and keys,
+	// and compares its Redis µs per call with quota's Reserve in the same
+	// run. Needs RedisURL. -reference, default false.
+	Reference bool
 	// Profile runs Reserve, Commit, Extend and Refund in separate phases
 	// of ProfileN calls each and reports Redis µs per script call of
 	// each. Needs RedisURL. -profile, default false; -profile-n, default
@@ -129,6 +134,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.BoolVar(&cfg.Setup, "setup", cfg.Setup, "create the workspaces and seats first (idempotent)")
 	fs.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "workspace id `prefix`: workspaces are <prefix>-0, <prefix>-1, ...")
 	fs.BoolVar(&cfg.Raw, "raw", false, "also run the Reserve workload straight on Redis (store package) and print the ratio gRPC/raw; needs -redis")
+	fs.BoolVar(&cfg.Reference, "reference", false, "also run the Reserve workload as a minimal reference script (reference.lua) straight on Redis and compare Redis µs per call; needs -redis")
 	fs.BoolVar(&cfg.Profile, "profile", false, "measure Redis µs per script call of Reserve, Commit, Extend and Refund in separate phases; needs -redis")
 	fs.IntVar(&cfg.ProfileN, "profile-n", cfg.ProfileN, "calls per -profile phase")
 	fs.IntVar(&cfg.Samples, "samples", cfg.Samples, "keys sized per record kind (MEMORY USAGE)")
@@ -175,8 +181,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-profile-n: want 1 to 10^6, got %d", c.ProfileN)
 	case c.Samples < 1 || c.Samples > 100_000:
 		return fmt.Errorf("-samples: want 1 to 10^5, got %d", c.Samples)
-	case (c.Raw || c.Profile) && c.RedisURL == "":
-		return errors.New("-raw and -profile need -redis")
+	case (c.Raw || c.Reference || c.Profile) && c.RedisURL == "":
+		return errors.New("-raw, -reference and -profile need -redis")
 	}
 	return nil
 }
@@ -192,12 +198,14 @@ quotabench loads quotad over gRPC and reports throughput, latency
 percentiles per RPC and per op, and errors by gRPC code and reason. With
 -redis it also reports Redis µs per script call, bytes per record, bytes
 per run and the slow log; -raw compares with the same Reserve load sent
-straight to Redis, -profile measures each script alone.
+straight to Redis, -reference with a minimal Reserve script (the floor
+the real one is compared with), -profile measures each script alone.
 
 Examples:
   quotabench -workload cycle -duration 30s
   quotabench -workload mix -rate 2000 -duration 1m
   quotabench -redis redis://127.0.0.1:6379 -workload cycle -duration 10s -raw -profile
+  quotabench -redis redis://127.0.0.1:6379 -workload reserve -duration 10s -raw -reference
 
 Flags:
 `

@@ -28,6 +28,7 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	cfg := testConfig(addr, workloadCycle, 200)
 	cfg.RedisURL = "redis://" + srv.Addr() + "/0"
 	cfg.Raw = true
+	cfg.Reference = true
 	cfg.Profile = true
 	cfg.ProfileN = 50
 	sum := runBench(t, cfg)
@@ -66,6 +67,20 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	}
 	if c.Ratio() <= 0 {
 		t.Errorf("ratio gRPC/raw = %g, want a positive number", c.Ratio())
+	}
+
+	ref := sum.Reference
+	if ref == nil || ref.Redis == nil {
+		t.Fatal("no -reference phase with Redis figures")
+	}
+	if ops, runs := ref.Phase.Stats.ops.Load(), ref.Phase.Stats.runs.Load(); ops != 200 || runs != 200 {
+		t.Errorf("reference reserve: %d ops, %d runs, want 200 each (%v)", ops, runs, ref.Phase.Stats.outcomeList())
+	}
+	if us, calls := perCallOf(ref.Redis.Scripts, "evalsha", "eval"); calls != 200 || us <= 0 {
+		t.Errorf("reference script: %d calls at %.1f µs, want 200 calls, some µs", calls, us)
+	}
+	if n, err := rdb.Keys(context.Background(), refPattern).Result(); err != nil || len(n) != 0 {
+		t.Errorf("reference keys left after the run: %d (%v), want none", len(n), err)
 	}
 
 	if len(sum.Profile) != 5 {

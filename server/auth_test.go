@@ -144,6 +144,14 @@ func TestEveryRoleAgainstEveryMethod(t *testing.T) {
 		quotav1.AdminService_VoidPoolGrant_FullMethodName:       {RoleAdmin},
 		quotav1.AdminService_ListPoolGrants_FullMethodName:      {RoleAdmin, RoleViewer},
 		quotav1.AdminService_GetWorkspaceBalance_FullMethodName: {RoleAdmin, RoleViewer},
+		quotav1.AdminService_GetUsage_FullMethodName:            {RoleAdmin, RoleViewer},
+		quotav1.AdminService_ListMembers_FullMethodName:         {RoleAdmin, RoleViewer},
+		quotav1.AdminService_ListLedgerEntries_FullMethodName:   {RoleAdmin, RoleViewer},
+		quotav1.AdminService_ListReservations_FullMethodName:    {RoleAdmin, RoleViewer},
+		quotav1.AdminService_ExplainBalance_FullMethodName:      {RoleAdmin, RoleViewer},
+		quotav1.AdminService_AuditWorkspace_FullMethodName:      {RoleAdmin, RoleViewer},
+		quotav1.AdminService_RefundReservation_FullMethodName:   {RoleAdmin},
+		quotav1.AdminService_AdjustBalance_FullMethodName:       {RoleAdmin},
 	}
 	tokens := map[Role]string{RoleOrchestrator: orchestratorToken, RoleAdmin: adminToken, RoleViewer: viewerToken}
 	e := newAuthEnv(t, nil, Options{})

@@ -56,4 +56,12 @@ var methodAccess = map[string]access{
 	quotav1.AdminService_VoidPoolGrant_FullMethodName:       adminMutate,
 	quotav1.AdminService_ListPoolGrants_FullMethodName:      adminRead,
 	quotav1.AdminService_GetWorkspaceBalance_FullMethodName: adminRead,
+	quotav1.AdminService_GetUsage_FullMethodName:            adminRead,
+	quotav1.AdminService_ListMembers_FullMethodName:         adminRead,
+	quotav1.AdminService_ListLedgerEntries_FullMethodName:   adminRead,
+	quotav1.AdminService_ListReservations_FullMethodName:    adminRead,
+	quotav1.AdminService_ExplainBalance_FullMethodName:      adminRead,
+	quotav1.AdminService_AuditWorkspace_FullMethodName:      adminRead,
+	quotav1.AdminService_RefundReservation_FullMethodName:   adminMutate,
+	quotav1.AdminService_AdjustBalance_FullMethodName:       adminMutate,
 }

@@ -1382,7 +1382,7 @@ var File_quota_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cquota/v1/admin_service.proto\x12\bquota.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14quota/v1/types.proto\"\xa2\x01\n" +
+	"\x1cquota/v1/admin_service.proto\x12\bquota.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18quota/v1/admin_ops.proto\x1a\x1cquota/v1/admin_reports.proto\x1a\x14quota/v1/types.proto\"\xa2\x01\n" +
 	"\x13SetWorkspaceRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1d\n" +
 	"\n" +
@@ -1471,7 +1471,7 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\x1aGetWorkspaceBalanceRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"S\n" +
 	"\x1bGetWorkspaceBalanceResponse\x124\n" +
-	"\abalance\x18\x01 \x01(\v2\x1a.quota.v1.WorkspaceBalanceR\abalance2\x91\b\n" +
+	"\abalance\x18\x01 \x01(\v2\x1a.quota.v1.WorkspaceBalanceR\abalance2\xd1\r\n" +
 	"\fAdminService\x12M\n" +
 	"\fSetWorkspace\x12\x1d.quota.v1.SetWorkspaceRequest\x1a\x1e.quota.v1.SetWorkspaceResponse\x12R\n" +
 	"\fGetWorkspace\x12\x1d.quota.v1.GetWorkspaceRequest\x1a\x1e.quota.v1.GetWorkspaceResponse\"\x03\x90\x02\x01\x12>\n" +
@@ -1486,7 +1486,15 @@ const file_quota_v1_admin_service_proto_rawDesc = "" +
 	"\fAddPoolGrant\x12\x1d.quota.v1.AddPoolGrantRequest\x1a\x1e.quota.v1.AddPoolGrantResponse\x12P\n" +
 	"\rVoidPoolGrant\x12\x1e.quota.v1.VoidPoolGrantRequest\x1a\x1f.quota.v1.VoidPoolGrantResponse\x12X\n" +
 	"\x0eListPoolGrants\x12\x1f.quota.v1.ListPoolGrantsRequest\x1a .quota.v1.ListPoolGrantsResponse\"\x03\x90\x02\x02\x12g\n" +
-	"\x13GetWorkspaceBalance\x12$.quota.v1.GetWorkspaceBalanceRequest\x1a%.quota.v1.GetWorkspaceBalanceResponse\"\x03\x90\x02\x02B1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
+	"\x13GetWorkspaceBalance\x12$.quota.v1.GetWorkspaceBalanceRequest\x1a%.quota.v1.GetWorkspaceBalanceResponse\"\x03\x90\x02\x02\x12F\n" +
+	"\bGetUsage\x12\x19.quota.v1.GetUsageRequest\x1a\x1a.quota.v1.GetUsageResponse\"\x03\x90\x02\x01\x12O\n" +
+	"\vListMembers\x12\x1c.quota.v1.ListMembersRequest\x1a\x1d.quota.v1.ListMembersResponse\"\x03\x90\x02\x02\x12a\n" +
+	"\x11ListLedgerEntries\x12\".quota.v1.ListLedgerEntriesRequest\x1a#.quota.v1.ListLedgerEntriesResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\x10ListReservations\x12!.quota.v1.ListReservationsRequest\x1a\".quota.v1.ListReservationsResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\x0eExplainBalance\x12\x1f.quota.v1.ExplainBalanceRequest\x1a .quota.v1.ExplainBalanceResponse\"\x03\x90\x02\x02\x12X\n" +
+	"\x0eAuditWorkspace\x12\x1f.quota.v1.AuditWorkspaceRequest\x1a .quota.v1.AuditWorkspaceResponse\"\x03\x90\x02\x01\x12\\\n" +
+	"\x11RefundReservation\x12\".quota.v1.RefundReservationRequest\x1a#.quota.v1.RefundReservationResponse\x12P\n" +
+	"\rAdjustBalance\x12\x1e.quota.v1.AdjustBalanceRequest\x1a\x1f.quota.v1.AdjustBalanceResponseB1Z/github.com/quota-svc/quota/gen/quota/v1;quotav1b\x06proto3"
 
 var (
 	file_quota_v1_admin_service_proto_rawDescOnce sync.Once
@@ -1536,6 +1544,22 @@ var file_quota_v1_admin_service_proto_goTypes = []any{
 	(GrantKind)(0),                      // 31: quota.v1.GrantKind
 	(*PoolGrant)(nil),                   // 32: quota.v1.PoolGrant
 	(*WorkspaceBalance)(nil),            // 33: quota.v1.WorkspaceBalance
+	(*GetUsageRequest)(nil),             // 34: quota.v1.GetUsageRequest
+	(*ListMembersRequest)(nil),          // 35: quota.v1.ListMembersRequest
+	(*ListLedgerEntriesRequest)(nil),    // 36: quota.v1.ListLedgerEntriesRequest
+	(*ListReservationsRequest)(nil),     // 37: quota.v1.ListReservationsRequest
+	(*ExplainBalanceRequest)(nil),       // 38: quota.v1.ExplainBalanceRequest
+	(*AuditWorkspaceRequest)(nil),       // 39: quota.v1.AuditWorkspaceRequest
+	(*RefundReservationRequest)(nil),    // 40: quota.v1.RefundReservationRequest
+	(*AdjustBalanceRequest)(nil),        // 41: quota.v1.AdjustBalanceRequest
+	(*GetUsageResponse)(nil),            // 42: quota.v1.GetUsageResponse
+	(*ListMembersResponse)(nil),         // 43: quota.v1.ListMembersResponse
+	(*ListLedgerEntriesResponse)(nil),   // 44: quota.v1.ListLedgerEntriesResponse
+	(*ListReservationsResponse)(nil),    // 45: quota.v1.ListReservationsResponse
+	(*ExplainBalanceResponse)(nil),      // 46: quota.v1.ExplainBalanceResponse
+	(*AuditWorkspaceResponse)(nil),      // 47: quota.v1.AuditWorkspaceResponse
+	(*RefundReservationResponse)(nil),   // 48: quota.v1.RefundReservationResponse
+	(*AdjustBalanceResponse)(nil),       // 49: quota.v1.AdjustBalanceResponse
 }
 var file_quota_v1_admin_service_proto_depIdxs = []int32{
 	24, // 0: quota.v1.SetWorkspaceRequest.subscription_start:type_name -> google.protobuf.Timestamp
@@ -1571,20 +1595,36 @@ var file_quota_v1_admin_service_proto_depIdxs = []int32{
 	18, // 30: quota.v1.AdminService.VoidPoolGrant:input_type -> quota.v1.VoidPoolGrantRequest
 	20, // 31: quota.v1.AdminService.ListPoolGrants:input_type -> quota.v1.ListPoolGrantsRequest
 	22, // 32: quota.v1.AdminService.GetWorkspaceBalance:input_type -> quota.v1.GetWorkspaceBalanceRequest
-	1,  // 33: quota.v1.AdminService.SetWorkspace:output_type -> quota.v1.SetWorkspaceResponse
-	3,  // 34: quota.v1.AdminService.GetWorkspace:output_type -> quota.v1.GetWorkspaceResponse
-	5,  // 35: quota.v1.AdminService.SetSeat:output_type -> quota.v1.SetSeatResponse
-	7,  // 36: quota.v1.AdminService.GetPricing:output_type -> quota.v1.GetPricingResponse
-	9,  // 37: quota.v1.AdminService.SetPricing:output_type -> quota.v1.SetPricingResponse
-	11, // 38: quota.v1.AdminService.ListPricingVersions:output_type -> quota.v1.ListPricingVersionsResponse
-	13, // 39: quota.v1.AdminService.SetWorkspacePolicy:output_type -> quota.v1.SetWorkspacePolicyResponse
-	15, // 40: quota.v1.AdminService.SetMemberPoolCap:output_type -> quota.v1.SetMemberPoolCapResponse
-	17, // 41: quota.v1.AdminService.AddPoolGrant:output_type -> quota.v1.AddPoolGrantResponse
-	19, // 42: quota.v1.AdminService.VoidPoolGrant:output_type -> quota.v1.VoidPoolGrantResponse
-	21, // 43: quota.v1.AdminService.ListPoolGrants:output_type -> quota.v1.ListPoolGrantsResponse
-	23, // 44: quota.v1.AdminService.GetWorkspaceBalance:output_type -> quota.v1.GetWorkspaceBalanceResponse
-	33, // [33:45] is the sub-list for method output_type
-	21, // [21:33] is the sub-list for method input_type
+	34, // 33: quota.v1.AdminService.GetUsage:input_type -> quota.v1.GetUsageRequest
+	35, // 34: quota.v1.AdminService.ListMembers:input_type -> quota.v1.ListMembersRequest
+	36, // 35: quota.v1.AdminService.ListLedgerEntries:input_type -> quota.v1.ListLedgerEntriesRequest
+	37, // 36: quota.v1.AdminService.ListReservations:input_type -> quota.v1.ListReservationsRequest
+	38, // 37: quota.v1.AdminService.ExplainBalance:input_type -> quota.v1.ExplainBalanceRequest
+	39, // 38: quota.v1.AdminService.AuditWorkspace:input_type -> quota.v1.AuditWorkspaceRequest
+	40, // 39: quota.v1.AdminService.RefundReservation:input_type -> quota.v1.RefundReservationRequest
+	41, // 40: quota.v1.AdminService.AdjustBalance:input_type -> quota.v1.AdjustBalanceRequest
+	1,  // 41: quota.v1.AdminService.SetWorkspace:output_type -> quota.v1.SetWorkspaceResponse
+	3,  // 42: quota.v1.AdminService.GetWorkspace:output_type -> quota.v1.GetWorkspaceResponse
+	5,  // 43: quota.v1.AdminService.SetSeat:output_type -> quota.v1.SetSeatResponse
+	7,  // 44: quota.v1.AdminService.GetPricing:output_type -> quota.v1.GetPricingResponse
+	9,  // 45: quota.v1.AdminService.SetPricing:output_type -> quota.v1.SetPricingResponse
+	11, // 46: quota.v1.AdminService.ListPricingVersions:output_type -> quota.v1.ListPricingVersionsResponse
+	13, // 47: quota.v1.AdminService.SetWorkspacePolicy:output_type -> quota.v1.SetWorkspacePolicyResponse
+	15, // 48: quota.v1.AdminService.SetMemberPoolCap:output_type -> quota.v1.SetMemberPoolCapResponse
+	17, // 49: quota.v1.AdminService.AddPoolGrant:output_type -> quota.v1.AddPoolGrantResponse
+	19, // 50: quota.v1.AdminService.VoidPoolGrant:output_type -> quota.v1.VoidPoolGrantResponse
+	21, // 51: quota.v1.AdminService.ListPoolGrants:output_type -> quota.v1.ListPoolGrantsResponse
+	23, // 52: quota.v1.AdminService.GetWorkspaceBalance:output_type -> quota.v1.GetWorkspaceBalanceResponse
+	42, // 53: quota.v1.AdminService.GetUsage:output_type -> quota.v1.GetUsageResponse
+	43, // 54: quota.v1.AdminService.ListMembers:output_type -> quota.v1.ListMembersResponse
+	44, // 55: quota.v1.AdminService.ListLedgerEntries:output_type -> quota.v1.ListLedgerEntriesResponse
+	45, // 56: quota.v1.AdminService.ListReservations:output_type -> quota.v1.ListReservationsResponse
+	46, // 57: quota.v1.AdminService.ExplainBalance:output_type -> quota.v1.ExplainBalanceResponse
+	47, // 58: quota.v1.AdminService.AuditWorkspace:output_type -> quota.v1.AuditWorkspaceResponse
+	48, // 59: quota.v1.AdminService.RefundReservation:output_type -> quota.v1.RefundReservationResponse
+	49, // 60: quota.v1.AdminService.AdjustBalance:output_type -> quota.v1.AdjustBalanceResponse
+	41, // [41:61] is the sub-list for method output_type
+	21, // [21:41] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -1595,6 +1635,8 @@ func file_quota_v1_admin_service_proto_init() {
 	if File_quota_v1_admin_service_proto != nil {
 		return
 	}
+	file_quota_v1_admin_ops_proto_init()
+	file_quota_v1_admin_reports_proto_init()
 	file_quota_v1_types_proto_init()
 	file_quota_v1_admin_service_proto_msgTypes[6].OneofWrappers = []any{}
 	file_quota_v1_admin_service_proto_msgTypes[14].OneofWrappers = []any{}

@@ -31,6 +31,14 @@ const (
 	AdminService_VoidPoolGrant_FullMethodName       = "/quota.v1.AdminService/VoidPoolGrant"
 	AdminService_ListPoolGrants_FullMethodName      = "/quota.v1.AdminService/ListPoolGrants"
 	AdminService_GetWorkspaceBalance_FullMethodName = "/quota.v1.AdminService/GetWorkspaceBalance"
+	AdminService_GetUsage_FullMethodName            = "/quota.v1.AdminService/GetUsage"
+	AdminService_ListMembers_FullMethodName         = "/quota.v1.AdminService/ListMembers"
+	AdminService_ListLedgerEntries_FullMethodName   = "/quota.v1.AdminService/ListLedgerEntries"
+	AdminService_ListReservations_FullMethodName    = "/quota.v1.AdminService/ListReservations"
+	AdminService_ExplainBalance_FullMethodName      = "/quota.v1.AdminService/ExplainBalance"
+	AdminService_AuditWorkspace_FullMethodName      = "/quota.v1.AdminService/AuditWorkspace"
+	AdminService_RefundReservation_FullMethodName   = "/quota.v1.AdminService/RefundReservation"
+	AdminService_AdjustBalance_FullMethodName       = "/quota.v1.AdminService/AdjustBalance"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -76,6 +84,35 @@ type AdminServiceClient interface {
 	// NO_SIDE_EFFECTS: it releases expired holds and rolls an ended period
 	// over.
 	GetWorkspaceBalance(ctx context.Context, in *GetWorkspaceBalanceRequest, opts ...grpc.CallOption) (*GetWorkspaceBalanceResponse, error)
+	// GetUsage sums a workspace's usage over a time range, grouped by
+	// member, agent, model, tool tier, origin or day, from daily buckets
+	// the Commit script keeps (README, "Usage reports").
+	GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error)
+	// ListMembers lists a workspace's members with their balances in the
+	// current period, by member id. It is IDEMPOTENT, not NO_SIDE_EFFECTS:
+	// like GetBalance it releases expired holds and rolls ended periods over.
+	ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error)
+	// ListLedgerEntries lists a workspace's ledger entries, oldest first,
+	// filtered by member, operation and time range.
+	ListLedgerEntries(ctx context.Context, in *ListLedgerEntriesRequest, opts ...grpc.CallOption) (*ListLedgerEntriesResponse, error)
+	// ListReservations lists a workspace's held reservations (those past
+	// their deadline but not released yet included), earliest deadline
+	// first, optionally of one member.
+	ListReservations(ctx context.Context, in *ListReservationsRequest, opts ...grpc.CallOption) (*ListReservationsResponse, error)
+	// ExplainBalance says what makes up a member's balance, or the pool's:
+	// the period allocation, free credits, pool grants and holds, each with
+	// its amounts, and the book-keeping invariants checked.
+	ExplainBalance(ctx context.Context, in *ExplainBalanceRequest, opts ...grpc.CallOption) (*ExplainBalanceResponse, error)
+	// AuditWorkspace recomputes every account and grant of a workspace from
+	// the reservation and grant records (and the ledger, where it is
+	// retained) and reports any drift.
+	AuditWorkspace(ctx context.Context, in *AuditWorkspaceRequest, opts ...grpc.CallOption) (*AuditWorkspaceResponse, error)
+	// RefundReservation is an operator's refund of a held reservation (and
+	// its run below it), with a mandatory reason recorded in the ledger.
+	RefundReservation(ctx context.Context, in *RefundReservationRequest, opts ...grpc.CallOption) (*RefundReservationResponse, error)
+	// AdjustBalance credits or debits a member's own credits or the pool,
+	// with a mandatory reason recorded in the ledger.
+	AdjustBalance(ctx context.Context, in *AdjustBalanceRequest, opts ...grpc.CallOption) (*AdjustBalanceResponse, error)
 }
 
 type adminServiceClient struct {
@@ -206,6 +243,86 @@ func (c *adminServiceClient) GetWorkspaceBalance(ctx context.Context, in *GetWor
 	return out, nil
 }
 
+func (c *adminServiceClient) GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUsageResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListMembers(ctx context.Context, in *ListMembersRequest, opts ...grpc.CallOption) (*ListMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMembersResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListLedgerEntries(ctx context.Context, in *ListLedgerEntriesRequest, opts ...grpc.CallOption) (*ListLedgerEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLedgerEntriesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListLedgerEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListReservations(ctx context.Context, in *ListReservationsRequest, opts ...grpc.CallOption) (*ListReservationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReservationsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListReservations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ExplainBalance(ctx context.Context, in *ExplainBalanceRequest, opts ...grpc.CallOption) (*ExplainBalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainBalanceResponse)
+	err := c.cc.Invoke(ctx, AdminService_ExplainBalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) AuditWorkspace(ctx context.Context, in *AuditWorkspaceRequest, opts ...grpc.CallOption) (*AuditWorkspaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditWorkspaceResponse)
+	err := c.cc.Invoke(ctx, AdminService_AuditWorkspace_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RefundReservation(ctx context.Context, in *RefundReservationRequest, opts ...grpc.CallOption) (*RefundReservationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefundReservationResponse)
+	err := c.cc.Invoke(ctx, AdminService_RefundReservation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) AdjustBalance(ctx context.Context, in *AdjustBalanceRequest, opts ...grpc.CallOption) (*AdjustBalanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdjustBalanceResponse)
+	err := c.cc.Invoke(ctx, AdminService_AdjustBalance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -249,6 +366,35 @@ type AdminServiceServer interface {
 	// NO_SIDE_EFFECTS: it releases expired holds and rolls an ended period
 	// over.
 	GetWorkspaceBalance(context.Context, *GetWorkspaceBalanceRequest) (*GetWorkspaceBalanceResponse, error)
+	// GetUsage sums a workspace's usage over a time range, grouped by
+	// member, agent, model, tool tier, origin or day, from daily buckets
+	// the Commit script keeps (README, "Usage reports").
+	GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error)
+	// ListMembers lists a workspace's members with their balances in the
+	// current period, by member id. It is IDEMPOTENT, not NO_SIDE_EFFECTS:
+	// like GetBalance it releases expired holds and rolls ended periods over.
+	ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error)
+	// ListLedgerEntries lists a workspace's ledger entries, oldest first,
+	// filtered by member, operation and time range.
+	ListLedgerEntries(context.Context, *ListLedgerEntriesRequest) (*ListLedgerEntriesResponse, error)
+	// ListReservations lists a workspace's held reservations (those past
+	// their deadline but not released yet included), earliest deadline
+	// first, optionally of one member.
+	ListReservations(context.Context, *ListReservationsRequest) (*ListReservationsResponse, error)
+	// ExplainBalance says what makes up a member's balance, or the pool's:
+	// the period allocation, free credits, pool grants and holds, each with
+	// its amounts, and the book-keeping invariants checked.
+	ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error)
+	// AuditWorkspace recomputes every account and grant of a workspace from
+	// the reservation and grant records (and the ledger, where it is
+	// retained) and reports any drift.
+	AuditWorkspace(context.Context, *AuditWorkspaceRequest) (*AuditWorkspaceResponse, error)
+	// RefundReservation is an operator's refund of a held reservation (and
+	// its run below it), with a mandatory reason recorded in the ledger.
+	RefundReservation(context.Context, *RefundReservationRequest) (*RefundReservationResponse, error)
+	// AdjustBalance credits or debits a member's own credits or the pool,
+	// with a mandatory reason recorded in the ledger.
+	AdjustBalance(context.Context, *AdjustBalanceRequest) (*AdjustBalanceResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -294,6 +440,30 @@ func (UnimplementedAdminServiceServer) ListPoolGrants(context.Context, *ListPool
 }
 func (UnimplementedAdminServiceServer) GetWorkspaceBalance(context.Context, *GetWorkspaceBalanceRequest) (*GetWorkspaceBalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkspaceBalance not implemented")
+}
+func (UnimplementedAdminServiceServer) GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUsage not implemented")
+}
+func (UnimplementedAdminServiceServer) ListMembers(context.Context, *ListMembersRequest) (*ListMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMembers not implemented")
+}
+func (UnimplementedAdminServiceServer) ListLedgerEntries(context.Context, *ListLedgerEntriesRequest) (*ListLedgerEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLedgerEntries not implemented")
+}
+func (UnimplementedAdminServiceServer) ListReservations(context.Context, *ListReservationsRequest) (*ListReservationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReservations not implemented")
+}
+func (UnimplementedAdminServiceServer) ExplainBalance(context.Context, *ExplainBalanceRequest) (*ExplainBalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainBalance not implemented")
+}
+func (UnimplementedAdminServiceServer) AuditWorkspace(context.Context, *AuditWorkspaceRequest) (*AuditWorkspaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuditWorkspace not implemented")
+}
+func (UnimplementedAdminServiceServer) RefundReservation(context.Context, *RefundReservationRequest) (*RefundReservationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefundReservation not implemented")
+}
+func (UnimplementedAdminServiceServer) AdjustBalance(context.Context, *AdjustBalanceRequest) (*AdjustBalanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdjustBalance not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -532,6 +702,150 @@ func _AdminService_GetWorkspaceBalance_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetUsage(ctx, req.(*GetUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListMembers(ctx, req.(*ListMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListLedgerEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLedgerEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListLedgerEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListLedgerEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListLedgerEntries(ctx, req.(*ListLedgerEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListReservations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReservationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListReservations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListReservations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListReservations(ctx, req.(*ListReservationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ExplainBalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainBalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ExplainBalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ExplainBalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ExplainBalance(ctx, req.(*ExplainBalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_AuditWorkspace_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuditWorkspaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AuditWorkspace(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AuditWorkspace_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AuditWorkspace(ctx, req.(*AuditWorkspaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RefundReservation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefundReservationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RefundReservation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RefundReservation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RefundReservation(ctx, req.(*RefundReservationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_AdjustBalance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdjustBalanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AdjustBalance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AdjustBalance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AdjustBalance(ctx, req.(*AdjustBalanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -586,6 +900,38 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkspaceBalance",
 			Handler:    _AdminService_GetWorkspaceBalance_Handler,
+		},
+		{
+			MethodName: "GetUsage",
+			Handler:    _AdminService_GetUsage_Handler,
+		},
+		{
+			MethodName: "ListMembers",
+			Handler:    _AdminService_ListMembers_Handler,
+		},
+		{
+			MethodName: "ListLedgerEntries",
+			Handler:    _AdminService_ListLedgerEntries_Handler,
+		},
+		{
+			MethodName: "ListReservations",
+			Handler:    _AdminService_ListReservations_Handler,
+		},
+		{
+			MethodName: "ExplainBalance",
+			Handler:    _AdminService_ExplainBalance_Handler,
+		},
+		{
+			MethodName: "AuditWorkspace",
+			Handler:    _AdminService_AuditWorkspace_Handler,
+		},
+		{
+			MethodName: "RefundReservation",
+			Handler:    _AdminService_RefundReservation_Handler,
+		},
+		{
+			MethodName: "AdjustBalance",
+			Handler:    _AdminService_AdjustBalance_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -61,6 +61,12 @@ const (
 	CodeLimitExceeded Code = 14
 	// CodePricingVersionNotFound: no such price table version.
 	CodePricingVersionNotFound Code = 15
+	// CodeMemberNotFound: the member has no account in the workspace
+	// (never given a seat).
+	CodeMemberNotFound Code = 16
+	// CodeAdjustmentExceedsAvailable: a debit asks for more than is
+	// available to take (Available says how much was).
+	CodeAdjustmentExceedsAvailable Code = 17
 )
 
 // Kind groups codes by what the caller can do about them; the server maps
@@ -95,22 +101,24 @@ type codeInfo struct {
 
 // codeTable holds every code's reason and kind.
 var codeTable = map[Code]codeInfo{
-	CodeInternal:               {"INTERNAL", KindInternal, ""},
-	CodeInvalidField:           {"INVALID_FIELD", KindInvalid, ""},
-	CodeMemberRequired:         {"MEMBER_REQUIRED", KindInvalid, ""},
-	CodeMemberOrSpender:        {"MEMBER_OR_SPENDER", KindInvalid, ""},
-	CodeRequestIDReused:        {"REQUEST_ID_REUSED", KindInvalid, ""},
-	CodeWorkspaceNotFound:      {"WORKSPACE_NOT_FOUND", KindNotFound, ""},
-	CodeReservationNotFound:    {"RESERVATION_NOT_FOUND", KindNotFound, ""},
-	CodeGrantNotFound:          {"GRANT_NOT_FOUND", KindNotFound, ""},
-	CodeParentNotFound:         {"PARENT_NOT_FOUND", KindNotFound, ""},
-	CodeParentNotHeld:          {"PARENT_NOT_HELD", KindFailedPrecondition, "reservation"},
-	CodeGrantEnded:             {"GRANT_ENDED", KindFailedPrecondition, "grant"},
-	CodeIllegalTransition:      {"ILLEGAL_TRANSITION", KindFailedPrecondition, "reservation"},
-	CodeDenied:                 {ReasonCreditsExhausted, KindExhausted, ""},
-	CodeUnavailable:            {"STORE_UNAVAILABLE", KindUnavailable, ""},
-	CodeLimitExceeded:          {"LIMIT_EXCEEDED", KindInvalid, ""},
-	CodePricingVersionNotFound: {"PRICING_VERSION_NOT_FOUND", KindNotFound, ""},
+	CodeInternal:                   {"INTERNAL", KindInternal, ""},
+	CodeInvalidField:               {"INVALID_FIELD", KindInvalid, ""},
+	CodeMemberRequired:             {"MEMBER_REQUIRED", KindInvalid, ""},
+	CodeMemberOrSpender:            {"MEMBER_OR_SPENDER", KindInvalid, ""},
+	CodeRequestIDReused:            {"REQUEST_ID_REUSED", KindInvalid, ""},
+	CodeWorkspaceNotFound:          {"WORKSPACE_NOT_FOUND", KindNotFound, ""},
+	CodeReservationNotFound:        {"RESERVATION_NOT_FOUND", KindNotFound, ""},
+	CodeGrantNotFound:              {"GRANT_NOT_FOUND", KindNotFound, ""},
+	CodeParentNotFound:             {"PARENT_NOT_FOUND", KindNotFound, ""},
+	CodeParentNotHeld:              {"PARENT_NOT_HELD", KindFailedPrecondition, "reservation"},
+	CodeGrantEnded:                 {"GRANT_ENDED", KindFailedPrecondition, "grant"},
+	CodeIllegalTransition:          {"ILLEGAL_TRANSITION", KindFailedPrecondition, "reservation"},
+	CodeDenied:                     {ReasonCreditsExhausted, KindExhausted, ""},
+	CodeUnavailable:                {"STORE_UNAVAILABLE", KindUnavailable, ""},
+	CodeLimitExceeded:              {"LIMIT_EXCEEDED", KindInvalid, ""},
+	CodePricingVersionNotFound:     {"PRICING_VERSION_NOT_FOUND", KindNotFound, ""},
+	CodeMemberNotFound:             {"MEMBER_NOT_FOUND", KindNotFound, ""},
+	CodeAdjustmentExceedsAvailable: {"ADJUSTMENT_EXCEEDS_AVAILABLE", KindFailedPrecondition, "balance"},
 }
 
 // Codes lists every code, for tables and generated constants.
@@ -217,6 +225,9 @@ var (
 		Message: "the store is unavailable: the call may or may not have been applied; retrying with the same request_id is safe"}
 	// ErrPricingVersionNotFound: no such price table version.
 	ErrPricingVersionNotFound = &Error{Code: CodePricingVersionNotFound, Message: "price table version not found"}
+	// ErrMemberNotFound: the member has no account in the workspace.
+	ErrMemberNotFound = &Error{Code: CodeMemberNotFound,
+		Message: "member not found in this workspace: give the member a seat first (AdminService.SetSeat)"}
 )
 
 // Invalid returns a CodeInvalidField error naming field.

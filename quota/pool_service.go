@@ -61,32 +61,40 @@ func (s *Service) SetMemberPoolCap(ctx context.Context, idem Idem, workspaceID, 
 // commitment needs an Expiry.
 func (s *Service) AddGrant(ctx context.Context, idem Idem, g Grant) (Grant, error) {
 	now := s.cfg.Now()
+	if err := checkGrant(&g, now); err != nil {
+		return Grant{}, err
+	}
+	return s.st.AddGrant(ctx, GrantOp{Idem: idem, Grant: g, Now: now})
+}
+
+// checkGrant validates a new grant at now and fills in its defaults.
+func checkGrant(g *Grant, now time.Time) error {
 	if g.Kind != GrantTopUp && g.Kind != GrantCommitment {
-		return Grant{}, Invalid("kind", "must be TOP_UP or COMMITMENT")
+		return Invalid("kind", "must be TOP_UP or COMMITMENT")
 	}
 	if err := checkAmount("amount", g.Amount, 1); err != nil {
-		return Grant{}, err
+		return err
 	}
 	if g.Start.IsZero() {
 		g.Start = now
 	}
 	if g.Expiry.IsZero() {
 		if g.Kind == GrantCommitment {
-			return Grant{}, Invalid("expire_time", "is required for a commitment")
+			return Invalid("expire_time", "is required for a commitment")
 		}
 		g.Expiry = g.Start.Add(TopUpLifetime)
 	}
 	g.Start, g.Expiry = g.Start.UTC().Truncate(time.Millisecond), g.Expiry.UTC().Truncate(time.Millisecond)
 	if !g.Expiry.After(g.Start) {
-		return Grant{}, Invalid("expire_time", "must be after the start")
+		return Invalid("expire_time", "must be after the start")
 	}
 	if !g.Expiry.After(now) {
-		return Grant{}, Invalid("expire_time", "must be in the future")
+		return Invalid("expire_time", "must be in the future")
 	}
 	if g.Priority < -MaxPriority || g.Priority > MaxPriority {
-		return Grant{}, Invalid("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
+		return Invalid("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
 	}
-	return s.st.AddGrant(ctx, GrantOp{Idem: idem, Grant: g, Now: now})
+	return nil
 }
 
 // VoidGrant ends a grant now.

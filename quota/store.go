@@ -65,6 +65,9 @@ type Store interface {
 	ListGrants(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]Grant, int64, error)
 	// GetWorkspaceBalance returns a workspace's pool and usage as of now.
 	GetWorkspaceBalance(ctx context.Context, workspaceID string, now time.Time) (WorkspaceBalance, error)
+	// Adjust credits or debits a member's seat credits of this period, or
+	// the pool (see Service.Adjust).
+	Adjust(ctx context.Context, op AdjustOp) (Adjustment, error)
 	// Sweep does the background work due at now across all workspaces,
 	// within limit holds released: releases expired holds, applies grant
 	// expiries, deletes settled records past their retention and trims
@@ -160,6 +163,9 @@ type RefundOp struct {
 	WorkspaceID string
 	Ref         ReservationRef
 	Now         time.Time
+	// Actor and Reason are an operator's (AdminService.RefundReservation),
+	// kept in the ledger entry; "" for the orchestrator's Refund.
+	Actor, Reason string
 }
 
 // PricingOp stores a new price version: Table, set by Actor at Now.

@@ -35,6 +35,7 @@ type fakeStore struct {
 	voidGrant           func(context.Context, quota.VoidGrantOp) (quota.Grant, error)
 	listGrants          func(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error)
 	getWorkspaceBalance func(ctx context.Context, workspaceID string, now time.Time) (quota.WorkspaceBalance, error)
+	adjust              func(context.Context, quota.AdjustOp) (quota.Adjustment, error)
 
 	mu    sync.Mutex
 	calls []string
@@ -227,4 +228,12 @@ func (f *fakeStore) GetWorkspaceBalance(ctx context.Context, ws string, now time
 		return quota.WorkspaceBalance{}, unexpected("GetWorkspaceBalance")
 	}
 	return f.getWorkspaceBalance(ctx, ws, now)
+}
+
+func (f *fakeStore) Adjust(ctx context.Context, op quota.AdjustOp) (quota.Adjustment, error) {
+	f.record("Adjust")
+	if f.adjust == nil {
+		return quota.Adjustment{}, unexpected("Adjust")
+	}
+	return f.adjust(ctx, op)
 }

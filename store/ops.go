@@ -32,6 +32,7 @@ var (
 	fnSweep          = mustEntry("sweep")
 	fnRetain         = mustEntry("retain")
 	fnListRun        = mustEntry("list_run")
+	fnAdjust         = mustEntry("adjust")
 )
 
 // mutation returns the common parts of a call for a mutation.
@@ -115,7 +116,7 @@ func (s *Store) Commit(ctx context.Context, op quota.CommitOp) (quota.Outcome, e
 
 // Refund voids a hold.
 func (s *Store) Refund(ctx context.Context, op quota.RefundOp) (quota.Outcome, error) {
-	return s.settle(ctx, mutation(fnRefund, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version), op.Ref)
+	return s.settle(ctx, mutation(fnRefund, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version, op.Actor, op.Reason), op.Ref)
 }
 
 // settle runs one of the calls that act on an existing reservation.

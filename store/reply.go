@@ -114,6 +114,10 @@ func (r *reply) err() error {
 		return quota.ErrGrantEnded
 	case quota.CodePricingVersionNotFound:
 		return quota.ErrPricingVersionNotFound
+	case quota.CodeMemberNotFound:
+		return quota.ErrMemberNotFound
+	case quota.CodeAdjustmentExceedsAvailable:
+		return exceedsError{available: r.int()}
 	case quota.CodeIllegalTransition:
 		from, to := r.int(), r.int()
 		return quota.TransitionError("", quota.State(from), quota.State(to))

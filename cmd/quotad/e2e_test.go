@@ -52,6 +52,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("retried commit answers the same and charges once", func(t *testing.T) { testCommitRetry(t, c) })
 			t.Run("errors carry their reasons through the wire", func(t *testing.T) { testWireErrors(t, c) })
 			t.Run("concurrent reserves never overdraw", func(t *testing.T) { testConcurrentReserves(t, c) })
+			t.Run("operators adjust credits and force refunds", func(t *testing.T) { testOperatorActions(t, c) })
 		})
 	}
 }

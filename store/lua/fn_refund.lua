@@ -6,7 +6,9 @@
 -- uses: core account pool hold
 --
 -- KEYS[1]  q:{ws:<id>}:ws
--- args[1..7] common; [8] reservation hex; [9] its price version.
+-- args[1..7] common; [8] reservation hex; [9] its price version; [10] the
+-- operator who forces the refund and [11] their reason (both "" for the
+-- orchestrator's Refund; the ledger entry keeps them).
 -- Reply: {OK, K.R..., K.B...}; {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function refund(keys, args)
@@ -39,7 +41,7 @@ local function refund(keys, args)
   touch(u, r)
   settled(u, r)
   ledger(u, 'refund', r.owner, res_id(r), {'released', released, 'forfeited', forfeited,
-    'into', q and res_id(q) or ''})
+    'into', q and res_id(q) or '', 'actor', args[10] or '', 'reason', args[11] or ''})
   idem_put(u, 'K')
   finish(u, w, a)
   return reply_res(u, w, a, r)

@@ -142,7 +142,7 @@ local function draw(u, w, a, want, hold)
   end
   local plim = min(left, min(pool_limit(w, a), w.p_avail))
   if plim > 0 then
-    d.grants, d.pool = pool_take(u, w, plim, hold)
+    d.grants, d.pool = pool_take(u, w, plim, hold and 'hold' or 'spend')
     left = left - d.pool
   end
   local olim = min(left, overage_limit(w, a))

@@ -117,11 +117,13 @@ local function grant_add(u, w, kind, amount, start, exp, prio)
   return g
 end
 
--- pool_take takes up to want from the active grants in draw order, as
--- held (hold) or spent credits, and returns the parts taken ({gid, amount}
--- in draw order) and their sum. The caller bounds want by the account's
--- caps and by w.p_avail.
-local function pool_take(u, w, want, hold)
+-- pool_take takes up to want from the active grants in draw order and
+-- returns the parts taken ({gid, amount} in draw order) and their sum.
+-- how says what the credits become: 'hold' (held), 'spend' (spent), or
+-- 'debit' (an operator's adjustment: the grants' amounts shrink, and the
+-- pool's sums with them). The caller bounds want by the account's caps
+-- and by w.p_avail.
+local function pool_take(u, w, want, how)
   local parts, took = {}, 0
   local key = u.pre .. 'gorder'
   -- Each grant met is either emptied (and leaves the index) or covers the
@@ -134,7 +136,13 @@ local function pool_take(u, w, want, hold)
       local g = grant_get(u, string.match(m, ':(.*)$'))
       local t = min(want - took, grant_avail(g))
       if t > 0 then
-        if hold then g.held = g.held + t else g.spent = g.spent + t end
+        if how == 'hold' then
+          g.held = g.held + t
+        elseif how == 'spend' then
+          g.spent = g.spent + t
+        else
+          g.amount = g.amount - t
+        end
         parts[#parts + 1] = {g.id, t}
         took = took + t
         touch(u, g)
@@ -143,6 +151,7 @@ local function pool_take(u, w, want, hold)
     end
   end
   w.p_avail = w.p_avail - took
+  if how == 'debit' then w.p_granted, w.p_live = w.p_granted - took, w.p_live - took end
   touch(u, w)
   return parts, took
 end

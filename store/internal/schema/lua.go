@@ -47,18 +47,20 @@ const (
 
 // errorNames names the error codes the scripts return.
 var errorNames = map[quota.Code]string{
-	quota.CodeInvalidField:           "E_INVALID",
-	quota.CodeRequestIDReused:        "E_IDEM",
-	quota.CodeWorkspaceNotFound:      "E_WS_NOT_FOUND",
-	quota.CodeReservationNotFound:    "E_NOT_FOUND",
-	quota.CodeGrantNotFound:          "E_GRANT_NOT_FOUND",
-	quota.CodeParentNotFound:         "E_PARENT_NOT_FOUND",
-	quota.CodeParentNotHeld:          "E_PARENT_NOT_HELD",
-	quota.CodeGrantEnded:             "E_GRANT_ENDED",
-	quota.CodeIllegalTransition:      "E_TRANSITION",
-	quota.CodeDenied:                 "E_DENIED",
-	quota.CodeLimitExceeded:          "E_LIMIT",
-	quota.CodePricingVersionNotFound: "E_PV_NOT_FOUND",
+	quota.CodeInvalidField:               "E_INVALID",
+	quota.CodeRequestIDReused:            "E_IDEM",
+	quota.CodeWorkspaceNotFound:          "E_WS_NOT_FOUND",
+	quota.CodeReservationNotFound:        "E_NOT_FOUND",
+	quota.CodeGrantNotFound:              "E_GRANT_NOT_FOUND",
+	quota.CodeParentNotFound:             "E_PARENT_NOT_FOUND",
+	quota.CodeParentNotHeld:              "E_PARENT_NOT_HELD",
+	quota.CodeGrantEnded:                 "E_GRANT_ENDED",
+	quota.CodeIllegalTransition:          "E_TRANSITION",
+	quota.CodeDenied:                     "E_DENIED",
+	quota.CodeLimitExceeded:              "E_LIMIT",
+	quota.CodePricingVersionNotFound:     "E_PV_NOT_FOUND",
+	quota.CodeMemberNotFound:             "E_MEMBER_NOT_FOUND",
+	quota.CodeAdjustmentExceedsAvailable: "E_ADJUST_EXCEEDS",
 }
 
 // Lua renders store/lua/gen_const.lua: one table K of constants, every

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
+)
+
+// testOperatorActions adjusts a member's credits and the pool and forces
+// a refund, as an operator would through the AdminService.
+func testOperatorActions(t *testing.T, c *client) {
+	const ws = "ops"
+	if _, err := c.admin.SetWorkspace(rpcCtx(t), &quotav1.SetWorkspaceRequest{WorkspaceId: ws, RequestId: "ws",
+		SubscriptionStart: timestamppb.New(time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC))}); err != nil {
+		t.Fatalf("SetWorkspace: %v", err)
+	}
+	if _, err := c.admin.SetSeat(rpcCtx(t), &quotav1.SetSeatRequest{WorkspaceId: ws, MemberId: "bob", RequestId: "seat",
+		Seat: quotav1.Seat_SEAT_PRO}); err != nil {
+		t.Fatalf("SetSeat: %v", err)
+	}
+	res, err := c.quota.Reserve(rpcCtx(t), &quotav1.ReserveRequest{WorkspaceId: ws, MemberId: "bob", RequestId: "r1",
+		Amount: 30 * credit, Ttl: durationpb.New(time.Minute), Origin: quotav1.Origin_ORIGIN_CONVERSATION})
+	if err != nil {
+		t.Fatalf("Reserve: %v", err)
+	}
+
+	credit250 := &quotav1.AdjustBalanceRequest{WorkspaceId: ws, MemberId: "bob", RequestId: "adj-1", Amount: 250 * credit,
+		Reason: "goodwill: outage of 2026-03-09"}
+	adj, err := c.admin.AdjustBalance(rpcCtx(t), credit250)
+	if err != nil {
+		t.Fatalf("AdjustBalance: %v", err)
+	}
+	if got, want := adj.GetBalance().GetAvailable(), (8000+250-30)*credit; got != want {
+		t.Errorf("available after a credit of 250 = %d, want %d", got, want)
+	}
+	checkInvariant(t, adj.GetBalance())
+	again, err := c.admin.AdjustBalance(rpcCtx(t), credit250)
+	if err != nil || again.GetBalance().GetAvailable() != adj.GetBalance().GetAvailable() {
+		t.Errorf("retried adjustment: %v, available %d then %d", err, adj.GetBalance().GetAvailable(), again.GetBalance().GetAvailable())
+	}
+	_, err = c.admin.AdjustBalance(rpcCtx(t), &quotav1.AdjustBalanceRequest{WorkspaceId: ws, MemberId: "bob", RequestId: "adj-2",
+		Amount: -9000 * credit, Reason: "too much"})
+	checkStatus(t, err, codes.FailedPrecondition, "ADJUSTMENT_EXCEEDS_AVAILABLE")
+
+	pool, err := c.admin.AdjustBalance(rpcCtx(t), &quotav1.AdjustBalanceRequest{WorkspaceId: ws, RequestId: "adj-3",
+		Amount: 100 * credit, Reason: "credit note 17"})
+	if err != nil {
+		t.Fatalf("AdjustBalance of the pool: %v", err)
+	}
+	if pool.GetGrant().GetAmount() != 100*credit || pool.GetWorkspace().GetPool().GetAvailable() != 100*credit {
+		t.Errorf("pool credit: grant %v, pool %v", pool.GetGrant(), pool.GetWorkspace().GetPool())
+	}
+
+	_, err = c.admin.RefundReservation(rpcCtx(t), &quotav1.RefundReservationRequest{WorkspaceId: ws,
+		ReservationId: res.GetReservation().GetReservationId(), RequestId: "refund-1"})
+	checkStatus(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	ref, err := c.admin.RefundReservation(rpcCtx(t), &quotav1.RefundReservationRequest{WorkspaceId: ws,
+		ReservationId: res.GetReservation().GetReservationId(), RequestId: "refund-2", Reason: "stuck run, ticket 4411"})
+	if err != nil {
+		t.Fatalf("RefundReservation: %v", err)
+	}
+	if ref.GetReservation().GetState() != quotav1.ReservationState_RESERVATION_STATE_REFUNDED ||
+		ref.GetBalance().GetAvailable() != (8000+250)*credit {
+		t.Errorf("after the operator's refund: %v, available %d", ref.GetReservation().GetState(), ref.GetBalance().GetAvailable())
+	}
+	checkInvariant(t, ref.GetBalance())
+}

@@ -782,11 +782,11 @@ type AdjustBalanceRequest struct {
 	// Caller-chosen idempotency id.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// µcredits: positive credits, negative debits; not 0. A member's credit
-	// adds to this period's seat credits (forfeited at the reset if
-	// unused); a debit takes from the available seat credits, then the
-	// free lifetime credits. A pool credit is a new top-up grant (one year,
-	// unless expire_time); a pool debit takes from available grants in
-	// draw order.
+	// adds to this period's seat credits (drawn first, forfeited at the
+	// reset if unused); a debit takes from the seat credits available this
+	// period (never from holds, spent or free lifetime credits). A pool
+	// credit is a new top-up grant (one year, unless expire_time); a pool
+	// debit takes from the active grants' available credits in draw order.
 	Amount int64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`
 	// Why, for the ledger: 1 to 500 bytes of UTF-8. Required.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`

@@ -15,6 +15,17 @@ const (
 	GrantCommitment
 )
 
+// String is the kind in lower case: "top-up", "commitment".
+func (k GrantKind) String() string {
+	switch k {
+	case GrantTopUp:
+		return "top-up"
+	case GrantCommitment:
+		return "commitment"
+	}
+	return "unknown"
+}
+
 // TopUpLifetime is a top-up's default lifetime.
 const TopUpLifetime = 365 * 24 * time.Hour
 
@@ -33,6 +44,22 @@ const (
 	// GrantVoided: voided by an operator; what was left is forfeited.
 	GrantVoided
 )
+
+// String is the state in lower case: "active", "pending", "expired",
+// "voided".
+func (s GrantState) String() string {
+	switch s {
+	case GrantActive:
+		return "active"
+	case GrantPending:
+		return "pending"
+	case GrantExpired:
+		return "expired"
+	case GrantVoided:
+		return "voided"
+	}
+	return "unknown"
+}
 
 // Grant is a grant of credits to a workspace's pool. At every moment
 // Amount = Available + Held + Spent + Forfeited.

@@ -70,3 +70,30 @@ func testOperatorActions(t *testing.T, c *client) {
 	}
 	checkInvariant(t, ref.GetBalance())
 }
+
+// testExplain explains a member's balance and the pool through the
+// AdminService: every invariant holds.
+func testExplain(t *testing.T, c *client) {
+	w := walkthrough(t, c, "explain")
+	if _, err := c.admin.AddPoolGrant(rpcCtx(t), &quotav1.AddPoolGrantRequest{WorkspaceId: w.ws, RequestId: "grant-1",
+		Kind: quotav1.GrantKind_GRANT_KIND_TOP_UP, Amount: 100 * credit}); err != nil {
+		t.Fatalf("AddPoolGrant: %v", err)
+	}
+	for _, member := range []string{w.member, ""} {
+		x, err := c.admin.ExplainBalance(rpcCtx(t), &quotav1.ExplainBalanceRequest{WorkspaceId: w.ws, MemberId: member})
+		if err != nil {
+			t.Fatalf("ExplainBalance(%q): %v", member, err)
+		}
+		if len(x.GetComponents()) == 0 || len(x.GetChecks()) == 0 {
+			t.Errorf("ExplainBalance(%q): %d components, %d checks", member, len(x.GetComponents()), len(x.GetChecks()))
+		}
+		for _, ch := range x.GetChecks() {
+			if !ch.GetHolds() {
+				t.Errorf("ExplainBalance(%q): %s: %d != %d", member, ch.GetEquation(), ch.GetLeft(), ch.GetRight())
+			}
+		}
+		if (member != "") != (x.GetBalance() != nil) {
+			t.Errorf("ExplainBalance(%q): balance %v", member, x.GetBalance())
+		}
+	}
+}

@@ -53,6 +53,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("errors carry their reasons through the wire", func(t *testing.T) { testWireErrors(t, c) })
 			t.Run("concurrent reserves never overdraw", func(t *testing.T) { testConcurrentReserves(t, c) })
 			t.Run("operators adjust credits and force refunds", func(t *testing.T) { testOperatorActions(t, c) })
+			t.Run("balances are explained", func(t *testing.T) { testExplain(t, c) })
 		})
 	}
 }

@@ -88,6 +88,11 @@ do
       if n >= 2147483648 then n = n - 4294967296 end
       return n, pos + 5
     end
+    if c == 0xd3 then
+      local n = uint(s, pos + 1, 8)
+      if n >= 9223372036854775808 then n = n - 18446744073709551616 end
+      return n, pos + 9
+    end
     local w = ({[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4})[c]
     if w then
       local n = uint(s, pos + 1, w)

@@ -22,16 +22,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ExplainBalanceRequest names a member, a programmatic spender, or (with
-// neither) the workspace pool.
+// ExplainBalanceRequest names a member, or (with none) the workspace pool.
+// Programmatic spenders have no balance of their own: their usage is the
+// workspace's programmatic_used and programmatic_held, in the pool's
+// explanation.
 type ExplainBalanceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The workspace.
 	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
-	// The member; empty for the pool (or a spender).
-	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// A programmatic spender (not with member_id).
-	SpenderId     string `protobuf:"bytes,3,opt,name=spender_id,json=spenderId,proto3" json:"spender_id,omitempty"`
+	// The member; empty for the pool.
+	MemberId      string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -80,13 +80,6 @@ func (x *ExplainBalanceRequest) GetMemberId() string {
 	return ""
 }
 
-func (x *ExplainBalanceRequest) GetSpenderId() string {
-	if x != nil {
-		return x.SpenderId
-	}
-	return ""
-}
-
 // ExplainBalanceResponse says what makes up a balance. For a member:
 // this period's seat credits, the free lifetime credits, seat credits
 // still held from earlier periods, the pool and overage the member may
@@ -103,7 +96,7 @@ type ExplainBalanceResponse struct {
 	Workspace *WorkspaceBalance `protobuf:"bytes,2,opt,name=workspace,proto3" json:"workspace,omitempty"`
 	// The parts of the balance, in draw order.
 	Components []*BalanceComponent `protobuf:"bytes,3,rep,name=components,proto3" json:"components,omitempty"`
-	// The member's (or, for the pool, every member's) open holds, earliest
+	// The member's (or, for the pool, the workspace's) open holds, earliest
 	// deadline first: at most 100.
 	Holds []*Reservation `protobuf:"bytes,4,rep,name=holds,proto3" json:"holds,omitempty"`
 	// More open holds exist than are listed (ListReservations pages them).
@@ -937,12 +930,10 @@ var File_quota_v1_admin_ops_proto protoreflect.FileDescriptor
 
 const file_quota_v1_admin_ops_proto_rawDesc = "" +
 	"\n" +
-	"\x18quota/v1/admin_ops.proto\x12\bquota.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14quota/v1/types.proto\"v\n" +
+	"\x18quota/v1/admin_ops.proto\x12\bquota.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14quota/v1/types.proto\"W\n" +
 	"\x15ExplainBalanceRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
-	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x1d\n" +
-	"\n" +
-	"spender_id\x18\x03 \x01(\tR\tspenderId\"\xc3\x02\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\"\xc3\x02\n" +
 	"\x16ExplainBalanceResponse\x12+\n" +
 	"\abalance\x18\x01 \x01(\v2\x11.quota.v1.BalanceR\abalance\x128\n" +
 	"\tworkspace\x18\x02 \x01(\v2\x1a.quota.v1.WorkspaceBalanceR\tworkspace\x12:\n" +

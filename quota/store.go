@@ -68,6 +68,11 @@ type Store interface {
 	// Adjust credits or debits a member's seat credits of this period, or
 	// the pool (see Service.Adjust).
 	Adjust(ctx context.Context, op AdjustOp) (Adjustment, error)
+	// Audit recomputes a workspace's accounts and grants from its records
+	// and reports the differences; it changes nothing.
+	Audit(ctx context.Context, workspaceID string, now time.Time) (AuditReport, error)
+	// Workspaces lists every workspace ever set up.
+	Workspaces(ctx context.Context) ([]string, error)
 	// Sweep does the background work due at now across all workspaces,
 	// within limit holds released: releases expired holds, applies grant
 	// expiries, deletes settled records past their retention and trims

@@ -41,3 +41,22 @@ func (s *adminServer) ExplainBalance(ctx context.Context, req *quotav1.ExplainBa
 	}
 	return resp, nil
 }
+
+// AuditWorkspace recomputes a workspace's books and reports any drift.
+func (s *adminServer) AuditWorkspace(ctx context.Context, req *quotav1.AuditWorkspaceRequest) (*quotav1.AuditWorkspaceResponse, error) {
+	if err := checkID("workspace_id", req.GetWorkspaceId()); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	rep, err := s.svc.AuditWorkspace(ctx, req.GetWorkspaceId())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	s.metrics.Audited(len(rep.Drifts))
+	resp := &quotav1.AuditWorkspaceResponse{AuditTime: timeToProto(rep.Time), Accounts: rep.Accounts, Grants: rep.Grants,
+		Reservations: rep.Reservations, LedgerEntries: rep.LedgerEntries, LedgerComplete: rep.LedgerComplete}
+	for _, d := range rep.Drifts {
+		resp.Drifts = append(resp.Drifts, &quotav1.Drift{Subject: d.Subject, Field: d.Field, Recorded: d.Recorded,
+			Recomputed: d.Recomputed, Explanation: d.Explanation})
+	}
+	return resp, nil
+}

@@ -36,6 +36,7 @@ type fakeStore struct {
 	listGrants          func(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error)
 	getWorkspaceBalance func(ctx context.Context, workspaceID string, now time.Time) (quota.WorkspaceBalance, error)
 	adjust              func(context.Context, quota.AdjustOp) (quota.Adjustment, error)
+	audit               func(ctx context.Context, workspaceID string, now time.Time) (quota.AuditReport, error)
 
 	mu    sync.Mutex
 	calls []string
@@ -236,4 +237,17 @@ func (f *fakeStore) Adjust(ctx context.Context, op quota.AdjustOp) (quota.Adjust
 		return quota.Adjustment{}, unexpected("Adjust")
 	}
 	return f.adjust(ctx, op)
+}
+
+func (f *fakeStore) Audit(ctx context.Context, ws string, now time.Time) (quota.AuditReport, error) {
+	f.record("Audit")
+	if f.audit == nil {
+		return quota.AuditReport{}, unexpected("Audit")
+	}
+	return f.audit(ctx, ws, now)
+}
+
+func (f *fakeStore) Workspaces(context.Context) ([]string, error) {
+	f.record("Workspaces")
+	return nil, unexpected("Workspaces")
 }

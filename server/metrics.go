@@ -31,6 +31,8 @@ type Metrics struct {
 	panics         prometheus.Counter
 	authFailures   *prometheus.CounterVec
 	credentialsSet prometheus.Gauge
+	audits         *prometheus.CounterVec
+	auditDrifts    prometheus.Counter
 }
 
 // originLabels are the values of the "origin" label.
@@ -86,6 +88,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		credentialsSet: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "quota_auth_tokens", Help: "Bearer tokens currently valid (0: authentication is off or no token is loaded).",
 		}),
+		audits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quota_audits_total", Help: "Workspace audits (AuditWorkspace and quotad's scheduled audits), by result: clean, drift or failed.",
+		}, []string{"result"}),
+		auditDrifts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quota_audit_drifts_total", Help: "Differences audits found between the books and what the records say; any is a bug to investigate.",
+		}),
 	}
 	for _, r := range denialReasons {
 		m.denials.WithLabelValues(r)
@@ -93,9 +101,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, r := range authReasons {
 		m.authFailures.WithLabelValues(r)
 	}
+	for _, r := range []string{"clean", "drift", "failed"} {
+		m.audits.WithLabelValues(r)
+	}
 	for _, c := range []prometheus.Collector{
 		m.grpc, m.reserved, m.committed, m.released, m.refunded, m.expired, m.forfeited,
 		m.shortfall, m.shortfalls, m.denials, m.unavailable, m.panics, m.authFailures, m.credentialsSet,
+		m.audits, m.auditDrifts,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -164,6 +176,27 @@ func (m *Metrics) Expired(o quota.Origin, amount int64) {
 func (m *Metrics) Forfeited(o quota.Origin, amount int64) {
 	if m != nil && amount > 0 {
 		m.forfeited.WithLabelValues(originLabel(o)).Add(float64(amount))
+	}
+}
+
+// Audited counts an audit of one workspace that found drifts
+// differences (0: the books agree).
+func (m *Metrics) Audited(drifts int) {
+	if m == nil {
+		return
+	}
+	if drifts == 0 {
+		m.audits.WithLabelValues("clean").Inc()
+		return
+	}
+	m.audits.WithLabelValues("drift").Inc()
+	m.auditDrifts.Add(float64(drifts))
+}
+
+// AuditFailed counts an audit that could not run to its end.
+func (m *Metrics) AuditFailed() {
+	if m != nil {
+		m.audits.WithLabelValues("failed").Inc()
 	}
 }
 

@@ -186,6 +186,11 @@ type Config struct {
 	// 1000 a tick). Any number of replicas may sweep. -sweep-interval,
 	// default 1s.
 	SweepInterval time.Duration
+	// AuditInterval is how often this replica audits every workspace
+	// (AdminService.AuditWorkspace: reads only), logging and counting any
+	// drift; 0 turns the scheduled audits off. -audit-interval, default
+	// 24h.
+	AuditInterval time.Duration
 	// PricingRefresh is how often the current price version is read from
 	// Redis, so that a version set through another replica is used here
 	// too (one small read). -pricing-refresh, default 2s.
@@ -245,6 +250,7 @@ func defaultConfig() Config {
 		MinTTL:               time.Second,
 		MaxTTL:               24 * time.Hour,
 		SweepInterval:        time.Second,
+		AuditInterval:        24 * time.Hour,
 		PricingRefresh:       2 * time.Second,
 		RunRetention:         store.DefaultRunRetention,
 		LedgerRetention:      store.DefaultStreamRetention,
@@ -291,6 +297,9 @@ func (c Config) validate() error {
 	}
 	if (c.SentinelMaster == "") != (len(c.SentinelAddrs) == 0) {
 		bad("-redis-sentinel-master and -redis-sentinel-addrs go together")
+	}
+	if c.AuditInterval < 0 {
+		bad("-audit-interval must not be negative (0 turns the scheduled audits off), got %s", c.AuditInterval)
 	}
 	if c.MinTTL <= 0 || c.MinTTL > c.DefaultTTL || c.DefaultTTL > c.MaxTTL {
 		bad("want 0 < -min-ttl <= -default-ttl <= -max-ttl, got %s, %s, %s", c.MinTTL, c.DefaultTTL, c.MaxTTL)

@@ -102,6 +102,7 @@ Environment only (secrets are never flags):
 	fs.DurationVar(&cfg.MinTTL, "min-ttl", cfg.MinTTL, "the shortest hold lifetime a request may set")
 	fs.DurationVar(&cfg.MaxTTL, "max-ttl", cfg.MaxTTL, "the longest hold lifetime a request may set")
 	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "how often expired holds are released in the background")
+	fs.DurationVar(&cfg.AuditInterval, "audit-interval", cfg.AuditInterval, "how often every workspace is audited (reads only; drift is logged and counted); 0: never")
 	fs.DurationVar(&cfg.PricingRefresh, "pricing-refresh", cfg.PricingRefresh, "how often the current price version is read from Redis")
 	fs.DurationVar(&cfg.RunRetention, "run-retention", cfg.RunRetention, "how long a settled run is kept after its root settled")
 	fs.DurationVar(&cfg.LedgerRetention, "ledger-retention", cfg.LedgerRetention, "how long ledger entries are kept (never past what a consumer group has not acknowledged)")

@@ -238,6 +238,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 		log.Info("metrics on http://"+metricsAddr+"/metrics", "addr", metricsAddr)
 	}
 	bg.Go(func() { sweepLoop(bgCtx, cfg.SweepInterval, svc, m, log) })
+	bg.Go(func() { auditLoop(bgCtx, cfg.AuditInterval, svc, sm, log) })
 	bg.Go(func() {
 		every(bgCtx, cfg.PricingRefresh, func(ctx context.Context) { refreshPricing(ctx, cfg.StoreTimeout, svc, m, log) })
 	})

@@ -4,6 +4,8 @@
 -- entries after their cutoffs, but never past an entry that a consumer
 -- group of the stream has not acknowledged yet (delivered and pending, or
 -- not delivered yet): an exporter reading the stream never misses one.
+-- The first trim of the ledger sets ledger_trimmed (the time, ms): from
+-- then on audits no longer replay the ledger.
 -- uses: core
 --
 -- KEYS[1]  q:{ws:<id>}:ws
@@ -85,6 +87,8 @@ local function retain(keys, args)
     end
   end
   local nl, hl = trim(u.pre .. 'ledger', tonumber(args[10]))
+  -- Audits replay the ledger only while it holds the whole history.
+  if nl > 0 then redis.call('SET', u.pre .. 'ledger_trimmed', u.nows) end
   local ne, he = trim(u.pre .. 'events', tonumber(args[11]))
   local held = 0
   if hl then held = held + 1 end

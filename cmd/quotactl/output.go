@@ -20,29 +20,44 @@ import (
 )
 
 // out writes a command's human output: "key  value" lines and tables,
-// their columns aligned (a blank line ends a block of aligned lines).
-type out struct{ tw *tabwriter.Writer }
+// their columns aligned (a blank line ends a block of aligned lines), no
+// line ending in spaces.
+type out struct {
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+}
 
 // newOut returns an out on w; call flush when done.
-func newOut(w io.Writer) *out { return &out{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)} }
+func newOut(w io.Writer) *out {
+	o := &out{w: w}
+	o.tw = tabwriter.NewWriter(&o.buf, 0, 0, 2, ' ', 0)
+	return o
+}
 
 // kv writes a "key  value" line.
 func (o *out) kv(key, value string) { o.row(key, value) }
 
-// row writes one line of cells; empty cells at its end are left out, so
-// that no line ends in spaces.
+// row writes one line of cells.
 func (o *out) row(cells ...string) {
-	for len(cells) > 1 && cells[len(cells)-1] == "" {
-		cells = cells[:len(cells)-1]
-	}
-	o.tw.Write([]byte(strings.Join(cells, "\t") + "\n")) // errors surface at flush
+	o.tw.Write([]byte(strings.Join(cells, "\t") + "\n")) // a bytes.Buffer does not fail
 }
 
 // blank writes an empty line, which ends a block of aligned lines.
 func (o *out) blank() { o.tw.Write([]byte("\n")) }
 
-// flush writes what is buffered.
-func (o *out) flush() error { return o.tw.Flush() }
+// flush writes the lines, trailing spaces (of empty last cells) cut.
+func (o *out) flush() error {
+	if err := o.tw.Flush(); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	for line := range strings.Lines(o.buf.String()) {
+		b.WriteString(strings.TrimRight(line, " \n") + "\n")
+	}
+	_, err := o.w.Write(b.Bytes())
+	return err
+}
 
 // printJSON writes m as proto JSON, indented by two spaces. protojson
 // varies its whitespace on purpose; the output is re-indented with

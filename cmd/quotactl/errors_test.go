@@ -131,3 +131,13 @@ func closedAddr(t *testing.T) string {
 	lis.Close()
 	return addr
 }
+
+// TestHelp keeps the help, with the exit codes, in a golden file: quotactl
+// alone and a group alone print their help and exit 0.
+func TestHelp(t *testing.T) {
+	got := transcript(t, closedAddr(t), nil,
+		cmdline("--help"),
+		cmdline("grant"),
+	)
+	checkGolden(t, "help", got)
+}

@@ -124,8 +124,9 @@ func newRoot(a *app) *cobra.Command {
 // its help, with an argument it is a usage error.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	c := &cobra.Command{
-		Use:   use,
-		Short: short,
+		Use:                   use,
+		Short:                 short,
+		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())

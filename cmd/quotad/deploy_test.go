@@ -59,6 +59,11 @@ func checkArgs(t *testing.T, where string, args []string) {
 	}
 }
 
+// clientEnv are the variables of quotad's clients that the README
+// documents: quotactl's and quotabench's QUOTA_ADDR and QUOTA_TOKEN, and
+// QUOTA_PROTO of the README's TypeScript client.
+var clientEnv = []string{"QUOTA_ADDR", "QUOTA_TOKEN", "QUOTA_PROTO"}
+
 // envRef finds QUOTA_* variables in a text.
 var envRef = regexp.MustCompile(`\bQUOTA_[A-Z0-9_]+\b`)
 
@@ -281,7 +286,19 @@ func TestREADMEListsEverySetting(t *testing.T) {
 			t.Errorf("the README lacks `%s`", s.name)
 		}
 	}
-	checkEnvNames(t, "README.md", b)
+	// The README documents quotad's clients too: their variables are no
+	// quotad setting, and must never become one.
+	for _, name := range clientEnv {
+		if knownEnv(name) {
+			t.Errorf("quotad reads %s, a variable of its clients (quotactl, quotabench)", name)
+		}
+	}
+	checkEnvNames(t, "README.md", []byte(envRef.ReplaceAllStringFunc(readme, func(name string) string {
+		if slices.Contains(clientEnv, name) {
+			return ""
+		}
+		return name
+	})))
 	// Every quotad flag the README shows in a command exists.
 	cmd := regexp.MustCompile("quotad((?: +-[a-z][a-z0-9-]*(?:[ =][^ `\n-][^ `\n]*)?)+)")
 	for _, m := range cmd.FindAllStringSubmatch(readme, -1) {

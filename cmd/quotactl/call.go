@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// rpc is a method of a generated client, e.g. a.admin.GetWorkspace.
+type rpc[Req, Resp proto.Message] func(context.Context, Req, ...grpc.CallOption) (Resp, error)
+
+// call sends req with method, within --timeout, and prints the response:
+// as proto JSON with --json, else with table.
+func call[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, Resp], req Req, table func(*out, Resp)) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), a.timeout)
+	defer cancel()
+	resp, err := method(ctx, req)
+	if err != nil {
+		return asRunError(err)
+	}
+	return a.print(resp, func(o *out) { table(o, resp) })
+}
+
+// print prints resp as proto JSON with --json, else with table.
+func (a *app) print(resp proto.Message, table func(*out)) error {
+	if a.json {
+		return printJSON(a.stdout, resp)
+	}
+	o := newOut(a.stdout)
+	table(o)
+	return o.flush()
+}
+
+// pageFlags are the flags of a List command (AIP-158 paging).
+type pageFlags struct {
+	size  int32
+	limit int
+	token string
+}
+
+// addPageFlags adds the paging flags to c.
+func addPageFlags(c *cobra.Command) *pageFlags {
+	p := &pageFlags{}
+	c.Flags().Int32Var(&p.size, "page-size", 0, "items per page (0: quotad's default, 50; at most 500)")
+	c.Flags().IntVar(&p.limit, "limit", 0, "stop after this many items (0: fetch every page)")
+	c.Flags().StringVar(&p.token, "page-token", "", "start from this page token (printed when --limit stops before the end)")
+	return p
+}
+
+// maxPages bounds the pages one list fetches (5 million items at the
+// largest page size): a server that never ends its pages is an error.
+const maxPages = 10_000
+
+// list pages through a List RPC (AIP-158: page_size and page_token in
+// the request, next_page_token and one repeated field in the response)
+// from --page-token until the last page, or until --limit items, each
+// page within --timeout, and prints the pages as one response: as proto
+// JSON with --json (next_page_token set when --limit stopped before the
+// end), else with table. When --limit stops before the end, a line on
+// stderr gives the token to go on with.
+func list[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, Resp], req Req, p *pageFlags, table func(*out, Resp)) error {
+	if p.size < 0 || p.limit < 0 {
+		return usageErrorf("--page-size and --limit cannot be negative")
+	}
+	var all Resp
+	token, count := p.token, 0
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			return failure{fmt.Errorf("more than %d pages: stopped", maxPages)}
+		}
+		size := p.size
+		if left := p.limit - count; p.limit > 0 && (size == 0 || int(size) > left) {
+			size = int32(min(left, 500))
+		}
+		setField(req, "page_size", protoreflect.ValueOfInt32(size))
+		setField(req, "page_token", protoreflect.ValueOfString(token))
+		ctx, cancel := context.WithTimeout(cmd.Context(), a.timeout)
+		page, err := method(ctx, req)
+		cancel()
+		if err != nil {
+			return asRunError(err)
+		}
+		next := page.ProtoReflect().Get(field(page, "next_page_token")).String()
+		if pages == 0 {
+			all = page
+		} else {
+			proto.Merge(all, page)
+		}
+		setField(all, "next_page_token", protoreflect.ValueOfString(next))
+		count += items(page)
+		if next == "" || p.limit > 0 && count >= p.limit {
+			break
+		}
+		if next == token {
+			return failure{fmt.Errorf("quotad returned the same page token twice: stopped")}
+		}
+		token = next
+	}
+	if err := a.print(all, func(o *out) { table(o, all) }); err != nil {
+		return err
+	}
+	if next := all.ProtoReflect().Get(field(all, "next_page_token")).String(); next != "" && !a.json {
+		fmt.Fprintf(a.stderr, "more: --page-token %s\n", next)
+	}
+	return nil
+}
+
+// field is the descriptor of m's field name; it panics if m has none (a
+// List message that breaks AIP-158, a bug).
+func field(m proto.Message, name protoreflect.Name) protoreflect.FieldDescriptor {
+	fd := m.ProtoReflect().Descriptor().Fields().ByName(name)
+	if fd == nil {
+		panic(fmt.Sprintf("%s has no field %s", m.ProtoReflect().Descriptor().FullName(), name))
+	}
+	return fd
+}
+
+// setField sets m's field name to v; a zero v clears it.
+func setField(m proto.Message, name protoreflect.Name, v protoreflect.Value) {
+	fd := field(m, name)
+	if v.Equal(fd.Default()) {
+		m.ProtoReflect().Clear(fd)
+		return
+	}
+	m.ProtoReflect().Set(fd, v)
+}
+
+// items counts the elements of m's repeated fields: the items of a page.
+func items(m proto.Message) int {
+	n := 0
+	m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.IsList() {
+			n += v.List().Len()
+		}
+		return true
+	})
+	return n
+}

@@ -91,6 +91,10 @@ type Idem struct {
 type Outcome struct {
 	Reservation Reservation
 	Balance     Balance
+	// Replayed is set when the request id was met before: nothing
+	// changed, and the first outcome is answered again (for metrics, which
+	// count what changed once).
+	Replayed bool
 }
 
 // WorkspaceOp sets a workspace.

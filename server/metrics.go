@@ -13,8 +13,9 @@ import (
 // domain's, counted from the handlers' outcomes (quota_*). Amounts are in
 // µcredits. A nil *Metrics records nothing.
 //
-// The counters count answers: a retried mutation (the same request_id)
-// answers its first outcome again and is counted again.
+// The credit counters count what changed: a retried mutation (the same
+// request_id) answers its first outcome again and is not counted again.
+// quota_denials_total counts answers, replays included.
 type Metrics struct {
 	grpc *grpcprom.ServerMetrics
 
@@ -136,18 +137,21 @@ func (m *Metrics) initialize(gs *grpc.Server) {
 	}
 }
 
-// reservedBy counts µcredits held for a run of origin o.
-func (m *Metrics) reservedBy(o quota.Origin, amount int64) {
-	if m != nil && amount > 0 {
-		m.reserved.WithLabelValues(originLabel(o)).Add(float64(amount))
+// held counts µcredits held by a Reserve or an Extend's addition,
+// once: a replay (the same request id again) is not counted.
+func (m *Metrics) held(out *quota.Outcome, amount int64) {
+	if m != nil && amount > 0 && !out.Replayed {
+		m.reserved.WithLabelValues(originLabel(out.Reservation.Origin)).Add(float64(amount))
 	}
 }
 
-// settled counts what a Commit or a Refund did to r.
-func (m *Metrics) settled(r *quota.Reservation) {
-	if m == nil {
+// settled counts what a Commit or a Refund did, once: a replay is not
+// counted.
+func (m *Metrics) settled(out *quota.Outcome) {
+	if m == nil || out.Replayed {
 		return
 	}
+	r := &out.Reservation
 	o := originLabel(r.Origin)
 	switch r.State {
 	case quota.StateCommitted:

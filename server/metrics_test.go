@@ -86,3 +86,38 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 		t.Errorf("gRPC server metrics: %d series, %v", n, err)
 	}
 }
+
+func TestReplaysAreNotCountedAgain(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatalf("NewMetrics: %v", err)
+	}
+	replayed := false
+	st := &fakeStore{
+		reserve: func(context.Context, quota.ReserveOp) (quota.Outcome, error) {
+			return quota.Outcome{Reservation: quota.Reservation{Origin: quota.OriginConversation, State: quota.StateHeld,
+				Held: 10 * quota.Credit}, Replayed: replayed}, nil
+		},
+		commit: func(context.Context, quota.CommitOp) (quota.Outcome, error) {
+			return quota.Outcome{Reservation: quota.Reservation{Origin: quota.OriginConversation, State: quota.StateCommitted,
+				Charged: 7 * quota.Credit}, Replayed: replayed}, nil
+		},
+	}
+	e := newEnvWith(t, st, Options{Metrics: m})
+	for _, r := range []bool{false, true, true} {
+		replayed = r
+		if _, err := e.quota.Reserve(testCtx(t), okReserve()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.quota.Commit(testCtx(t), okCommit()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testutil.ToFloat64(m.reserved.WithLabelValues("conversation")); got != 10e6 {
+		t.Errorf("reserved after a Reserve and two replays = %g, want 10e6", got)
+	}
+	if got := testutil.ToFloat64(m.committed.WithLabelValues("conversation")); got != 7e6 {
+		t.Errorf("committed after a Commit and two replays = %g, want 7e6", got)
+	}
+}

@@ -30,7 +30,7 @@ func (s *adminServer) RefundReservation(ctx context.Context, req *quotav1.Refund
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.metrics.settled(&out.Reservation)
+	s.metrics.settled(&out)
 	return &quotav1.RefundReservationResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 

@@ -24,7 +24,7 @@ func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.metrics.reservedBy(out.Reservation.Origin, out.Reservation.Held)
+	s.metrics.held(&out, out.Reservation.Held)
 	return &quotav1.ReserveResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
@@ -87,7 +87,7 @@ func (s *quotaServer) Extend(ctx context.Context, req *quotav1.ExtendRequest) (*
 		return nil, s.fail(ctx, err)
 	}
 	if out.Reservation.Origin != quota.OriginSidekick { // a free run holds nothing
-		s.metrics.reservedBy(out.Reservation.Origin, r.AddAmount)
+		s.metrics.held(&out, r.AddAmount)
 	}
 	return &quotav1.ExtendResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
@@ -130,7 +130,7 @@ func (s *quotaServer) Commit(ctx context.Context, req *quotav1.CommitRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.metrics.settled(&out.Reservation)
+	s.metrics.settled(&out)
 	return &quotav1.CommitResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
@@ -178,7 +178,7 @@ func (s *quotaServer) Refund(ctx context.Context, req *quotav1.RefundRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.metrics.settled(&out.Reservation)
+	s.metrics.settled(&out)
 	return &quotav1.RefundResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 

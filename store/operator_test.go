@@ -226,3 +226,32 @@ func TestOperatorRefundIsInTheLedger(t *testing.T) {
 		}
 	})
 }
+
+func TestReplaysAreMarked(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("m1", quota.SeatPro)
+		req := quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", MemberID: "m1", Amount: C,
+			Origin: quota.OriginConversation, TTL: time.Minute}
+		first, err := e.svc.Reserve(e.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := e.svc.Reserve(e.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := quota.CommitRequest{Idem: e.id(), WorkspaceID: "ws1", ReservationID: first.Reservation.ID, Usage: actions(0)}
+		c1, err := e.svc.Commit(e.ctx, commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := e.svc.Commit(e.ctx, commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Replayed || !again.Replayed || c1.Replayed || !c2.Replayed {
+			t.Fatalf("replayed: reserve %v then %v, commit %v then %v; want false, true, false, true",
+				first.Replayed, again.Replayed, c1.Replayed, c2.Replayed)
+		}
+	})
+}

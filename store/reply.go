@@ -273,7 +273,7 @@ func (r *reply) outcome(ws string) (quota.Outcome, error) {
 	if err != nil {
 		return quota.Outcome{}, err
 	}
-	return quota.Outcome{Reservation: res, Balance: b}, nil
+	return quota.Outcome{Reservation: res, Balance: b, Replayed: r.status == schema.StatusReplay}, nil
 }
 
 // sourceAmounts lists the non-zero amounts per source, in draw order: seat,

@@ -173,7 +173,7 @@ func (s *Store) do(ctx context.Context, c call) (*reply, error) {
 			return nil, quota.Internal(fmt.Errorf("store: %s: %w", c.entry.name, err))
 		}
 		switch r.status {
-		case schema.StatusOK:
+		case schema.StatusOK, schema.StatusReplay:
 			return r, nil
 		case schema.StatusErr:
 			return nil, r.err()

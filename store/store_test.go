@@ -304,6 +304,10 @@ func TestIdempotentRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !second.Replayed {
+			t.Error("the retried Reserve is not marked replayed")
+		}
+		second.Replayed = false
 		if diff := cmp.Diff(first, second); diff != "" {
 			t.Errorf("retry returned another response (-first +retry):\n%s", diff)
 		}
@@ -326,6 +330,10 @@ func TestIdempotentRetry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !c2.Replayed {
+			t.Error("the retried Commit is not marked replayed")
+		}
+		c2.Replayed = false
 		if diff := cmp.Diff(c1, c2); diff != "" {
 			t.Errorf("commit retry (-first +retry):\n%s", diff)
 		}

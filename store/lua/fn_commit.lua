@@ -17,7 +17,7 @@
 -- args[1..7] common; [8] reservation hex; [9] its price version; [10] its
 -- own token credits, [11] its own action credits (µcredits); [12] the
 -- agents of its usage tree; [13] the priced usage (Go's encoding).
--- Reply: {OK, K.R..., K.B...}; {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
+-- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_LIMIT, limit}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function commit(keys, args)
   local u = unit(keys, args)
@@ -42,7 +42,7 @@ local function commit(keys, args)
   if not ok then return {K.ROLL, w.anchor} end
   if prev then
     finish(u, w, a)
-    return reply_res(u, w, a, r)
+    return reply_again(u, w, a, r)
   end
   if r.state == K.HELD and r.dl <= u.now then expire(u, w, a, r) end
   if r.state ~= K.HELD and r.state ~= K.EXPIRED then

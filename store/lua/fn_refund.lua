@@ -9,7 +9,7 @@
 -- args[1..7] common; [8] reservation hex; [9] its price version; [10] the
 -- operator who forces the refund and [11] their reason (both "" for the
 -- orchestrator's Refund; the ledger entry keeps them).
--- Reply: {OK, K.R..., K.B...}; {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
+-- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function refund(keys, args)
   local u = unit(keys, args)
@@ -26,7 +26,7 @@ local function refund(keys, args)
   if not ok then return {K.ROLL, w.anchor} end
   if prev then
     finish(u, w, a)
-    return reply_res(u, w, a, r)
+    return reply_again(u, w, a, r)
   end
   if r.state == K.HELD and r.dl <= u.now then expire(u, w, a, r) end
   if r.state ~= K.HELD then

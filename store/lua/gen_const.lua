@@ -5,7 +5,7 @@
 local K = {}
 
 -- Reply statuses.
-K.ERR, K.OK, K.ROLL = 0, 1, 2
+K.ERR, K.OK, K.ROLL, K.REPLAY = 0, 1, 2, 3
 
 -- Error codes (quota.Code).
 K.E_INVALID = 1 -- INVALID_FIELD

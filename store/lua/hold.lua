@@ -540,3 +540,11 @@ local function reply_res(u, w, a, r)
   local out = put_res({K.OK}, u, r)
   return put_balance(out, w, a)
 end
+
+-- reply_again is reply_res for a request id met before: the call changed
+-- nothing and answers its first outcome again (K.REPLAY).
+local function reply_again(u, w, a, r)
+  local out = reply_res(u, w, a, r)
+  out[1] = K.REPLAY
+  return out
+end

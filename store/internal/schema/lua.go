@@ -74,7 +74,7 @@ func Lua() []byte {
 	p("local K = {}\n\n")
 
 	p("-- Reply statuses.\n")
-	p("K.ERR, K.OK, K.ROLL = %d, %d, %d\n\n", StatusErr, StatusOK, StatusRoll)
+	p("K.ERR, K.OK, K.ROLL, K.REPLAY = %d, %d, %d, %d\n\n", StatusErr, StatusOK, StatusRoll, StatusReplay)
 
 	p("-- Error codes (quota.Code).\n")
 	var codes []quota.Code

@@ -102,9 +102,11 @@ var (
 	Replies = []*Layout{ReplyBalance, ReplyReservation, ReplyWorkspace, ReplyGrant, ReplyDenial, ReplyRunNode}
 )
 
-// Script reply statuses.
+// Script reply statuses. StatusReplay is StatusOK for a request id met
+// before: the call changed nothing and answers the first outcome again.
 const (
-	StatusErr  = 0
-	StatusOK   = 1
-	StatusRoll = 2
+	StatusErr    = 0
+	StatusOK     = 1
+	StatusRoll   = 2
+	StatusReplay = 3
 )

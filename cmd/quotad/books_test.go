@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,30 +16,62 @@ import (
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
 )
 
-// The books after a load (see load_test.go): every acknowledged Commit is
-// there as answered, the accounts are exact to the µcredit, and the
-// ledger holds one entry per request id.
+// The books after a load (see load_test.go). A fault may lose
+// acknowledged writes (a failover, an OS crash with appendfsync
+// everysec): losses finds them, and the books must then be exact for
+// what survived: every surviving Commit as answered, each account's held
+// and spent to the µcredit, the invariant, one ledger entry per surviving
+// write and none for a lost one. A loss is always of whole writes.
 
-// lost returns the acknowledged Commits that are not in the books as
-// acknowledged: their reservation missing, or not COMMITTED with the same
-// answer. Any other difference is a failure of t.
-func (l *load) lost(t *testing.T) []*cycle {
+// loss is an acknowledged write that is not in the books.
+type loss struct {
+	cy *cycle
+	// commit says the lost write is the Commit (its reservation is gone,
+	// or back to HELD); else the Reserve (the Commit found none).
+	commit bool
+	// held says the lost Commit's reservation is HELD: its Reserve
+	// survived.
+	held bool
+	// at is when the lost write was acknowledged.
+	at time.Time
+}
+
+// reserveLost tells whether cy's Reserve was acknowledged and its Commit
+// then found no reservation: the acknowledged Reserve is lost.
+func (cy *cycle) reserveLost() bool {
+	return cy.reserved != nil && cy.committed == nil && status.Code(cy.err) == codes.NotFound
+}
+
+// losses returns the acknowledged writes that are not in the books. A
+// surviving Commit that differs from its answer fails t.
+func (l *load) losses(t *testing.T) []loss {
 	t.Helper()
-	var lost []*cycle
+	var lost []loss
 	for _, cy := range l.cycles {
+		if cy.reserveLost() {
+			lost = append(lost, loss{cy: cy, at: cy.reservedAt})
+			continue
+		}
 		if cy.committed == nil {
 			continue
 		}
-		resp, err := l.c.quota.GetReservation(rpcCtx(t), &quotav1.GetReservationRequest{
-			WorkspaceId: cy.acct.ws, ReservationId: cy.committed.GetReservationId(),
+		var resp *quotav1.GetReservationResponse
+		err := l.retry(cy.acct, faultWait, func(ctx context.Context) (err error) {
+			resp, err = l.c.quota.GetReservation(ctx, &quotav1.GetReservationRequest{
+				WorkspaceId: cy.acct.ws, ReservationId: cy.committed.GetReservationId(),
+			})
+			return err
 		})
+		state := resp.GetReservation().GetState()
 		switch {
 		case status.Code(err) == codes.NotFound:
-			lost = append(lost, cy)
+			lost = append(lost, loss{cy: cy, commit: true, at: cy.committedAt})
 		case err != nil:
 			t.Fatalf("GetReservation %s: %v", cy.committed.GetReservationId(), err)
-		case resp.GetReservation().GetState() != quotav1.ReservationState_RESERVATION_STATE_COMMITTED:
-			lost = append(lost, cy)
+		case state == quotav1.ReservationState_RESERVATION_STATE_HELD:
+			lost = append(lost, loss{cy: cy, commit: true, held: true, at: cy.committedAt})
+		case state != quotav1.ReservationState_RESERVATION_STATE_COMMITTED:
+			t.Errorf("%s cycle %d: reservation %s is %v after an acknowledged Commit", cy.acct, cy.n, cy.committed.GetReservationId(), state)
 		default:
 			if diff := cmp.Diff(cy.committed, resp.GetReservation(), protocmp.Transform()); diff != "" {
 				t.Errorf("%s cycle %d: GetReservation differs from the acknowledged Commit (-commit +now):\n%s", cy.acct, cy.n, diff)
@@ -48,69 +81,124 @@ func (l *load) lost(t *testing.T) []*cycle {
 	return lost
 }
 
-// reserveLost tells whether cy's Reserve was acknowledged and its Commit
-// then found no reservation: the acknowledged Reserve is lost.
-func (cy *cycle) reserveLost() bool {
-	return cy.reserved != nil && cy.committed == nil && status.Code(cy.err) == codes.NotFound
-}
-
-// lostReserves counts the cycles whose acknowledged Reserve is lost.
-func (l *load) lostReserves() int {
-	n := 0
-	for _, cy := range l.cycles {
-		if cy.reserveLost() {
-			n++
+// describe sums up losses for a log line: how many, and when the lost
+// writes had been acknowledged, from at.
+func describe(lost []loss, at time.Time) string {
+	if len(lost) == 0 {
+		return "none lost"
+	}
+	first, last := lost[0].at, lost[0].at
+	for _, x := range lost {
+		if x.at.Before(first) {
+			first = x.at
+		}
+		if x.at.After(last) {
+			last = x.at
 		}
 	}
-	return n
+	when := func(t time.Time) string {
+		if d := t.Sub(at).Round(time.Millisecond); d > 0 {
+			return fmt.Sprintf("%v after", d)
+		}
+		return fmt.Sprintf("%v before", at.Sub(t).Round(time.Millisecond))
+	}
+	return fmt.Sprintf("%d lost, acknowledged between %s and %s the fault", len(lost), when(first), when(last))
 }
 
-// verify checks the books after a load whose cycles are all settled and
-// none lost: every acknowledged Commit is there as answered, and each
-// account holds nothing, spent exactly what its Commits charged and keeps
-// the invariant. With rdb, it also checks the workspace ledgers: each
-// request id of the load is there exactly once. It returns how many
-// cycles it checked.
-func (l *load) verify(t *testing.T, accts []account, rdb redis.UniversalClient) int {
+// check checks the books after a load whose cycles are all settled (see
+// settle), given what losses found: every account holds what the Reserves
+// of its lost Commits hold and nothing else, spent exactly what its
+// surviving Commits charged and keeps the invariant. With rdb, it also
+// checks the workspace ledgers: one reserve or commit entry per surviving
+// write's request id, none for a lost one.
+func (l *load) check(t *testing.T, accts []account, rdb redis.UniversalClient, lost []loss) {
 	t.Helper()
-	if lost := l.lost(t); len(lost) > 0 {
-		t.Errorf("%d acknowledged Commits are not in the books; first: %s cycle %d (%s)", len(lost), lost[0].acct, lost[0].n, lost[0].committed.GetReservationId())
+	lostOf := map[*cycle]loss{}
+	for _, x := range lost {
+		lostOf[x.cy] = x
 	}
-	spent := map[account]int64{}
+	spent, held := map[account]int64{}, map[account]int64{}
+	ledger := map[string]int{}
 	open := 0
 	for _, cy := range l.cycles {
-		if cy.committed == nil {
+		x, isLost := lostOf[cy]
+		switch {
+		case isLost && x.held:
+			held[cy.acct] += cy.reserved.GetHeld()
+			ledger[cy.reserveID()] = 1
+		case isLost:
+		case cy.committed == nil:
 			open++
-			continue
+		default:
+			spent[cy.acct] += cy.committed.GetCharged()
+			ledger[cy.reserveID()], ledger[cy.commitID()] = 1, 1
 		}
-		spent[cy.acct] += cy.committed.GetCharged()
 	}
 	if open > 0 {
 		t.Errorf("%d cycles never committed (see settle)", open)
 	}
 	for _, a := range accts {
-		b := getBalance(t, l.c, a.ws, a.member)
+		var resp *quotav1.GetBalanceResponse
+		if err := l.retry(a, faultWait, func(ctx context.Context) (err error) {
+			resp, err = l.c.quota.GetBalance(ctx, &quotav1.GetBalanceRequest{WorkspaceId: a.ws, MemberId: a.member})
+			return err
+		}); err != nil {
+			t.Fatalf("GetBalance(%s): %v", a, err)
+		}
+		b := resp.GetBalance()
 		checkInvariant(t, b)
 		tt := b.GetTotals()
-		if tt.GetHeld() != 0 || tt.GetSpent() != spent[a] || tt.GetAvailable() != tt.GetAllocated()-spent[a] || tt.GetForfeited() != 0 {
-			t.Errorf("%s: totals %v; want held 0, spent %d (what its acknowledged Commits charged), available allocated - spent, forfeited 0", a, tt, spent[a])
+		if tt.GetHeld() != held[a] || tt.GetSpent() != spent[a] || tt.GetAvailable() != tt.GetAllocated()-spent[a]-held[a] || tt.GetForfeited() != 0 {
+			t.Errorf("%s: totals %v; want held %d (its lost Commits' holds), spent %d (what its surviving Commits charged), available allocated - spent - held, forfeited 0",
+				a, tt, held[a], spent[a])
 		}
 	}
 	if rdb != nil {
-		l.checkLedger(t, accts, rdb)
+		l.checkLedger(t, accts, rdb, ledger)
 	}
-	return len(l.cycles)
 }
 
-// checkLedger checks that each request id of the load has exactly one
-// reserve or commit entry in the ledger, and that there is none of
-// another load request id.
-func (l *load) checkLedger(t *testing.T, accts []account, rdb redis.UniversalClient) {
+// settleAndCheck settles what the workers gave up on (the client's retry
+// after the fault), finds the acknowledged writes lost and checks the
+// books for what survived (see check). It logs and returns the losses; at
+// is when the fault struck.
+func settleAndCheck(t *testing.T, l *load, accts []account, rdb redis.UniversalClient, at time.Time) []loss {
 	t.Helper()
-	want := map[string]int{}
-	for _, cy := range l.cycles {
-		want[cy.reserveID()], want[cy.commitID()] = 1, 1
+	l.settle(t, faultWait)
+	lost := l.losses(t)
+	l.check(t, accts, rdb, lost)
+	if !t.Failed() {
+		t.Logf("%d cycles of %d accounts: %s; the books exact to the µcredit for what survived, one ledger entry per surviving write",
+			len(l.cycles), len(accts), describe(lost, at))
 	}
+	return lost
+}
+
+// noneLost fails t if lost is not empty.
+func noneLost(t *testing.T, lost []loss, at time.Time) {
+	t.Helper()
+	if len(lost) > 0 {
+		t.Errorf("acknowledged writes lost: %s; want none", describe(lost, at))
+	}
+}
+
+// lostWithin fails t if a write in lost was acknowledged more than d
+// before the fault f, or after it was done: only the writes of its last
+// moments may be lost.
+func lostWithin(t *testing.T, lost []loss, f faultFigures, d time.Duration) {
+	t.Helper()
+	for _, x := range lost {
+		if x.at.Before(f.at.Add(-d)) || x.at.After(f.done) {
+			t.Errorf("%s cycle %d: a write acknowledged %v before the fault struck is lost, want none but those of the %v before it",
+				x.cy.acct, x.cy.n, f.at.Sub(x.at), d)
+		}
+	}
+}
+
+// checkLedger checks that the reserve and commit entries of the load in
+// the ledgers of accts' workspaces are those of want: one per request id.
+func (l *load) checkLedger(t *testing.T, accts []account, rdb redis.UniversalClient, want map[string]int) {
+	t.Helper()
 	got := map[string]int{}
 	seen := map[string]bool{}
 	for _, a := range accts {

@@ -57,14 +57,14 @@ func TestQuotadKilledMidRun(t *testing.T) {
 		holds = append(holds, resp.GetReservation().GetReservationId())
 	}
 
-	l, _ := underLoad(t, c, accts, func(account) bool { return true }, func() error { first.kill(t); return nil },
+	l, f := underLoad(t, c, accts, func(account) bool { return true }, func() error { first.kill(t); return nil },
 		func(context.Context) error {
 			cfg := testConfig(t, "embedded")
 			onRedis(func(c *Config) { c.RedisURL, c.Listen, c.SweepInterval = url(rdb.Options().Addr), addr, crashSweep })(&cfg)
 			startConfig(t, cfg)
 			return nil
 		})
-	checkBooks(t, l, accts, rdb)
+	noneLost(t, settleAndCheck(t, l, accts, rdb, f.at), f.at)
 
 	// The abandoned holds: released by the new quotad's sweeper once past
 	// their deadline, each once. An entry's id is the time of the release.

@@ -19,6 +19,16 @@ import (
 // id has one ledger entry, and quotad, never restarted, served again
 // within followBound of the promotion.
 
+// replicationLag bounds how long before a master's death a write it
+// acknowledged may be lost by the failover: the promoted replica had not
+// received it yet. Redis replicates asynchronously, and
+// min-replicas-to-write does not change that (it bounds the lag to
+// min-replicas-max-lag when the replica is cut off): with the replica's
+// link healthy, only the writes of the master's last moments are at risk
+// (measured on a loaded machine: in some Sentinel runs one to three
+// writes, one acknowledged during the kill itself; see RELIABILITY.md).
+const replicationLag = time.Second
+
 // sentinelDownAfter is the Sentinel failover test's
 // down-after-milliseconds. With 1 s, a master slowed down by a loaded
 // 2-core machine (the load, a replica's full sync, other test packages)
@@ -69,18 +79,6 @@ func accountsOnEveryShard(t *testing.T, cl *redistest.Cluster, perShard int) ([]
 	return accts, master
 }
 
-// checkBooks settles what the workers gave up on (the client's retry
-// after the fault) and checks the books: nothing acknowledged lost, each
-// account exact, one ledger entry per request id (see load.verify).
-func checkBooks(t *testing.T, l *load, accts []account, rdb redis.UniversalClient) {
-	t.Helper()
-	l.settle(t, faultWait)
-	n := l.verify(t, accts, rdb)
-	if !t.Failed() {
-		t.Logf("%d cycles of %d accounts: no acknowledged write lost, each account exact to the µcredit, one ledger entry per request id", n, len(accts))
-	}
-}
-
 // TestClusterFailoverUnderLoad kills the master of one shard of the
 // package's Redis Cluster under load: its workspaces are served again
 // soon after the replica's promotion, the other shards answer throughout
@@ -107,7 +105,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	if f.othersFailed > 0 {
 		t.Errorf("%d calls to the other masters failed during the failover, want none", f.othersFailed)
 	}
-	checkBooks(t, l, accts, rdb)
+	lostWithin(t, settleAndCheck(t, l, accts, rdb, f.at), f, replicationLag)
 }
 
 // TestSentinelFailoverUnderLoad kills the master of a Sentinel setup run
@@ -118,11 +116,19 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 func TestSentinelFailoverUnderLoad(t *testing.T) {
 	s, err := redistest.StartSentinel(redistest.SentinelOptions{
 		Replicas: 2, MinReplicasToWrite: 1, MinReplicasMaxLag: 10, DownAfter: sentinelDownAfter,
+		Args: []string{"--loglevel", "notice"}, // replication events, in the logs printed on failure
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	t.Cleanup(func() { // before Close: what the sentinels and nodes did, to tell why
+		if t.Failed() {
+			for _, n := range append(s.Sentinels(), s.Nodes()...) {
+				t.Logf("log of %s:\n%s", n.Addr(), n.Output())
+			}
+		}
+	})
 	q := startQuotad(t, "embedded", onRedis(func(c *Config) {
 		c.SentinelMaster, c.SentinelAddrs = s.MasterName(), s.SentinelAddrs()
 	}))
@@ -132,5 +138,5 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 		func(ctx context.Context) error { _, err := s.WaitFailover(ctx); return err })
 	t.Logf("down-after %v: SIGKILL of the master, the sentinels agreed on the promoted replica %v after, quotad served again %v after the kill",
 		sentinelDownAfter, f.over.Round(time.Millisecond), f.served.Round(time.Millisecond))
-	checkBooks(t, l, accts, s.Client())
+	lostWithin(t, settleAndCheck(t, l, accts, s.Client(), f.at), f, replicationLag)
 }

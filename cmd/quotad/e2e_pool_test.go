@@ -18,12 +18,12 @@ import (
 )
 
 // End-to-end tests of the workspace pool, its caps, overage and
-// programmatic usage, through the generated gRPC clients on both backends.
+// programmatic usage, through the generated gRPC clients on every backend.
 // Each scenario uses a workspace of its own.
 
 // TestEndToEndPool runs the pool scenarios on each backend.
 func TestEndToEndPool(t *testing.T) {
-	for _, backend := range []string{"embedded", "redis"} {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			q := startQuotad(t, backend)
 			c := &client{quota: quotav1.NewQuotaServiceClient(q.Conn), admin: quotav1.NewAdminServiceClient(q.Conn)}

@@ -20,7 +20,7 @@ import (
 // and the reply is rebuilt from the stored records; errors recorded under
 // a request id (a denial) replay as the same status.
 func TestEveryMutationReplays(t *testing.T) {
-	for _, backend := range []string{"embedded", "redis"} {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			q := startQuotad(t, backend)
 			c := &client{quota: quotav1.NewQuotaServiceClient(q.Conn), admin: quotav1.NewAdminServiceClient(q.Conn)}

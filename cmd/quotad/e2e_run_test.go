@@ -17,12 +17,12 @@ import (
 
 // End-to-end tests of runs: child reservations for sub-agents, settling a
 // run as one cost, voiding it, and the per-run token cap, through the
-// generated gRPC clients on both backends. Each scenario uses a workspace
+// generated gRPC clients on every backend. Each scenario uses a workspace
 // of its own.
 
 // TestEndToEndRuns runs the run scenarios on each backend.
 func TestEndToEndRuns(t *testing.T) {
-	for _, backend := range []string{"embedded", "redis"} {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			q := startQuotad(t, backend)
 			c := &client{quota: quotav1.NewQuotaServiceClient(q.Conn), admin: quotav1.NewAdminServiceClient(q.Conn)}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -18,10 +19,10 @@ import (
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
 )
 
-// End-to-end tests: quotad started with run, on the embedded store and on a
-// real redis-server, driven only through the generated gRPC clients. The
-// subtests of one backend share one quotad; each uses a workspace of its
-// own.
+// End-to-end tests: quotad started with run, on each of backends (the
+// embedded store, a real redis-server and a Redis Cluster), driven only
+// through the generated gRPC clients. The subtests of one backend share
+// one quotad; each uses a workspace of its own.
 
 // credit is 1 credit in µcredits, as on the wire.
 const credit int64 = 1_000_000
@@ -35,6 +36,11 @@ type client struct {
 	admin quotav1.AdminServiceClient
 }
 
+// clientOn returns the generated clients on conn.
+func clientOn(conn *grpc.ClientConn) *client {
+	return &client{quota: quotav1.NewQuotaServiceClient(conn), admin: quotav1.NewAdminServiceClient(conn)}
+}
+
 // rpcCtx returns a context that ends after rpcTimeout or with t.
 func rpcCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), rpcTimeout)
@@ -44,7 +50,7 @@ func rpcCtx(t *testing.T) context.Context {
 
 // TestEndToEnd runs the scenarios on each backend.
 func TestEndToEnd(t *testing.T) {
-	for _, backend := range []string{"embedded", "redis"} {
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			q := startQuotad(t, backend)
 			c := &client{quota: quotav1.NewQuotaServiceClient(q.Conn), admin: quotav1.NewAdminServiceClient(q.Conn)}

@@ -3,14 +3,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,24 +15,6 @@ import (
 
 	"github.com/quota-svc/quota/store/redistest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a process's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // freeAddr returns a loopback address that was free a moment ago.
 func freeAddr(t *testing.T) string {
@@ -63,47 +41,14 @@ func TestFloodUnderALowFileLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	bin := filepath.Join(t.TempDir(), "quotad")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	addr := freeAddr(t)
-	cmd := exec.Command("sh", "-c", `ulimit -Sn 1024 && ulimit -Hn 1024 && exec "$0" "$@"`, bin,
-		"-listen", addr, "-metrics-listen", "", "-redis-url", "redis://"+srv.Addr()+"/0",
+	cmd := quotadCommand(t, "-listen", addr, "-metrics-listen", "", "-redis-url", "redis://"+srv.Addr()+"/0",
 		"-allow-unauthenticated", "-handshake-timeout", "2s", "-shutdown-grace", "0s", "-log-format", "text")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	cmd.Args = append([]string{"sh", "-c", `ulimit -Sn 1024 && ulimit -Hn 1024 && exec "$0" "$@"`}, cmd.Args...)
+	if cmd.Path, err = exec.LookPath("sh"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("quotad's log:\n%s", logs.String())
-		}
-	})
-	exited := make(chan struct{})
-	go func() { cmd.Process.Wait(); close(exited) }()
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "quotad serving"); {
-		select {
-		case <-exited:
-			t.Fatalf("quotad exited at start:\n%s", logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quotad did not start:\n%s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	logs := startProcess(t, cmd).logs
 	if !strings.Contains(logs.String(), "max_connections=768") {
 		t.Errorf("want a cap of 1024 - 256 = 768 connections; log:\n%s", logs.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,12 +33,34 @@ type quotadUnderTest struct {
 	Stop func() error
 }
 
+// TestMain starts the package's redis-server (and, when a test asks for
+// it, its Redis Cluster: see redistest.Main). With QUOTAD_TEST_MAIN=1 in
+// its environment the test binary is quotad itself, its arguments
+// quotad's flags: see startQuotadProcess.
+func TestMain(m *testing.M) {
+	if os.Getenv(quotadMainEnv) == "1" {
+		main()
+		return
+	}
+	redistest.Main(m)
+}
+
+// quotadMainEnv, set to 1 in the test binary's environment, makes it run
+// quotad's main (see TestMain).
+const quotadMainEnv = "QUOTAD_TEST_MAIN"
+
+// backends are the stores the end-to-end suites run on: the embedded
+// store, a redis-server, and the package's Redis Cluster.
+var backends = []string{"embedded", "redis", "Cluster"}
+
 // startQuotad runs quotad with run on 127.0.0.1:0 (metrics too), on the
-// embedded store (backend "embedded") or on a redis-server of its own
-// (backend "redis", unauthenticated unless an edit sets tokens), with no
-// shutdown grace, each edit applied to its Config, and returns it once it
-// serves, with a plaintext client connection to it. The connection is
-// closed and quotad stopped when t ends.
+// embedded store (backend "embedded"), on a redis-server of its own
+// (backend "redis") or on the package's Redis Cluster, emptied and held
+// by t (backend "Cluster", see redistest.ClusterBackend); unauthenticated
+// on Redis unless an edit sets tokens, with no shutdown grace, each edit
+// applied to its Config. It returns quotad once it serves, with a
+// plaintext client connection to it. The connection is closed and quotad
+// stopped when t ends.
 func startQuotad(t *testing.T, backend string, edits ...func(*Config)) *quotadUnderTest {
 	t.Helper()
 	cfg := testConfig(t, backend)
@@ -74,6 +97,10 @@ func testConfig(t *testing.T, backend string) Config {
 		}
 		t.Cleanup(srv.Close)
 		cfg.RedisURL = "redis://" + srv.Addr() + "/3"
+		cfg.AllowUnauthenticated = true
+	case "Cluster":
+		redistest.ClusterBackend().New(t) // holds the cluster for t, emptied
+		cfg.RedisCluster = redistest.SharedCluster(t).Addrs()
 		cfg.AllowUnauthenticated = true
 	default:
 		t.Fatalf("startQuotad: unknown backend %q", backend)

@@ -51,6 +51,13 @@ func (l *lines) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// String returns everything written.
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // contains tells whether one line contains every one of subs.
 func (l *lines) contains(subs ...string) bool {
 	l.mu.Lock()

@@ -27,7 +27,8 @@
 //   - StartCluster: a Redis Cluster of three masters and three replicas,
 //     whose masters a test can kill and wait to fail over; SharedCluster
 //     and ClusterBackend share one per test package (not in Backends).
-//   - StartSentinel: a master, a replica and three sentinels.
+//   - StartSentinel: a master, its replicas (one, or more) and three
+//     sentinels.
 //   - NewProxy: a TCP proxy that loses replies, holds, cuts, refuses or
 //     delays traffic, for RESP and gRPC alike.
 //

@@ -29,22 +29,29 @@ type SentinelOptions struct {
 	// FailoverTimeout is failover-timeout; 0 means 5s.
 	FailoverTimeout time.Duration
 	// MinReplicasToWrite, if above 0, is min-replicas-to-write on the
-	// master and on the replica (for after a failover): writes fail with
+	// master and on the replicas (for after a failover): writes fail with
 	// NOREPLICAS unless that many replicas lag at most MinReplicasMaxLag.
 	MinReplicasToWrite int
 	// MinReplicasMaxLag is min-replicas-max-lag in seconds; 0 keeps
 	// Redis's default, 10.
 	MinReplicasMaxLag int
-	// Args are more redis-server arguments for the master and the replica.
+	// Replicas is how many replicas the master has; 0 means 1. With
+	// MinReplicasToWrite 1, a master needs two to stay writable after a
+	// failover: the promoted replica's only replica would be the dead
+	// master.
+	Replicas int
+	// Args are more redis-server arguments for the master and the
+	// replicas.
 	Args []string
 }
 
-// Sentinel is a master and its replica, both redis-server on 127.0.0.1
-// without persistence, monitored by three redis-server --sentinel
-// processes with a quorum of 2. Close it when done.
+// Sentinel is a master and its replicas (one unless
+// SentinelOptions.Replicas says more), redis-server on 127.0.0.1 without
+// persistence, monitored by three redis-server --sentinel processes with
+// a quorum of 2. Close it when done.
 type Sentinel struct {
 	name      string
-	nodes     []*Server // the master and the replica, as started
+	nodes     []*Server // the master and the replicas, as started
 	sentinels []*Server
 	admins    []*redis.SentinelClient
 
@@ -53,10 +60,10 @@ type Sentinel struct {
 	closed  bool
 }
 
-// StartSentinel starts the master, the replica (replicaof the master) and
-// the three sentinels, and returns once the replica is in sync and every
-// sentinel names the master, sees the replica and the two other sentinels
-// (within 30s).
+// StartSentinel starts the master, the replicas (replicaof the master)
+// and the three sentinels, and returns once every replica is in sync and
+// every sentinel names the master, sees a replica in sync and the two
+// other sentinels (within 30s).
 func StartSentinel(opts SentinelOptions) (*Sentinel, error) {
 	if opts.MasterName == "" {
 		opts.MasterName = "mymaster"
@@ -83,12 +90,14 @@ func StartSentinel(opts SentinelOptions) (*Sentinel, error) {
 	}
 	s.nodes = append(s.nodes, master)
 	replicaArgs := append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port())}, args...)
-	replica, err := StartServerWith(ServerOptions{Args: replicaArgs})
-	if err != nil {
-		s.Close()
-		return nil, err
+	for range max(opts.Replicas, 1) {
+		replica, err := StartServerWith(ServerOptions{Args: replicaArgs})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.nodes = append(s.nodes, replica)
 	}
-	s.nodes = append(s.nodes, replica)
 
 	conf := fmt.Sprintf(`sentinel monitor %[1]s 127.0.0.1 %[2]d 2
 sentinel down-after-milliseconds %[1]s %[3]d
@@ -114,8 +123,10 @@ sentinel parallel-syncs %[1]s 1
 	ctx, cancel := context.WithTimeout(context.Background(), sentinelStartTimeout)
 	defer cancel()
 	if err := s.wait(ctx, func(ctx context.Context) error {
-		if err := s.checkReplica(ctx, master, replica); err != nil {
-			return err
+		for _, replica := range s.nodes[1:] {
+			if err := s.checkReplica(ctx, master, replica); err != nil {
+				return err
+			}
 		}
 		return s.checkSentinels(ctx, master.Addr(), true)
 	}); err != nil {
@@ -229,7 +240,7 @@ func (s *Sentinel) SentinelAddrs() []string {
 // Sentinels returns the three sentinel processes, to pause or kill.
 func (s *Sentinel) Sentinels() []*Server { return append([]*Server(nil), s.sentinels...) }
 
-// Nodes returns the master and the replica as started, whatever their
+// Nodes returns the master and the replicas as started, whatever their
 // roles now.
 func (s *Sentinel) Nodes() []*Server { return append([]*Server(nil), s.nodes...) }
 
@@ -257,7 +268,7 @@ func (s *Sentinel) Master() (*Server, error) {
 	return nil, err
 }
 
-// node returns the master or replica at addr, or nil.
+// node returns the master or a replica at addr, or nil.
 func (s *Sentinel) node(addr string) *Server {
 	for _, n := range s.nodes {
 		if n.Addr() == addr {
@@ -268,7 +279,7 @@ func (s *Sentinel) node(addr string) *Server {
 }
 
 // KillMaster kills the current master (SIGKILL) and returns it, for
-// Restart. The sentinels promote the replica after DownAfter and an
+// Restart. The sentinels promote a replica after DownAfter and an
 // election: see WaitFailover.
 func (s *Sentinel) KillMaster() (*Server, error) {
 	m, err := s.Master()
@@ -306,14 +317,14 @@ func (s *Sentinel) WaitFailover(ctx context.Context) (string, error) {
 }
 
 // Restart restarts a node that is not the master (a killed old master, or
-// the replica) on its port, and makes it the current master's replica at
+// a replica) on its port, and makes it the current master's replica at
 // once (REPLICAOF), as a deployment that restarts nodes as replicas does:
 // left alone, the sentinels would do it only after 10 to 20 seconds of
 // seeing it as a master. Restart waits until it is in sync and every
 // sentinel sees it so.
 func (s *Sentinel) Restart(ctx context.Context, n *Server) error {
 	if s.node(n.Addr()) != n {
-		return fmt.Errorf("redistest: %s is not the master or the replica", n.Addr())
+		return fmt.Errorf("redistest: %s is not the master or a replica", n.Addr())
 	}
 	m, err := s.Master()
 	if err != nil {
@@ -359,7 +370,7 @@ func (s *Sentinel) Client() *redis.Client {
 }
 
 // Close closes the clients that Client returned, the sentinels, the
-// master and the replica. It is safe to call more than once.
+// master and the replicas. It is safe to call more than once.
 func (s *Sentinel) Close() {
 	s.mu.Lock()
 	if s.closed {

@@ -24,7 +24,11 @@ var shared struct {
 
 // SharedCluster returns the test package's Redis Cluster (see
 // StartCluster), started by the first call (a few seconds) and closed by
-// Main when the tests are done; it needs
+// Main when the tests are done. Its nodes run with
+// cluster-require-full-coverage no, as the README recommends, so that
+// while one shard fails over the others keep answering, and a
+// cluster-node-timeout of 2s, so that a node slowed down by a loaded
+// machine is not taken for dead. It needs
 // `func TestMain(m *testing.M) { redistest.Main(m) }`. If the cluster
 // cannot start, every call fails its test.
 //
@@ -40,7 +44,10 @@ func SharedCluster(t testing.TB) *Cluster {
 	defer shared.mu.Unlock()
 	if !shared.started {
 		shared.started = true
-		shared.c, shared.err = StartCluster(ClusterOptions{})
+		shared.c, shared.err = StartCluster(ClusterOptions{
+			NodeTimeout: 2 * time.Second,
+			Args:        []string{"--cluster-require-full-coverage", "no"},
+		})
 	}
 	if shared.err != nil {
 		t.Fatal(shared.err)

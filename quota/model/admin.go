@@ -62,17 +62,25 @@ func (m *Model) SetMemberCap(requestID string, q CapRequest) Result {
 
 // AddGrant adds a grant to the pool: pending until its start, active
 // until its expiry. Ids are "g1", "g2", ... in creation order.
+//
+// A grant must end after its start and after now; that is checked before
+// the request id is looked at (a retry sent after the grant would have
+// ended is refused as invalid).
 func (m *Model) AddGrant(requestID string, q GrantRequest) Result {
+	start, expiry := q.Start, q.Expiry
+	if start.IsZero() {
+		start = m.Now
+	}
+	if expiry.IsZero() {
+		expiry = start.Add(TopUpLifetime)
+	}
+	if !expiry.After(start) || !expiry.After(m.Now) {
+		return Result{Err: errInvalid}
+	}
 	return m.do(requestID, q, func() Result {
-		g := &Grant{Kind: q.Kind, Amount: q.Amount, Start: q.Start, Expiry: q.Expiry,
+		g := &Grant{Kind: q.Kind, Amount: q.Amount, Start: start, Expiry: expiry,
 			Priority: q.Priority, Seq: len(m.grants) + 1, Created: m.Now}
 		g.ID = fmt.Sprintf("g%d", g.Seq)
-		if g.Start.IsZero() {
-			g.Start = m.Now
-		}
-		if g.Expiry.IsZero() {
-			g.Expiry = g.Start.Add(TopUpLifetime)
-		}
 		m.grants = append(m.grants, g)
 		return Result{Grant: g}
 	})

@@ -269,6 +269,9 @@ func (m *Model) Reservation(requestID string) *Reservation {
 	return m.res[quota.RequestHex(m.WorkspaceID, requestID)]
 }
 
+// ReservationByKey returns the reservation with a key, or nil.
+func (m *Model) ReservationByKey(key string) *Reservation { return m.res[key] }
+
 // account returns a member's account, opening it in the current period.
 func (m *Model) account(id string) *Member {
 	if mb := m.members[id]; mb != nil {

@@ -91,8 +91,9 @@ var (
 	errParentNotHeld    = &Error{Reason: "PARENT_NOT_HELD", Recorded: true}
 	errGrantEnded       = &Error{Reason: "GRANT_ENDED", Recorded: true}
 	errParentNotFound   = &Error{Reason: "PARENT_NOT_FOUND"}
-	errOwnerNotParent   = &Error{Reason: "INVALID_FIELD"}
-	errOriginNotParents = &Error{Reason: "INVALID_FIELD"}
+	errInvalid          = &Error{Reason: "INVALID_FIELD"}
+	errOwnerNotParent   = errInvalid
+	errOriginNotParents = errInvalid
 )
 
 // transition is an illegal transition from r's state to to.

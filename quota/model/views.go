@@ -24,7 +24,9 @@ func (m *Model) Balance(o Owner) quota.Balance {
 	if o.Spender == "" {
 		mb = m.members[o.Member]
 	}
-	b.PoolCap, b.HasPoolCap = m.poolCap(mb)
+	if c, ok := m.poolCap(mb); ok {
+		b.PoolCap, b.HasPoolCap = c, true
+	}
 	if mb == nil {
 		b.Sources = []quota.SourceBalance{{Source: quota.SourceSeat}, {Source: quota.SourceFree},
 			{Source: quota.SourcePool, Available: pool}, {Source: quota.SourceOverage, Available: ov}}

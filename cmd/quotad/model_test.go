@@ -41,12 +41,17 @@ import (
 //
 //	go test ./cmd/quotad -run TestModel -rapid.checks=5000 -timeout 3h
 
-// Default sizes of a run, kept within the CI budget (about a minute with
-// -race on two cores).
+// Default sizes of a run, kept within the CI budget (under a minute with
+// -race on two cores): sequences on Redis and on the embedded store (20
+// times slower), and their mean length; with the race detector, which
+// slows every call several times, fewer and shorter.
 const (
-	modelChecks         = 25
-	modelEmbeddedChecks = 3
-	modelSteps          = 100
+	modelChecks             = 25
+	modelEmbeddedChecks     = 3
+	modelSteps              = 100
+	modelRaceChecks         = 8
+	modelRaceEmbeddedChecks = 1
+	modelRaceSteps          = 40
 )
 
 // modelRetention keeps settled runs and ledger entries for the whole
@@ -93,12 +98,16 @@ type modelRig struct {
 // TestModel runs the model-based tests on a real redis-server and on the
 // embedded store.
 func TestModel(t *testing.T) {
-	steps := flagOr("rapid.steps", "RAPID_STEPS", modelSteps)
+	defChecks, defEmbedded, defSteps := modelChecks, modelEmbeddedChecks, modelSteps
+	if raceEnabled {
+		defChecks, defEmbedded, defSteps = modelRaceChecks, modelRaceEmbeddedChecks, modelRaceSteps
+	}
+	steps := flagOr("rapid.steps", "RAPID_STEPS", defSteps)
 	for _, backend := range []string{"redis", "embedded"} {
 		t.Run(backend, func(t *testing.T) {
-			checks := flagOr("rapid.checks", "RAPID_CHECKS", modelChecks)
+			checks := flagOr("rapid.checks", "RAPID_CHECKS", defChecks)
 			if backend == "embedded" {
-				checks = max(modelEmbeddedChecks, checks/20) // about 20 times slower
+				checks = max(defEmbedded, checks/20) // about 20 times slower
 			}
 			setRapidFlag(t, "rapid.checks", checks)
 			setRapidFlag(t, "rapid.steps", steps)

@@ -81,6 +81,7 @@ type Error struct {
 	From, To quota.State
 }
 
+// Error returns the reason.
 func (e *Error) Error() string { return e.Reason }
 
 // Errors the model answers.
@@ -134,7 +135,3 @@ func (m *Model) do(id string, body any, run func() Result) Result {
 	}
 	return out
 }
-
-// Used tells whether a request id is kept: a later request with it is
-// answered from the first.
-func (m *Model) Used(id string) bool { return m.requests[id] != nil }

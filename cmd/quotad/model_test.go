@@ -163,8 +163,11 @@ func startModelRig(t *testing.T, backend string) *modelRig {
 	cfg.Listen, cfg.MetricsListen, cfg.ShutdownGrace = "127.0.0.1:0", "", 0
 	cfg.SweepInterval = time.Hour // the test sweeps, at its own time
 	cfg.RunRetention, cfg.LedgerRetention, cfg.EventsRetention = modelRetention, modelRetention, modelRetention
-	// Long timeouts: a loaded machine must not fail a sequence.
+	// Long timeouts: a loaded machine must not fail a sequence (the
+	// Redis client's read timeout of 1 s did, once, in a 26-minute run
+	// on a machine with a load of 17).
 	cfg.StoreTimeout, cfg.CallTimeout = 20*time.Second, 30*time.Second
+	cfg.RedisReadTimeout, cfg.RedisWriteTimeout = 15*time.Second, 15*time.Second
 	if backend != "embedded" {
 		srv, err := redistest.StartServer()
 		if err != nil {

@@ -109,6 +109,13 @@ type addrs struct {
 // run serves cfg until ctx ends, then shuts down gracefully and returns
 // nil. Once serving, it sends its addresses on ready, if not nil.
 func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) error {
+	return runClock(ctx, cfg, nil, log, ready)
+}
+
+// runClock is run with the service's clock (deadlines, periods, grant
+// transitions, sweeps): now, or time.Now when nil. Only tests pass one,
+// to move time across deadlines and resets.
+func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.Logger, ready chan<- addrs) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -170,7 +177,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 	lib, functions := st.Library()
 	log.Info("store code loaded", "library", lib, "redis_functions", functions)
 	svc := quota.NewService(st, quota.Config{
-		DefaultTTL: cfg.DefaultTTL, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL,
+		DefaultTTL: cfg.DefaultTTL, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL, Now: now,
 	})
 	if err := svc.RefreshPricing(ctx); err != nil {
 		return fmt.Errorf("load the price table: %w", err)

@@ -112,11 +112,17 @@ func testConfig(t *testing.T, backend string) Config {
 // a connection; it is stopped when t ends.
 func startConfig(t *testing.T, cfg Config) *quotadUnderTest {
 	t.Helper()
+	return startClock(t, cfg, nil, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// startClock is startConfig with the service's clock now (nil:
+// time.Now), logging on log.
+func startClock(t *testing.T, cfg Config, now func() time.Time, log *slog.Logger) *quotadUnderTest {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ready := make(chan addrs)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, log, ready) }()
+	go func() { done <- runClock(ctx, cfg, now, log, ready) }()
 	stop := sync.OnceValue(func() error {
 		cancel()
 		select {

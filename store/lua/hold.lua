@@ -317,12 +317,14 @@ local function settled(u, r)
 end
 
 -- void_kids voids r's held children, and theirs, into r: their holds and
--- recorded costs move to r, and they end in state. Bounded by the run's
+-- recorded costs move to r, and they end in state, settled at st (ms;
+-- nil: now). Bounded by the run's
 -- held reservations (K.MAX_RUN_RES); one ledger entry says how many were
 -- voided into r and what they held (no balance changes: the credits stay
 -- held, by r).
-local function void_kids(u, w, a, r, state)
+local function void_kids(u, w, a, r, state, st)
   if r.nk == 0 then return end
+  st = st or u.now
   local done, count, moved = {}, 0, 0
   local function void(q)
     if q.nk == 0 then return end
@@ -337,7 +339,7 @@ local function void_kids(u, w, a, r, state)
       if k and k.state == K.HELD then
         void(k)
         local m = merge(u, a, r, k, true)
-        k.state, k.st, k.rel, k.rec = state, u.now, m, K.REC_VOIDED
+        k.state, k.st, k.rel, k.rec = state, st, m, K.REC_VOIDED
         touch(u, k)
         done[#done + 1] = id
         count, moved = count + 1, moved + m
@@ -377,7 +379,7 @@ end
 -- expire releases a held reservation whose deadline has passed, and its
 -- held children. It returns what was released and forfeited.
 local function expire(u, w, a, r)
-  void_kids(u, w, a, r, K.EXPIRED)
+  void_kids(u, w, a, r, K.EXPIRED, r.dl) -- they expire with it, at its deadline
   local q, released, forfeited = release(u, w, a, r, true)
   r.state, r.st, r.rel = K.EXPIRED, r.dl, released
   touch(u, r)

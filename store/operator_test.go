@@ -255,3 +255,27 @@ func TestReplaysAreMarked(t *testing.T) {
 		}
 	})
 }
+
+// TestNoExpiredHoldShowsInAMutationsReply: more holds are due than one
+// call releases (32); the mutation releases the rest before it answers.
+func TestNoExpiredHoldShowsInAMutationsReply(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("m1", quota.SeatPro)
+		for range 40 {
+			e.mustReserve("m1", C) // a minute
+		}
+		r, err := e.svc.Reserve(e.ctx, quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", MemberID: "m1",
+			Amount: 5 * C, Origin: quota.OriginConversation, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.advance(2 * time.Minute)
+		out, err := e.refund(r.Reservation.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Balance.Held != 0 || out.Balance.Available != 8000*C {
+			t.Fatalf("the refund's reply shows held %d, available %d; want 0 and all 8,000 credits", out.Balance.Held, out.Balance.Available)
+		}
+	})
+}

@@ -529,8 +529,11 @@ local function catch_up(u, w, a)
   end
 end
 
--- finish appends the low-balance events and writes back every record.
+-- finish releases the rest of the holds that were due when the per-call
+-- bound left some (so that no expired hold shows in a reply's balance),
+-- appends the low-balance events and writes back every record.
 local function finish(u, w, a)
+  catch_up(u, w, a)
   events(u, w, a)
   gtimes_done(u, w)
   flush(u)

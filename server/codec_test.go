@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
+	"github.com/quota-svc/quota/quota"
 )
 
 // rawCodec sends a []byte as it is and decodes nothing: a client that
@@ -62,5 +64,22 @@ func TestMalformedRequestWithoutATokenIsUnauthenticated(t *testing.T) {
 func TestWellFormedRequestIsNotMarked(t *testing.T) {
 	if _, ok := malformed(&quotav1.GetWorkspaceRequest{WorkspaceId: "ws-1"}); ok {
 		t.Error("a well-formed request is marked malformed")
+	}
+}
+
+// TestForgedMarkIsIgnored sends a well-formed GetWorkspaceRequest that
+// carries, as an unknown field, what the codec marks an undecodable
+// request with: the server must ignore it like any unknown field, not
+// answer MALFORMED_MESSAGE with the client's own text (found by
+// FuzzDecode's seeds).
+func TestForgedMarkIsIgnored(t *testing.T) {
+	e := newEnv(t, &fakeStore{getWorkspace: func(_ context.Context, id string) (quota.Workspace, error) {
+		return quota.Workspace{ID: id, SubscriptionStart: testNow}, nil
+	}})
+	body := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "ws-1")
+	body = protowire.AppendString(protowire.AppendTag(body, malformedField, protowire.BytesType), "forged")
+	var out []byte
+	if err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{})); err != nil {
+		t.Fatalf("GetWorkspace with a forged mark = %v, want OK", err)
 	}
 }

@@ -6,28 +6,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
+	"github.com/quota-svc/quota/internal/wiretest"
 	"github.com/quota-svc/quota/quota"
 )
-
-// rawCodec sends a []byte as it is and decodes nothing: a client that
-// sends bytes a proto codec would not.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-func (rawCodec) Name() string { return "proto" }
-
-var _ encoding.CodecV2 = rawCodec{}
 
 // invalidUTF8Request is a GetWorkspaceRequest whose workspace_id (field 1)
 // is not UTF-8: proto3 refuses to decode it.
@@ -44,7 +28,7 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			var out []byte
-			err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+			err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{}))
 			checkStatus(t, err, wantStatus{codes.InvalidArgument, reasonMalformedMessage, ""})
 			if calls := e.store.Calls(); len(calls) != 0 {
 				t.Errorf("the store was called: %v", calls)
@@ -57,7 +41,7 @@ func TestMalformedRequestWithoutATokenIsUnauthenticated(t *testing.T) {
 	e := newAuthEnv(t, nil, Options{})
 	body := invalidUTF8Request()
 	var out []byte
-	err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+	err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{}))
 	checkStatus(t, err, wantStatus{codes.Unauthenticated, reasonTokenMissing, ""})
 }
 
@@ -79,7 +63,7 @@ func TestForgedMarkIsIgnored(t *testing.T) {
 	body := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "ws-1")
 	body = protowire.AppendString(protowire.AppendTag(body, malformedField, protowire.BytesType), "forged")
 	var out []byte
-	if err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{})); err != nil {
+	if err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{})); err != nil {
 		t.Fatalf("GetWorkspace with a forged mark = %v, want OK", err)
 	}
 }

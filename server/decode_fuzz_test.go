@@ -45,7 +45,7 @@ func FuzzDecode(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var out []byte
-		err := e.conn.Invoke(ctx, m.full, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+		err := e.conn.Invoke(ctx, m.full, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{}))
 		req := m.in.New().Interface()
 		decodeErr := proto.Unmarshal(body, req)
 		checkEdgeAnswer(t, m.name, req, err)

@@ -2,10 +2,15 @@
 // will not produce, for tests of what a hostile client can send: strings
 // that are not UTF-8, and messages nested deeper than any decoder
 // accepts. It writes the wire format directly (protowire); each function
-// appends one field to b and returns the result.
+// appends one field to b and returns the result. RawCodec sends such
+// bytes through a gRPC client.
 package wiretest
 
-import "google.golang.org/protobuf/encoding/protowire"
+import (
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // String appends field num holding s as it is, UTF-8 or not.
 func String(b []byte, num protowire.Number, s string) []byte {
@@ -43,3 +48,25 @@ func DeepAgentRun(depth int) []byte {
 	}
 	return append(b, leaf...)
 }
+
+// RawCodec is a gRPC codec that sends a *[]byte as it is and receives
+// the reply's bytes into a *[]byte, decoding nothing: a client that
+// sends what a proto codec would not. Use it for one call with
+// grpc.ForceCodecV2(wiretest.RawCodec{}).
+type RawCodec struct{}
+
+var _ encoding.CodecV2 = RawCodec{}
+
+// Marshal returns the bytes *v holds.
+func (RawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+// Unmarshal stores the bytes in *v.
+func (RawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+// Name is the proto codec's, so that the server decodes with its own.
+func (RawCodec) Name() string { return "proto" }

@@ -70,6 +70,9 @@ func (s *Service) AddGrant(ctx context.Context, idem Idem, g Grant) (Grant, erro
 	if g.Start.IsZero() {
 		g.Start = now
 	}
+	if err := checkTime("start_time", g.Start); err != nil {
+		return Grant{}, err
+	}
 	if g.Expiry.IsZero() {
 		if g.Kind == GrantCommitment {
 			return Grant{}, Invalid("expire_time", "is required for a commitment")

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"strings"
+	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
@@ -185,4 +188,31 @@ func idRows() []hostileRow {
 		}
 	}
 	return rows
+}
+
+// TestHostileIDsCoverEveryIDField checks that the id rows cover every id
+// field (a string field named *_id) of every RPC's request, so that a
+// new RPC or field gets its rows.
+func TestHostileIDsCoverEveryIDField(t *testing.T) {
+	have := map[string]bool{}
+	for _, s := range idSlots() {
+		have[s.rpc+"."+s.field] = true
+	}
+	for _, service := range []string{quotav1.QuotaService_ServiceDesc.ServiceName, quotav1.AdminService_ServiceDesc.ServiceName} {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods := d.(protoreflect.ServiceDescriptor).Methods()
+		for i := range methods.Len() {
+			m := methods.Get(i)
+			fields := m.Input().Fields()
+			for j := range fields.Len() {
+				f := fields.Get(j)
+				if name := string(f.Name()); strings.HasSuffix(name, "_id") && f.Kind() == protoreflect.StringKind && !have[string(m.Name())+"."+name] {
+					t.Errorf("no id rows for %s.%s", m.Name(), name)
+				}
+			}
+		}
+	}
 }

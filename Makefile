@@ -4,7 +4,7 @@
 # buf, pinned, built by `go run` (the first run compiles it: a few minutes).
 BUF := go run github.com/bufbuild/buf/cmd/buf@v1.75.0
 
-.PHONY: gen lint test check-gen run bench load ci
+.PHONY: gen lint test check-gen run bench load ci fuzz
 
 # gen regenerates gen/ from proto/.
 gen:
@@ -51,6 +51,17 @@ load:
 	QUOTA_TOKENS="{tokens: [{name: load, token: \"$$token\", role: admin}]}" \
 	  $$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
 	QUOTA_TOKEN=$$token $$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
+
+# fuzz runs each fuzz target for FUZZTIME, one after the other (go test
+# fuzzes one target at a time). New interesting inputs stay in the build
+# cache; a failing input is written to the package's testdata/fuzz/:
+# commit it with the fix. `go test` replays testdata/fuzz/ without -fuzz.
+FUZZTIME ?= 1m
+fuzz:
+	go test ./quota -run '^$$' -fuzz '^FuzzPrice$$' -fuzztime $(FUZZTIME)
+	go test ./quota -run '^$$' -fuzz '^FuzzTokenCost$$' -fuzztime $(FUZZTIME)
+	go test ./server -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)
+	go test ./server -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
 # ci runs every check.
 ci: lint check-gen test

@@ -78,6 +78,9 @@ func checkGrant(g *Grant, now time.Time) error {
 	if g.Start.IsZero() {
 		g.Start = now
 	}
+	if err := checkTime("start_time", g.Start); err != nil {
+		return err
+	}
 	if g.Expiry.IsZero() {
 		if g.Kind == GrantCommitment {
 			return Invalid("expire_time", "is required for a commitment")

@@ -82,6 +82,9 @@ func (s *Service) SetWorkspace(ctx context.Context, idem Idem, ws Workspace) (Wo
 	if ws.SubscriptionStart.IsZero() {
 		return Workspace{}, Invalid("subscription_start", "is required")
 	}
+	if err := checkTime("subscription_start", ws.SubscriptionStart); err != nil {
+		return Workspace{}, err
+	}
 	ws.SubscriptionStart = ws.SubscriptionStart.UTC().Truncate(time.Millisecond)
 	return s.st.SetWorkspace(ctx, WorkspaceOp{Idem: idem, Workspace: ws, Now: s.cfg.Now()})
 }

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -48,5 +49,35 @@ func TestReservationIDsCarryOriginKeyAndVersion(t *testing.T) {
 		if _, ok := ParseReservationID(bad); ok {
 			t.Errorf("ParseReservationID(%q) accepted a malformed id", bad)
 		}
+	}
+}
+
+// epochStore answers SetWorkspace and AddGrant with what it was given.
+type epochStore struct{ Store }
+
+func (epochStore) SetWorkspace(_ context.Context, op WorkspaceOp) (Workspace, error) {
+	return op.Workspace, nil
+}
+
+func (epochStore) AddGrant(_ context.Context, op GrantOp) (Grant, error) { return op.Grant, nil }
+
+// TestTimesBeforeTheEpochAreInvalid: a subscription start or a grant's
+// start before 1970 is refused (the embedded store could not keep it: a
+// start in year 1 was INTERNAL there), the epoch itself is taken.
+func TestTimesBeforeTheEpochAreInvalid(t *testing.T) {
+	ctx := context.Background()
+	svc := NewService(epochStore{}, Config{})
+	before := MinTime.Add(-time.Millisecond)
+	for _, start := range []time.Time{before, time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), time.Date(1969, 12, 6, 0, 0, 0, 0, time.UTC)} {
+		_, err := svc.SetWorkspace(ctx, Idem{}, Workspace{ID: "w", SubscriptionStart: start})
+		wantInvalid(t, err, "subscription_start")
+		_, err = svc.AddGrant(ctx, Idem{}, Grant{WorkspaceID: "w", Kind: GrantCommitment, Amount: Credit, Start: start, Expiry: time.Now().Add(time.Hour)})
+		wantInvalid(t, err, "start_time")
+	}
+	if _, err := svc.SetWorkspace(ctx, Idem{}, Workspace{ID: "w", SubscriptionStart: MinTime}); err != nil {
+		t.Errorf("SetWorkspace at the epoch: %v", err)
+	}
+	if _, err := svc.AddGrant(ctx, Idem{}, Grant{WorkspaceID: "w", Kind: GrantCommitment, Amount: Credit, Start: MinTime, Expiry: time.Now().Add(time.Hour)}); err != nil {
+		t.Errorf("AddGrant starting at the epoch: %v", err)
 	}
 }

@@ -1,5 +1,7 @@
 package quota
 
+import "time"
+
 // Credit is one credit in µcredits, the unit of every amount.
 const Credit int64 = 1_000_000
 
@@ -25,3 +27,17 @@ const (
 	// MaxPriceEntries is the most models, or tools, in a price table.
 	MaxPriceEntries = 1000
 )
+
+// MinTime is the earliest time a request may carry (a subscription start,
+// a grant's start): the Unix epoch. Records keep times as Unix
+// milliseconds, and the embedded server's MessagePack codec writes no
+// negative number below -2^31 (about 25 days before the epoch).
+var MinTime = time.Unix(0, 0).UTC()
+
+// checkTime checks that a time a request carries is not before MinTime.
+func checkTime(field string, t time.Time) error {
+	if t.Before(MinTime) {
+		return Invalid(field, "must be at or after %s", MinTime.Format(time.RFC3339))
+	}
+	return nil
+}

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,9 +20,12 @@ import (
 // interceptor runs. A client sent it, so it is INVALID_ARGUMENT: the
 // server's codec decodes as the proto codec does, but on failure it
 // leaves the request empty with a mark (an unknown field of the highest
-// field number, holding the decoding error), and the first interceptor
-// after authentication answers a marked request INVALID_ARGUMENT /
-// MALFORMED_MESSAGE. Streams (health, reflection) get the empty request.
+// field number, holding markKey and the decoding error), and the first
+// interceptor after authentication answers a marked request
+// INVALID_ARGUMENT / MALFORMED_MESSAGE. A client cannot forge a mark: it
+// does not know markKey, so the same field in its request is an unknown
+// field like any other. Streams (health, reflection) get the empty
+// request.
 
 // reasonMalformedMessage is the ErrorInfo reason of a request that could
 // not be decoded.
@@ -27,6 +33,13 @@ const reasonMalformedMessage = "MALFORMED_MESSAGE"
 
 // malformedField is the field number of the mark: the largest there is.
 const malformedField protowire.Number = protowire.MaxValidNumber
+
+// markKey starts every mark: random, drawn when the process starts.
+var markKey = func() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b) + ":"
+}()
 
 // lenientCodec is the proto codec, marking what it cannot decode.
 type lenientCodec struct{ encoding.CodecV2 }
@@ -48,7 +61,7 @@ func (c lenientCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	proto.Reset(m)
 	mark := protowire.AppendTag(nil, malformedField, protowire.BytesType)
-	mark = protowire.AppendString(mark, err.Error())
+	mark = protowire.AppendString(mark, markKey+err.Error())
 	m.ProtoReflect().SetUnknown(mark)
 	return nil
 }
@@ -71,7 +84,7 @@ func malformed(req any) (string, bool) {
 	if n2 < 0 || n+n2 != len(b) {
 		return "", false
 	}
-	return msg, true
+	return strings.CutPrefix(msg, markKey)
 }
 
 // rejectMalformed answers a marked request INVALID_ARGUMENT.

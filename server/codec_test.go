@@ -1,31 +1,17 @@
 package server
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
+	"github.com/quota-svc/quota/internal/wiretest"
+	"github.com/quota-svc/quota/quota"
 )
-
-// rawCodec sends a []byte as it is and decodes nothing: a client that
-// sends bytes a proto codec would not.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-func (rawCodec) Name() string { return "proto" }
-
-var _ encoding.CodecV2 = rawCodec{}
 
 // invalidUTF8Request is a GetWorkspaceRequest whose workspace_id (field 1)
 // is not UTF-8: proto3 refuses to decode it.
@@ -42,7 +28,7 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			var out []byte
-			err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+			err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{}))
 			checkStatus(t, err, wantStatus{codes.InvalidArgument, reasonMalformedMessage, ""})
 			if calls := e.store.Calls(); len(calls) != 0 {
 				t.Errorf("the store was called: %v", calls)
@@ -55,12 +41,29 @@ func TestMalformedRequestWithoutATokenIsUnauthenticated(t *testing.T) {
 	e := newAuthEnv(t, nil, Options{})
 	body := invalidUTF8Request()
 	var out []byte
-	err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+	err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{}))
 	checkStatus(t, err, wantStatus{codes.Unauthenticated, reasonTokenMissing, ""})
 }
 
 func TestWellFormedRequestIsNotMarked(t *testing.T) {
 	if _, ok := malformed(&quotav1.GetWorkspaceRequest{WorkspaceId: "ws-1"}); ok {
 		t.Error("a well-formed request is marked malformed")
+	}
+}
+
+// TestForgedMarkIsIgnored sends a well-formed GetWorkspaceRequest that
+// carries, as an unknown field, what the codec marks an undecodable
+// request with: the server must ignore it like any unknown field, not
+// answer MALFORMED_MESSAGE with the client's own text (found by
+// FuzzDecode's seeds).
+func TestForgedMarkIsIgnored(t *testing.T) {
+	e := newEnv(t, &fakeStore{getWorkspace: func(_ context.Context, id string) (quota.Workspace, error) {
+		return quota.Workspace{ID: id, SubscriptionStart: testNow}, nil
+	}})
+	body := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "ws-1")
+	body = protowire.AppendString(protowire.AppendTag(body, malformedField, protowire.BytesType), "forged")
+	var out []byte
+	if err := e.conn.Invoke(testCtx(t), quotav1.AdminService_GetWorkspace_FullMethodName, &body, &out, grpc.ForceCodecV2(wiretest.RawCodec{})); err != nil {
+		t.Fatalf("GetWorkspace with a forged mark = %v, want OK", err)
 	}
 }

@@ -48,8 +48,8 @@ func newEnv(t *testing.T, st *fakeStore) *env {
 }
 
 // newEnvWith is newEnv with the Server's options o; their Log is the
-// env's.
-func newEnvWith(t *testing.T, st *fakeStore, o Options) *env {
+// env's (logs) unless o sets one.
+func newEnvWith(t testing.TB, st *fakeStore, o Options) *env {
 	t.Helper()
 	if st == nil {
 		st = &fakeStore{}
@@ -57,7 +57,9 @@ func newEnvWith(t *testing.T, st *fakeStore, o Options) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := quota.NewService(st, quota.Config{Now: func() time.Time { return testNow }})
-	o.Log = log
+	if o.Log == nil {
+		o.Log = log
+	}
 	srv := New(svc, o)
 
 	lis := bufconn.Listen(1 << 20)

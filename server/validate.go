@@ -2,6 +2,7 @@ package server
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -27,7 +28,9 @@ func checkID(field, id string) error {
 	}
 	for i := 0; i < len(id); i++ {
 		if !idByte(id[i]) {
-			return quota.Invalid(field, "must contain only letters, digits and . _ : @ -, got %q at byte %d", id[i], i)
+			// Name the character, not its first byte: 'é', not 'Ã'.
+			r, _ := utf8.DecodeRuneInString(id[i:])
+			return quota.Invalid(field, "must contain only letters, digits and . _ : @ -, got %q at byte %d", r, i)
 		}
 	}
 	return nil

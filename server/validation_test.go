@@ -420,3 +420,17 @@ func TestIDsOfMaxLenWithEveryAllowedCharacterAreAccepted(t *testing.T) {
 		t.Errorf("store got workspace %q, member %q, request %q; want %q for each", got.WorkspaceID, got.MemberID, got.RequestID, id)
 	}
 }
+
+// TestBadIDCharacterIsNamed checks that the message of an id with a
+// character outside the id rule names the character, not its first byte.
+func TestBadIDCharacterIsNamed(t *testing.T) {
+	for id, want := range map[string]string{
+		"café": `got 'é' at byte 3`, "a b": `got ' ' at byte 1`, "a\x00": `got '\x00' at byte 1`,
+		"数据": `got '数' at byte 0`, "w\xff": `got '�' at byte 1`,
+	} {
+		err := checkID("workspace_id", id)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("checkID(%q) = %v, want it to say %s", id, err, want)
+		}
+	}
+}

@@ -2,88 +2,23 @@ package store_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
 
 	"github.com/quota-svc/quota/quota"
-	"github.com/redis/go-redis/v9"
+	"github.com/quota-svc/quota/store/redistest"
 )
 
-// digest fingerprints every key of the test's database and its value:
-// DEBUG DIGEST-VALUE on Redis, the values themselves on the embedded
-// server (which has no DEBUG). TTLs are left out: they age.
+// digest fingerprints every key of the test's database and its value
+// (redistest.Digest).
 func (e *env) digest() string {
 	e.t.Helper()
-	ctx := context.Background()
-	var (
-		mu    sync.Mutex
-		lines []string
-	)
-	// Each node digests its own keys (on a Cluster, DEBUG has no key to
-	// route by).
-	scan := func(ctx context.Context, c redis.UniversalClient) error {
-		iter := c.Scan(ctx, 0, "*", 1000).Iterator()
-		for iter.Next(ctx) {
-			line, err := e.digestKey(ctx, c, iter.Val())
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			lines = append(lines, line)
-			mu.Unlock()
-		}
-		return iter.Err()
-	}
-	var err error
-	if cc, ok := e.rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
-	} else {
-		err = scan(ctx, e.rdb)
-	}
+	d, err := redistest.Digest(context.Background(), e.rdb)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	slices.Sort(lines)
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// digestKey is one key and the digest of its value.
-func (e *env) digestKey(ctx context.Context, c redis.UniversalClient, k string) (string, error) {
-	if d, err := c.Do(ctx, "DEBUG", "DIGEST-VALUE", k).Result(); err == nil {
-		return fmt.Sprintf("%q=%v;", k, d), nil
-	}
-	typ, err := c.Type(ctx, k).Result()
-	if err != nil {
-		return "", err
-	}
-	var v any
-	switch typ {
-	case "string":
-		v, err = c.Get(ctx, k).Result()
-	case "zset":
-		v, err = c.ZRangeWithScores(ctx, k, 0, -1).Result()
-	case "set":
-		var m []string
-		m, err = c.SMembers(ctx, k).Result()
-		slices.Sort(m)
-		v = m
-	case "stream":
-		v, err = c.XRange(ctx, k, "-", "+").Result()
-	case "hash":
-		v, err = c.HGetAll(ctx, k).Result()
-	default:
-		return "", fmt.Errorf("digest: key %s of type %s", k, typ)
-	}
-	return fmt.Sprintf("%q=%s:%v;", k, typ, v), err
+	return d
 }
 
 // wantLimit checks that err is the LIMIT_EXCEEDED error of limit l and

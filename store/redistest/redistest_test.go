@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
@@ -75,5 +76,72 @@ func TestServerClose(t *testing.T) {
 	if c, err := net.Dial("tcp", s.Addr()); err == nil {
 		c.Close()
 		t.Fatalf("%s still accepts connections after Close", s.Addr())
+	}
+}
+
+// TestDigest checks that Digest sees every change of a value, whatever
+// its type, and no change of a TTL's value.
+func TestDigest(t *testing.T) {
+	for _, b := range allBackends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			rdb := b.New(t)
+			digest := func() string {
+				t.Helper()
+				d, err := redistest.Digest(ctx, rdb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			}
+			empty := digest()
+			for _, err := range []error{
+				rdb.Set(ctx, "{a}:s", "v", time.Hour).Err(),
+				rdb.ZAdd(ctx, "{a}:z", redis.Z{Score: 1, Member: "m"}).Err(),
+				rdb.SAdd(ctx, "{b}:set", "x", "y").Err(),
+				rdb.HSet(ctx, "{c}:h", "f", "1").Err(),
+				rdb.XAdd(ctx, &redis.XAddArgs{Stream: "{d}:x", ID: "1-1", Values: []string{"k", "v"}}).Err(),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			full := digest()
+			if full == empty {
+				t.Fatal("the digest did not change when keys were added")
+			}
+			if err := rdb.Expire(ctx, "{a}:s", 2*time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if d := digest(); d != full {
+				t.Error("the digest changed with a TTL's value")
+			}
+			changes := []struct {
+				name         string
+				change, undo func() error
+			}{
+				{"string", func() error { return rdb.Set(ctx, "{a}:s", "w", redis.KeepTTL).Err() },
+					func() error { return rdb.Set(ctx, "{a}:s", "v", redis.KeepTTL).Err() }},
+				{"zset score", func() error { return rdb.ZAdd(ctx, "{a}:z", redis.Z{Score: 2, Member: "m"}).Err() },
+					func() error { return rdb.ZAdd(ctx, "{a}:z", redis.Z{Score: 1, Member: "m"}).Err() }},
+				{"set", func() error { return rdb.SRem(ctx, "{b}:set", "y").Err() }, func() error { return rdb.SAdd(ctx, "{b}:set", "y").Err() }},
+				{"hash", func() error { return rdb.HSet(ctx, "{c}:h", "f", "2").Err() }, func() error { return rdb.HSet(ctx, "{c}:h", "f", "1").Err() }},
+				{"new key", func() error { return rdb.Set(ctx, "{e}:new", "", 0).Err() }, func() error { return rdb.Del(ctx, "{e}:new").Err() }},
+			}
+			for _, c := range changes {
+				if err := c.change(); err != nil {
+					t.Fatal(err)
+				}
+				if digest() == full {
+					t.Errorf("the digest did not see a change of a %s", c.name)
+				}
+				if err := c.undo(); err != nil {
+					t.Fatal(err)
+				}
+				if digest() != full {
+					t.Errorf("the digest differs after a %s change was undone", c.name)
+				}
+			}
+		})
 	}
 }

@@ -36,6 +36,11 @@ type fakeStore struct {
 	listGrants          func(ctx context.Context, workspaceID string, now time.Time, after int64, limit int) ([]quota.Grant, int64, error)
 	getWorkspaceBalance func(ctx context.Context, workspaceID string, now time.Time) (quota.WorkspaceBalance, error)
 
+	usage       func(context.Context, quota.UsageOp) (quota.UsagePage, error)
+	listMembers func(ctx context.Context, workspaceID string, now time.Time, after string, limit int) ([]quota.Balance, string, error)
+	listLedger  func(context.Context, quota.LedgerOp) (quota.LedgerPage, error)
+	listHolds   func(context.Context, quota.HoldsOp) (quota.HoldsPage, error)
+
 	mu    sync.Mutex
 	calls []string
 }
@@ -227,4 +232,36 @@ func (f *fakeStore) GetWorkspaceBalance(ctx context.Context, ws string, now time
 		return quota.WorkspaceBalance{}, unexpected("GetWorkspaceBalance")
 	}
 	return f.getWorkspaceBalance(ctx, ws, now)
+}
+
+func (f *fakeStore) Usage(ctx context.Context, op quota.UsageOp) (quota.UsagePage, error) {
+	f.record("Usage")
+	if f.usage == nil {
+		return quota.UsagePage{}, unexpected("Usage")
+	}
+	return f.usage(ctx, op)
+}
+
+func (f *fakeStore) ListMembers(ctx context.Context, ws string, now time.Time, after string, limit int) ([]quota.Balance, string, error) {
+	f.record("ListMembers")
+	if f.listMembers == nil {
+		return nil, "", unexpected("ListMembers")
+	}
+	return f.listMembers(ctx, ws, now, after, limit)
+}
+
+func (f *fakeStore) ListLedger(ctx context.Context, op quota.LedgerOp) (quota.LedgerPage, error) {
+	f.record("ListLedger")
+	if f.listLedger == nil {
+		return quota.LedgerPage{}, unexpected("ListLedger")
+	}
+	return f.listLedger(ctx, op)
+}
+
+func (f *fakeStore) ListHolds(ctx context.Context, op quota.HoldsOp) (quota.HoldsPage, error) {
+	f.record("ListHolds")
+	if f.listHolds == nil {
+		return quota.HoldsPage{}, unexpected("ListHolds")
+	}
+	return f.listHolds(ctx, op)
 }

@@ -42,7 +42,7 @@ var originFields = func() []string {
 func commitArgs(op quota.CommitOp) []any {
 	u := quota.UsageOf(&op.Cost)
 	args := []any{op.Ref.Hex, op.Ref.Version, op.Cost.TokenCost, op.Cost.ActionCost, op.Agents, encodeCost(&op.Cost),
-		quota.DayOf(op.Now), u.Tokens, u.Actions, len(u.Agents) + len(u.Models) + len(u.Tiers)}
+		int(op.Ref.Origin), quota.DayOf(op.Now), u.Tokens, u.Actions, len(u.Agents) + len(u.Models) + len(u.Tiers)}
 	for _, gs := range []struct {
 		letter string
 		groups []quota.UsageGroup

@@ -18,10 +18,12 @@
 -- args[1..7] common; [8] reservation hex; [9] its price version; [10] its
 -- own token credits, [11] its own action credits (µcredits); [12] the
 -- agents of its usage tree; [13] the priced usage (Go's encoding); [14]
--- the UTC day of now (days since 1970-01-01); [15] the tokens and [16]
--- the actions (that ran) of its usage tree; [17] n, then n groups of its
--- usage by agent, model and tier, 5 args each: the bucket field, token
--- credits, action credits, tokens, actions.
+-- the origin its id names (it was priced with it: another origin than
+-- the reservation's is not found); [15] the UTC day of now (days since
+-- 1970-01-01); [16] the tokens and [17] the actions (that ran) of its
+-- usage tree; [18] n, then n groups of its usage by agent, model and
+-- tier, 5 args each: the bucket field, token credits, action credits,
+-- tokens, actions.
 -- Reply: {OK, K.R..., K.B...}; {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_LIMIT, limit}; {ERR, E_IDEM}; {ROLL, anchor}.
 
@@ -39,11 +41,11 @@
 -- retention). One HMGET and one HSET per 1,000 fields, and a ZADD for
 -- fields the day did not have yet: bounded by the request.
 local function usage_add(u, r, args, charged, sf)
-  local day = args[14]
+  local day = args[15]
   local key = u.pre .. 'use:' .. day
   local fields = {'m' .. r.owner, 'g' .. K.ORIGIN_NAME[r.origin]}
-  for j = 18, 17 + 5 * tonumber(args[17]), 5 do fields[#fields + 1] = args[j] end
-  local tok, act, ntok, nact = tonumber(args[10]), tonumber(args[11]), tonumber(args[15]), tonumber(args[16])
+  for j = 19, 18 + 5 * tonumber(args[18]), 5 do fields[#fields + 1] = args[j] end
+  local tok, act, ntok, nact = tonumber(args[10]), tonumber(args[11]), tonumber(args[16]), tonumber(args[17])
   for c = 1, #fields, 1000 do -- unpack takes a few thousand values at most
     local last = min(c + 999, #fields)
     local cur = redis.call('HMGET', key, unpack(fields, c, last))
@@ -54,7 +56,7 @@ local function usage_add(u, r, args, charged, sf)
       -- commits, charged, shortfall.
       local x1, x2, x3, x4, x5, x6, x7 = tok, act, ntok, nact, 1, charged, sf
       if i > 2 then
-        local j = 3 + 5 * i -- its field is args[j]
+        local j = 4 + 5 * i -- its field is args[j]
         x1, x2, x3, x4 = tonumber(args[j + 1]), tonumber(args[j + 2]), tonumber(args[j + 3]), tonumber(args[j + 4])
         x5, x6, x7 = 0, 0, 0
       end
@@ -84,7 +86,7 @@ local function commit(keys, args)
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
   local r = res_get(u, args[8])
-  if not r or r.pv ~= tonumber(args[9]) then return err_reply(K.E_NOT_FOUND) end
+  if not r or r.pv ~= tonumber(args[9]) or r.origin ~= tonumber(args[14]) then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
   local otok, oact, agents = tonumber(args[10]), tonumber(args[11]), tonumber(args[12])
   local own = otok + oact

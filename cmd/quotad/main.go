@@ -163,7 +163,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- addrs) 
 	}
 
 	st := store.New(rdb, store.Options{CallTimeout: cfg.StoreTimeout, RunRetention: cfg.RunRetention,
-		LedgerRetention: cfg.LedgerRetention, EventsRetention: cfg.EventsRetention})
+		LedgerRetention: cfg.LedgerRetention, EventsRetention: cfg.EventsRetention, UsageRetention: cfg.UsageRetention})
 	if err := st.Load(ctx); err != nil {
 		return err
 	}

@@ -74,15 +74,13 @@ local function acct_get(u, owner)
   return a
 end
 
--- acct_create makes a member's account exist (it is written by flush)
--- and adds the member to the workspace's members index (a zset of member
--- ids, score 0, paged by lex range: fn_list_members.lua).
+-- acct_create makes a member's account exist (it is written by flush;
+-- roll, which gives it its first period, indexes it).
 local function acct_create(u, a)
   if a.exists or a.prog then return end
   a.exists = true
   a._k, a._L = u.pre .. 'acct:' .. a.member, K.L_ACCT
   touch(u, a)
-  redis.call('ZADD', u.pre .. 'members', 0, a.member)
 end
 
 local function acct_touch(u, a)
@@ -131,8 +129,10 @@ local function roll(u, w, a, ps, pe)
     ledger(u, 'reset', a.member, '', {'forfeited', forfeited, 'allocated', monthly,
       'period_start', ps, 'period_end', pe})
     touch(u, a)
-    -- Accounts made before the members index existed join it at their
-    -- next reset (once a period: cheap).
+    -- The members index (a zset of member ids, score 0, paged by lex
+    -- range: fn_list_members.lua): an account joins it with its first
+    -- period, when it is written (a call that answers ROLL changes
+    -- nothing); one made before the index existed, at its next reset.
     redis.call('ZADD', u.pre .. 'members', 0, a.member)
   end
 end

@@ -5,8 +5,8 @@
 -- before every account is known to be ready), then expired holds are
 -- released (the workspace's oldest, up to K.EXPIRE_PER_CALL and
 -- K.EXPIRE_MORE, as any read). The members index q:{ws:<id>}:members (a
--- zset of member ids, score 0) is filled by acct_create. Bounded by the
--- page size.
+-- zset of member ids, score 0) is filled by roll (account.lua). Bounded by
+-- the page size.
 -- uses: core account pool hold
 --
 -- KEYS[1]  q:{ws:<id>}:ws

@@ -78,6 +78,8 @@ type Store interface {
 	// expiries, deletes settled records past their retention and trims
 	// the streams. Any number of sweepers may run at once.
 	Sweep(ctx context.Context, now time.Time, limit int) (SweepStats, error)
+	// ReportStore reads the reports: usage, members, ledger, holds.
+	ReportStore
 }
 
 // Idem identifies a mutation for idempotency: the caller's request id and a
@@ -228,6 +230,8 @@ type SweepStats struct {
 	Purged, Trimmed int
 	// Held: streams a lagging consumer group keeps above their retention.
 	Held int
+	// UsageDays: days of usage buckets deleted past the usage retention.
+	UsageDays int
 }
 
 // PolicyOp sets a workspace's pool and overage settings.

@@ -38,6 +38,11 @@ type fakeStore struct {
 	adjust              func(context.Context, quota.AdjustOp) (quota.Adjustment, error)
 	audit               func(ctx context.Context, workspaceID string, now time.Time) (quota.AuditReport, error)
 
+	usage       func(context.Context, quota.UsageOp) (quota.UsagePage, error)
+	listMembers func(ctx context.Context, workspaceID string, now time.Time, after string, limit int) ([]quota.Balance, string, error)
+	listLedger  func(context.Context, quota.LedgerOp) (quota.LedgerPage, error)
+	listHolds   func(context.Context, quota.HoldsOp) (quota.HoldsPage, error)
+
 	mu    sync.Mutex
 	calls []string
 }
@@ -250,4 +255,36 @@ func (f *fakeStore) Audit(ctx context.Context, ws string, now time.Time) (quota.
 func (f *fakeStore) Workspaces(context.Context) ([]string, error) {
 	f.record("Workspaces")
 	return nil, unexpected("Workspaces")
+}
+
+func (f *fakeStore) Usage(ctx context.Context, op quota.UsageOp) (quota.UsagePage, error) {
+	f.record("Usage")
+	if f.usage == nil {
+		return quota.UsagePage{}, unexpected("Usage")
+	}
+	return f.usage(ctx, op)
+}
+
+func (f *fakeStore) ListMembers(ctx context.Context, ws string, now time.Time, after string, limit int) ([]quota.Balance, string, error) {
+	f.record("ListMembers")
+	if f.listMembers == nil {
+		return nil, "", unexpected("ListMembers")
+	}
+	return f.listMembers(ctx, ws, now, after, limit)
+}
+
+func (f *fakeStore) ListLedger(ctx context.Context, op quota.LedgerOp) (quota.LedgerPage, error) {
+	f.record("ListLedger")
+	if f.listLedger == nil {
+		return quota.LedgerPage{}, unexpected("ListLedger")
+	}
+	return f.listLedger(ctx, op)
+}
+
+func (f *fakeStore) ListHolds(ctx context.Context, op quota.HoldsOp) (quota.HoldsPage, error) {
+	f.record("ListHolds")
+	if f.listHolds == nil {
+		return quota.HoldsPage{}, unexpected("ListHolds")
+	}
+	return f.listHolds(ctx, op)
 }

@@ -20,6 +20,10 @@ package store
 //	idem:<request>   string: "<fingerprint>|<outcome>", kept 48 hours
 //	ledger           stream: one entry per change of balance
 //	events           stream: low-balance events
+//	members          zset: every member with an account, score 0 (by id)
+//	use:<day>        hash: a UTC day's usage buckets, one field per group
+//	usek:<day>       zset: the fields of use:<day> but "d", score 0
+//	usedays          zset: the days that have buckets (retention)
 //
 // Outside any workspace:
 //

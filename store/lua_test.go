@@ -57,7 +57,7 @@ func scriptSource(t *testing.T, name string) string {
 
 // TestLayoutsHaveUniqueFields guards the generated codecs.
 func TestLayoutsHaveUniqueFields(t *testing.T) {
-	for _, l := range append(append([]*schema.Layout{}, schema.Records...), schema.Replies...) {
+	for _, l := range append(append(append([]*schema.Layout{}, schema.Records...), schema.Replies...), schema.Counters...) {
 		seen := map[string]bool{}
 		for _, f := range l.Fields {
 			if seen[f.Name] {

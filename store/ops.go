@@ -110,8 +110,7 @@ func (s *Store) Extend(ctx context.Context, op quota.ExtendOp) (quota.Outcome, e
 
 // Commit settles a reservation with its priced usage.
 func (s *Store) Commit(ctx context.Context, op quota.CommitOp) (quota.Outcome, error) {
-	return s.settle(ctx, mutation(fnCommit, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version,
-		op.Cost.TokenCost, op.Cost.ActionCost, op.Agents, encodeCost(&op.Cost)), op.Ref)
+	return s.settle(ctx, mutation(fnCommit, op.WorkspaceID, op.Idem, op.Now, commitArgs(op)...), op.Ref)
 }
 
 // Refund voids a hold.

@@ -8,24 +8,12 @@ import (
 
 	"github.com/quota-svc/quota/quota"
 	"github.com/quota-svc/quota/store"
-	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
 // retentionEnv is an env whose store has short retentions.
 func retentionEnv(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, b := range append(redistest.Backends(), redistest.ClusterBackend()) {
-		t.Run(b.Name, func(t *testing.T) {
-			rdb := b.New(t)
-			e := &env{t: t, ctx: t.Context(), rdb: rdb, now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
-			e.st = store.New(rdb, store.Options{RunRetention: time.Hour, LedgerRetention: 2 * time.Hour, EventsRetention: 2 * time.Hour})
-			e.svc = quota.NewService(e.st, quota.Config{Now: e.clock})
-			if _, err := e.svc.SetWorkspace(e.ctx, e.id(), quota.Workspace{ID: "ws1", SubscriptionStart: anchor}); err != nil {
-				t.Fatal(err)
-			}
-			f(t, e)
-		})
-	}
+	optionsEnv(t, store.Options{RunRetention: time.Hour, LedgerRetention: 2 * time.Hour, EventsRetention: 2 * time.Hour}, f)
 }
 
 func TestSettledRunsAreDeletedAfterTheRetention(t *testing.T) {

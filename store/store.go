@@ -53,6 +53,10 @@ type Options struct {
 	// stream entries are kept; a consumer group that has not acknowledged
 	// an entry keeps it longer. Default 7 days.
 	LedgerRetention, EventsRetention time.Duration
+	// UsageRetention is how long the daily usage buckets are kept (a day's
+	// buckets are deleted once the day ended that long ago). Default 400
+	// days (quota.MaxUsageDays, the longest usage report).
+	UsageRetention time.Duration
 }
 
 // Option defaults.
@@ -60,6 +64,7 @@ const (
 	DefaultCallTimeout     = 2 * time.Second
 	DefaultRunRetention    = 72 * time.Hour
 	DefaultStreamRetention = 7 * 24 * time.Hour
+	DefaultUsageRetention  = quota.MaxUsageDays * 24 * time.Hour
 )
 
 func (o Options) withDefaults() Options {
@@ -74,6 +79,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EventsRetention <= 0 {
 		o.EventsRetention = DefaultStreamRetention
+	}
+	if o.UsageRetention <= 0 {
+		o.UsageRetention = DefaultUsageRetention
 	}
 	return o
 }

@@ -66,10 +66,16 @@ func (e *env) id() quota.Idem {
 
 // eachBackend runs f on a real redis-server and on the embedded server.
 func eachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	optionsEnv(t, store.Options{}, f)
+}
+
+// optionsEnv runs f on each backend (a real redis-server, the embedded
+// server, a Cluster) with a store of options o and the workspace ws1.
+func optionsEnv(t *testing.T, o store.Options, f func(t *testing.T, e *env)) {
 	for _, b := range append(redistest.Backends(), redistest.ClusterBackend()) {
 		t.Run(b.Name, func(t *testing.T) {
 			rdb := b.New(t)
-			e := &env{t: t, ctx: context.Background(), rdb: rdb, st: store.New(rdb), now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+			e := &env{t: t, ctx: context.Background(), rdb: rdb, st: store.New(rdb, o), now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
 			e.svc = quota.NewService(e.st, quota.Config{Now: e.clock})
 			if _, err := e.svc.SetWorkspace(e.ctx, e.id(), quota.Workspace{ID: "ws1", SubscriptionStart: anchor}); err != nil {
 				t.Fatal(err)

@@ -12,6 +12,10 @@ import (
 // workspace (each run is at most quota.MaxRunReservations records).
 const retainRuns = 100
 
+// retainDays bounds how many days of usage buckets one retention call
+// deletes in a workspace (each a hash and its index, unlinked).
+const retainDays = 8
+
 // Sweep does the background work due at now in every workspace: it
 // releases expired holds (up to limit in all) and applies grant
 // transitions, then deletes settled runs past the run retention and trims
@@ -68,14 +72,16 @@ func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, li
 	}
 	cut := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
 	raw, err := s.exec(ctx, fnRetain, []string{wsKey(ws)}, append(base,
-		cut(s.opts.RunRetention), retainRuns, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention)))
+		cut(s.opts.RunRetention), retainRuns, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention),
+		quota.DayOf(now.Add(-s.opts.UsageRetention)), retainDays))
 	if err != nil {
 		return err
 	}
-	if v, _ := raw.([]any); len(v) == 5 {
+	if v, _ := raw.([]any); len(v) == 7 {
 		st.Purged += int(asInt(v[0]))
 		st.Trimmed += int(asInt(v[2]) + asInt(v[3]))
 		st.Held += int(asInt(v[4]))
+		st.UsageDays += int(asInt(v[5]))
 	}
 	return nil
 }

@@ -32,6 +32,10 @@ var recordKinds = []recordKind{
 	{Name: "grant", Pattern: "q:{ws:%s}:grant:*"},
 	{Name: "ledger", Pattern: "q:{ws:%s}:ledger", Stream: true},
 	{Name: "events", Pattern: "q:{ws:%s}:events", Stream: true},
+	{Name: "members index", Pattern: "q:{ws:%s}:members"},
+	{Name: "usage buckets", Pattern: "q:{ws:%s}:use:*"},
+	{Name: "usage index", Pattern: "q:{ws:%s}:usek:*"},
+	{Name: "usage days", Pattern: "q:{ws:%s}:usedays"},
 }
 
 // recordKind is a kind of record and the pattern of its keys.

@@ -204,6 +204,10 @@ type Config struct {
 	// entries are kept (never past what a consumer group has not
 	// acknowledged). -ledger-retention, -events-retention, default 168h.
 	LedgerRetention, EventsRetention time.Duration
+	// UsageRetention is how long the daily usage buckets of GetUsage are
+	// kept (a day's are deleted once the day ended that long ago).
+	// -usage-retention, default 9600h (400 days).
+	UsageRetention time.Duration
 	// ShutdownGrace is how long quotad goes on serving after SIGTERM while
 	// health reports NOT_SERVING, so that probes and load balancers see it.
 	// -shutdown-grace, default 5s.
@@ -255,6 +259,7 @@ func defaultConfig() Config {
 		RunRetention:         store.DefaultRunRetention,
 		LedgerRetention:      store.DefaultStreamRetention,
 		EventsRetention:      store.DefaultStreamRetention,
+		UsageRetention:       store.DefaultUsageRetention,
 		ShutdownGrace:        5 * time.Second,
 		ShutdownTimeout:      10 * time.Second,
 		LogLevel:             slog.LevelInfo,
@@ -310,7 +315,7 @@ func (c Config) validate() error {
 	}{
 		{"-sweep-interval", c.SweepInterval}, {"-pricing-refresh", c.PricingRefresh},
 		{"-run-retention", c.RunRetention}, {"-ledger-retention", c.LedgerRetention},
-		{"-events-retention", c.EventsRetention},
+		{"-events-retention", c.EventsRetention}, {"-usage-retention", c.UsageRetention},
 		{"-shutdown-timeout", c.ShutdownTimeout}, {"-redis-dial-timeout", c.RedisDialTimeout},
 		{"-redis-read-timeout", c.RedisReadTimeout}, {"-redis-write-timeout", c.RedisWriteTimeout},
 		{"-redis-pool-timeout", c.RedisPoolTimeout}, {"-redis-cluster-reload", c.RedisClusterReload},

@@ -59,6 +59,7 @@ allow-unauthenticated: true
 				"QUOTA_SWEEP_INTERVAL":  "250ms",
 				"QUOTA_LOG_LEVEL":       "debug",
 				"QUOTA_PRICING_REFRESH": "1m",
+				"QUOTA_USAGE_RETENTION": "720h",
 				"QUOTA_TOKENS":          tokens,
 				"QUOTA_REDIS_PASSWORD":  "hunter2",
 			},
@@ -69,6 +70,7 @@ allow-unauthenticated: true
 				c.SweepInterval = 250 * time.Millisecond
 				c.LogLevel = slog.LevelDebug
 				c.PricingRefresh = time.Minute
+				c.UsageRetention = 720 * time.Hour
 				c.Tokens = tokens
 				c.RedisPassword = "hunter2"
 			}),

@@ -107,6 +107,7 @@ Environment only (secrets are never flags):
 	fs.DurationVar(&cfg.RunRetention, "run-retention", cfg.RunRetention, "how long a settled run is kept after its root settled")
 	fs.DurationVar(&cfg.LedgerRetention, "ledger-retention", cfg.LedgerRetention, "how long ledger entries are kept (never past what a consumer group has not acknowledged)")
 	fs.DurationVar(&cfg.EventsRetention, "events-retention", cfg.EventsRetention, "how long event entries are kept (never past what a consumer group has not acknowledged)")
+	fs.DurationVar(&cfg.UsageRetention, "usage-retention", cfg.UsageRetention, "how long the daily usage buckets of GetUsage are kept")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "after SIGTERM, how long quotad serves on while health says NOT_SERVING")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long calls in flight may drain after the grace")
 	fs.TextVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "least `level` logged: debug, info, warn or error")

@@ -74,7 +74,8 @@ local function acct_get(u, owner)
   return a
 end
 
--- acct_create makes a member's account exist (it is written by flush).
+-- acct_create makes a member's account exist (it is written by flush;
+-- roll, which gives it its first period, indexes it).
 local function acct_create(u, a)
   if a.exists or a.prog then return end
   a.exists = true
@@ -128,16 +129,28 @@ local function roll(u, w, a, ps, pe)
     ledger(u, 'reset', a.member, '', {'forfeited', forfeited, 'allocated', monthly,
       'period_start', ps, 'period_end', pe})
     touch(u, a)
+    -- The members index (a zset of member ids, score 0, paged by lex
+    -- range: fn_list_members.lua): an account joins it with its first
+    -- period, when it is written (a call that answers ROLL changes
+    -- nothing); one made before the index existed, at its next reset.
+    redis.call('ZADD', u.pre .. 'members', 0, a.member)
   end
+end
+
+-- period_due tells whether the workspace's or the account's (when given)
+-- period has ended, and then whether the call passed the new one.
+local function period_due(u, w, a)
+  local need_ws = not (w.wpe ~= 0 and u.now < w.wpe)
+  local need_acct = a and a.exists and not (a.pe ~= 0 and u.now < a.pe)
+  return need_ws, need_acct, u.rpe > 0 and u.rps <= u.now and u.now < u.rpe
 end
 
 -- ready brings the workspace and the account (when given) into their
 -- current periods. It returns false, having changed nothing, when a
 -- period has ended and the caller did not pass the new one.
 local function ready(u, w, a)
-  local need_ws = not (w.wpe ~= 0 and u.now < w.wpe)
-  local need_acct = a and a.exists and not (a.pe ~= 0 and u.now < a.pe)
-  if (need_ws or need_acct) and not (u.rpe > 0 and u.rps <= u.now and u.now < u.rpe) then
+  local need_ws, need_acct, passed = period_due(u, w, a)
+  if (need_ws or need_acct) and not passed then
     return false
   end
   if need_ws then ws_ready(u, w) end

@@ -10,15 +10,74 @@
 -- Children still held are voided first. Never fails for lack of credits.
 -- An expired reservation may still be committed. The run's totals are
 -- counters on its root: the work is bounded by the reservation's held
--- children, never by the run's history.
+-- children, never by the run's history. The same step adds the commit to
+-- its day's usage buckets (usage_add below).
 -- uses: core account pool hold
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..7] common; [8] reservation hex; [9] its price version; [10] its
 -- own token credits, [11] its own action credits (µcredits); [12] the
--- agents of its usage tree; [13] the priced usage (Go's encoding).
--- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
+-- agents of its usage tree; [13] the priced usage (Go's encoding); [14]
+-- the origin its id names (it was priced with it: another origin than
+-- the reservation's is not found); [15] the UTC day of now (days since
+-- 1970-01-01); [16] the tokens and [17] the actions (that ran) of its
+-- usage tree; [18] n, then n groups of its usage by agent, model and
+-- tier, 5 args each: the bucket field, token credits, action credits,
+-- tokens, actions.
+-- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met
+-- before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_LIMIT, limit}; {ERR, E_IDEM}; {ROLL, anchor}.
+
+-- usage_add adds a commit of r to the usage buckets of its day (README,
+-- "Usage reports"): q:{ws:<id>}:use:<day> is a hash of one field per
+-- group, each a counter of layout schema.Usage (seven MessagePack
+-- integers one after the other, unpacked into locals: no table is built):
+-- "m<owner>" a member (or "~" and a spender), "g<origin name>"
+-- (the three of a day add up to its total), and the fields Go passes:
+-- "a<agent id>", "o<model>", "t<tier name>". Member and origin get the
+-- commit's own cost, its tokens and actions, one commit and what it
+-- charged and left short (0 for a cost recorded under an ancestor: it is
+-- charged with the ancestor). usek:<day> indexes the day's fields (score
+-- 0: read by lex range) and usedays the days (by day number, for the
+-- retention). One HMGET and one HSET per 1,000 fields, and a ZADD for
+-- fields the day did not have yet: bounded by the request.
+local function usage_add(u, r, args, charged, sf)
+  local day = args[15]
+  local key = u.pre .. 'use:' .. day
+  local fields = {'m' .. r.owner, 'g' .. K.ORIGIN_NAME[r.origin]}
+  for j = 19, 18 + 5 * tonumber(args[18]), 5 do fields[#fields + 1] = args[j] end
+  local tok, act, ntok, nact = tonumber(args[10]), tonumber(args[11]), tonumber(args[16]), tonumber(args[17])
+  for c = 1, #fields, 1000 do -- unpack takes a few thousand values at most
+    local last = min(c + 999, #fields)
+    local cur = redis.call('HMGET', key, unpack(fields, c, last))
+    local kv, new = {}, {}
+    for i = c, last do
+      -- The increments, in the order of the layout schema.Usage (a
+      -- test checks it): token and action credits, tokens, actions,
+      -- commits, charged, shortfall.
+      local x1, x2, x3, x4, x5, x6, x7 = tok, act, ntok, nact, 1, charged, sf
+      if i > 2 then
+        local j = 4 + 5 * i -- its field is args[j]
+        x1, x2, x3, x4 = tonumber(args[j + 1]), tonumber(args[j + 2]), tonumber(args[j + 3]), tonumber(args[j + 4])
+        x5, x6, x7 = 0, 0, 0
+      end
+      local s = cur[i - c + 1]
+      if s then
+        local y1, y2, y3, y4, y5, y6, y7 = cmsgpack.unpack(s)
+        x1, x2, x3, x4, x5, x6, x7 = x1 + y1, x2 + y2, x3 + y3, x4 + y4, x5 + y5, x6 + y6, x7 + y7
+      else
+        new[#new + 1] = 0
+        new[#new + 1] = fields[i]
+        if i == 2 then redis.call('ZADD', u.pre .. 'usedays', day, day) end -- an origin's first that day
+      end
+      kv[#kv + 1] = fields[i]
+      kv[#kv + 1] = cmsgpack.pack(x1, x2, x3, x4, x5, x6, x7)
+    end
+    redis.call('HSET', key, unpack(kv))
+    if #new > 0 then redis.call('ZADD', u.pre .. 'usek:' .. day, unpack(new)) end
+  end
+end
+
 local function commit(keys, args)
   local u = unit(keys, args)
   -- One read for the reservation, the request's idempotency records and
@@ -28,7 +87,7 @@ local function commit(keys, args)
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
   local r = res_get(u, args[8])
-  if not r or r.pv ~= tonumber(args[9]) then return err_reply(K.E_NOT_FOUND) end
+  if not r or r.pv ~= tonumber(args[9]) or r.origin ~= tonumber(args[14]) then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
   local otok, oact, agents = tonumber(args[10]), tonumber(args[11]), tonumber(args[12])
   local own = otok + oact
@@ -67,6 +126,7 @@ local function commit(keys, args)
     q.ktok, q.kact = q.ktok + otok, q.kact + oact
     r.rec = K.REC_RECORDED -- charged with its ancestor: its settlement amounts stay 0
     ledger(u, 'record', r.owner, res_id(r), {'cost', own, 'into', res_id(q), 'released', moved})
+    usage_add(u, r, args, 0, 0)
     idem_put(u, 'K')
     finish(u, w, a)
     return reply_res(u, w, a, r)
@@ -94,6 +154,7 @@ local function commit(keys, args)
   ledger(u, 'commit', r.owner, res_id(r), {'cost', cost, 'own', own, 'from_hold', from_hold,
     'seat', r.c_seat, 'free', r.c_free, 'pool', r.c_pool, 'grants', r.c_grants,
     'overage', r.c_ov, 'released', released, 'forfeited', forfeited, 'shortfall', r.sf})
+  usage_add(u, r, args, r.ch, r.sf)
   idem_put(u, 'K')
   finish(u, w, a)
   return reply_res(u, w, a, r)

@@ -6,14 +6,21 @@
 -- not delivered yet): an exporter reading the stream never misses one.
 -- The first trim of the ledger sets ledger_trimmed (the time, ms): from
 -- then on audits no longer replay the ledger.
+-- The usage buckets of the days before a cutoff day are deleted, oldest
+-- first, a bounded number of days per call (usedays, the index of the
+-- days that have buckets, is the cursor; UNLINK frees a large hash
+-- outside the call).
 -- uses: core
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..2] common; [8] runs cutoff (ms): roots settled before it are
 -- deleted; [9] the most runs to delete; [10] ledger cutoff (ms); [11]
--- events cutoff (ms). A cutoff of 0 keeps everything.
+-- events cutoff (ms); [12] usage cutoff (a UTC day number: the buckets of
+-- days before it are deleted); [13] the most days to delete. A cutoff of
+-- 0 keeps everything.
 -- Reply: {runs deleted, more runs due (1/0), ledger entries trimmed,
--- events trimmed, streams held above their cutoff by a consumer group}.
+-- events trimmed, streams held above their cutoff by a consumer group,
+-- usage days deleted, more days due (1/0)}.
 
 -- id_lt tells whether stream id a ("ms-seq") is before b.
 local function id_lt(a, b)
@@ -93,5 +100,16 @@ local function retain(keys, args)
   local held = 0
   if hl then held = held + 1 end
   if he then held = held + 1 end
-  return {runs, more and 1 or 0, nl, ne, held}
+  local days, more_days = 0, false
+  local ucut, ulimit = tonumber(args[12]) or 0, tonumber(args[13]) or 0
+  if ucut > 0 and ulimit > 0 then
+    local ids = redis.call('ZRANGEBYSCORE', u.pre .. 'usedays', '-inf', '(' .. args[12], 'LIMIT', 0, ulimit + 1)
+    more_days = #ids > ulimit
+    for i = 1, min(#ids, ulimit) do
+      redis.call('UNLINK', u.pre .. 'use:' .. ids[i], u.pre .. 'usek:' .. ids[i])
+      redis.call('ZREM', u.pre .. 'usedays', ids[i])
+      days = days + 1
+    end
+  end
+  return {runs, more and 1 or 0, nl, ne, held, days, more_days and 1 or 0}
 end

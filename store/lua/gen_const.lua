@@ -56,6 +56,9 @@ K.POOL_SEAT = {[2] = true, [3] = true}
 -- Origin letters of reservation ids (quota.Origin.Letter).
 K.ORIGIN_LETTER = {[1] = 'c', [2] = 's', [3] = 'a'}
 
+-- Origin names of usage reports (quota.Origin.Name).
+K.ORIGIN_NAME = {[1] = 'conversation', [2] = 'sidekick', [3] = 'automation'}
+
 -- Encodings.
 K.CAP_UNLIMITED, K.CAP_DEFAULT = -1, -2
 K.SPENDER_MARK = '~'

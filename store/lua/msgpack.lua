@@ -3,7 +3,9 @@
 -- stand-alone scripts only (store/lua.go); Redis Functions use Redis's
 -- built-in cmsgpack, which reads and writes the same format. It handles
 -- what records hold: one array of integers (magnitude below 2^53,
--- negatives above -2^31) and strings.
+-- negatives above -2^31) and strings, or (counters) several integers one
+-- after the other, which cmsgpack.pack(a, b, ...) writes and
+-- cmsgpack.unpack returns as several values.
 local cmsgpack = {}
 do
   local function be(n, bytes)
@@ -38,7 +40,12 @@ do
     return string.char(0xdb) .. be(n, 4) .. s
   end
 
-  function cmsgpack.pack(a)
+  function cmsgpack.pack(a, ...)
+    if type(a) ~= 'table' then -- several values, one after the other
+      local out = {int(a)}
+      for i = 1, select('#', ...) do out[i + 1] = int((select(i, ...))) end
+      return table.concat(out)
+    end
     local n = #a
     local out = {}
     if n < 16 then
@@ -109,8 +116,14 @@ do
       n, pos = uint(s, 2, 2), 4
     elseif c == 0xdd then
       n, pos = uint(s, 2, 4), 6
-    else
-      error('msgpack.lua: not an array')
+    else -- several values, one after the other
+      local out, k = {}, 0
+      pos = 1
+      while pos <= #s do
+        k = k + 1
+        out[k], pos = value(s, pos)
+      end
+      return unpack(out, 1, k)
     end
     local a = {}
     for i = 1, n do a[i], pos = value(s, pos) end

@@ -19,7 +19,7 @@ const (
 	CapDefault = -2
 	// SpenderMark starts the account of a programmatic spender: member ids
 	// cannot contain it (the API restricts them to [A-Za-z0-9._:@-]).
-	SpenderMark = "~"
+	SpenderMark = quota.SpenderMark
 	// RecRecorded marks a committed child whose cost was recorded under an
 	// ancestor; RecVoided a child voided into an ancestor, the costs its
 	// subtree recorded kept there.
@@ -120,15 +120,23 @@ func Lua() []byte {
 	}
 	p("}\n\n")
 
-	p("-- Origin letters of reservation ids (quota.Origin.Letter).\n")
-	p("K.ORIGIN_LETTER = {")
-	for i, o := range quota.Origins {
-		if i > 0 {
-			p(", ")
+	for _, t := range []struct {
+		what, name string
+		of         func(quota.Origin) string
+	}{
+		{"letters of reservation ids (quota.Origin.Letter)", "ORIGIN_LETTER", quota.Origin.Letter},
+		{"names of usage reports (quota.Origin.Name)", "ORIGIN_NAME", quota.Origin.Name},
+	} {
+		p("-- Origin %s.\n", t.what)
+		p("K.%s = {", t.name)
+		for i, o := range quota.Origins {
+			if i > 0 {
+				p(", ")
+			}
+			p("[%d] = '%s'", o, t.of(o))
 		}
-		p("[%d] = '%s'", o, o.Letter())
+		p("}\n\n")
 	}
-	p("}\n\n")
 
 	p("-- Encodings.\n")
 	p("K.CAP_UNLIMITED, K.CAP_DEFAULT = %d, %d\n", CapUnlimited, CapDefault)

@@ -69,6 +69,19 @@ var (
 		rcap rtok rtot nres nheld nag open nk cost:s`)
 )
 
+// Counters are records of numbers only that a script adds to: the
+// MessagePack values of their fields one after the other (no array
+// header), which cmsgpack.unpack returns as several values and
+// cmsgpack.pack(a, b, ...) writes, so that no table is built. The script
+// (lua/fn_commit.lua, usage_add) names them in this order; a test checks
+// that the order stays.
+var (
+	// Usage: one group's usage of one day, a field of the hash
+	// q:{ws:<id>}:use:<day>: token and action credits, tokens, actions
+	// that ran, commits, charged and shortfall.
+	Usage = layout("L_USE", `tcost acost tokens actions commits charged sf`)
+)
+
 // Replies of the scripts. A reply is {status, ...}: status OK is followed
 // by the reply's layouts, ERR by a code and its arguments, ROLL by the
 // workspace's anchor. A reply carries the records it is about as stored
@@ -99,7 +112,9 @@ var (
 // Records and Replies list the layouts, for the generator.
 var (
 	Records = []*Layout{Workspace, Account, Grant, Reservation}
-	Replies = []*Layout{ReplyBalance, ReplyReservation, ReplyWorkspace, ReplyGrant, ReplyDenial, ReplyRunNode}
+	// Counters lists the counter layouts, for the generator.
+	Counters = []*Layout{Usage}
+	Replies  = []*Layout{ReplyBalance, ReplyReservation, ReplyWorkspace, ReplyGrant, ReplyDenial, ReplyRunNode}
 )
 
 // Script reply statuses. StatusReplay is StatusOK for a request id met

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store/internal/schema"
+)
+
+// Usage buckets (lua/fn_commit.lua, usage_add): for each UTC day of a
+// workspace, the hash use:<day> holds one field per group, a counter of
+// layout schema.Usage, written by the Commit script; usek:<day> indexes
+// its fields with score 0, so that a page of groups is read by lex range;
+// usedays lists the days, for the retention (lua/fn_retain.lua). A field
+// is a letter and the group's key. A day's total is the sum of its
+// origins'.
+
+// groupLetter is the first letter of the bucket fields of a grouping.
+var groupLetter = map[quota.UsageGrouping]string{
+	quota.UsageByMember: "m", quota.UsageByAgent: "a", quota.UsageByModel: "o",
+	quota.UsageByTier: "t", quota.UsageByOrigin: "g",
+}
+
+// originFields are the fields of the origins, whose sum is a day's total.
+var originFields = func() []string {
+	var out []string
+	for _, o := range quota.Origins {
+		out = append(out, groupLetter[quota.UsageByOrigin]+o.Name())
+	}
+	return out
+}()
+
+// commitArgs are the Commit script's arguments after the common ones
+// (lua/fn_commit.lua): the reservation, its priced usage and what it adds
+// to the usage buckets, which quota.UsageOf adds up by agent, model and
+// tier.
+func commitArgs(op quota.CommitOp) []any {
+	u := quota.UsageOf(&op.Cost)
+	args := []any{op.Ref.Hex, op.Ref.Version, op.Cost.TokenCost, op.Cost.ActionCost, op.Agents, encodeCost(&op.Cost),
+		int(op.Ref.Origin), quota.DayOf(op.Now), u.Tokens, u.Actions, len(u.Agents) + len(u.Models) + len(u.Tiers)}
+	for _, gs := range []struct {
+		letter string
+		groups []quota.UsageGroup
+	}{{"a", u.Agents}, {"o", u.Models}, {"t", u.Tiers}} {
+		for _, g := range gs.groups {
+			args = append(args, gs.letter+g.Key, g.TokenCost, g.ActionCost, g.Tokens, g.Actions)
+		}
+	}
+	return args
+}
+
+func useKey(ws string, day int64) string   { return wsPrefix(ws) + "use:" + itoa(day) }
+func useIndex(ws string, day int64) string { return wsPrefix(ws) + "usek:" + itoa(day) }
+
+// usageGroup reads a bucket field's value (nil: none) as a group: a
+// counter of layout schema.Usage, its fields' MessagePack values one
+// after the other.
+func usageGroup(key string, raw any) (quota.UsageGroup, error) {
+	s, ok := raw.(string)
+	if !ok {
+		return quota.UsageGroup{Key: key}, nil
+	}
+	d := &mpReader{b: []byte(s)}
+	r := record{l: schema.Usage, v: make([]any, schema.Usage.Len())}
+	for i := range r.v {
+		r.v[i] = d.value()
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return quota.UsageGroup{}, quota.Internal(fmt.Errorf("%w: usage counter %q", errRecord, s))
+	}
+	g := quota.UsageGroup{Key: key, TokenCost: r.int("tcost"), ActionCost: r.int("acost"), Tokens: r.int("tokens"),
+		Actions: r.int("actions"), Commits: r.int("commits"), Charged: r.int("charged"), Shortfall: r.int("sf")}
+	g.Cost = g.TokenCost + g.ActionCost
+	return g, nil
+}
+
+// Usage returns a page of usage groups over the days [op.FirstDay,
+// op.EndDay) and the range's total. The reads are pipelined (one slot:
+// the workspace's): the days' totals and, for a grouping other than by
+// day, the first op.Limit+1 fields after op.After of each day's index,
+// then the values of the op.Limit first keys of their union in each day
+// that has them. A key among the page's is among the first op.Limit+1 of
+// every day that has it, so no day's part of it is missed.
+func (s *Store) Usage(ctx context.Context, op quota.UsageOp) (quota.UsagePage, error) {
+	var page quota.UsagePage
+	days := op.EndDay - op.FirstDay
+	if days <= 0 || op.Limit <= 0 {
+		return page, nil
+	}
+	letter := groupLetter[op.GroupBy]
+	switch {
+	case op.GroupBy == quota.UsageByDay:
+		letter = "g" // unused: days are read from their totals
+	case letter == "":
+		return page, quota.Invalid("group_by", "unknown grouping %d", op.GroupBy)
+	}
+	totals := make([]*redis.SliceCmd, days)
+	ranges := make([]*redis.StringSliceCmd, days)
+	lo, hi := "["+letter, "("+string(rune(letter[0]+1)) // hi: past every field of the letter
+	if op.After != "" {
+		lo = "(" + letter + op.After
+	}
+	err := s.pipeline(ctx, func(p redis.Pipeliner) {
+		for i := range days {
+			d := op.FirstDay + i
+			totals[i] = p.HMGet(ctx, useKey(op.WorkspaceID, d), originFields...)
+			if op.GroupBy != quota.UsageByDay {
+				ranges[i] = p.ZRangeByLex(ctx, useIndex(op.WorkspaceID, d), &redis.ZRangeBy{
+					Min: lo, Max: hi, Count: int64(op.Limit) + 1})
+			}
+		}
+	})
+	if err != nil {
+		return page, err
+	}
+	for i, c := range totals {
+		day := quota.UsageGroup{Key: quota.DayKey(op.FirstDay + int64(i))}
+		used := false
+		for _, raw := range c.Val() {
+			g, err := usageGroup("", raw)
+			if err != nil {
+				return page, err
+			}
+			day.Add(g)
+			used = used || raw != nil
+		}
+		page.Total.Add(day)
+		if op.GroupBy == quota.UsageByDay && used && day.Key > op.After {
+			page.Groups = append(page.Groups, day)
+		}
+	}
+	page.Total.Key = ""
+	if op.GroupBy == quota.UsageByDay {
+		if len(page.Groups) > op.Limit {
+			page.Groups, page.More = page.Groups[:op.Limit], true
+		}
+		return page, nil
+	}
+	return s.usageGroups(ctx, op, letter, ranges, page)
+}
+
+// usageGroups reads the values of a page of groups, from the fields each
+// day's index listed.
+func (s *Store) usageGroups(ctx context.Context, op quota.UsageOp, letter string, ranges []*redis.StringSliceCmd, page quota.UsagePage) (quota.UsagePage, error) {
+	seen := map[string]bool{}
+	var keys []string
+	for _, c := range ranges {
+		for _, f := range c.Val() {
+			if !seen[f] {
+				seen[f] = true
+				keys = append(keys, f)
+			}
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) > op.Limit {
+		keys, page.More = keys[:op.Limit], true
+	}
+	in := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		in[k] = true
+	}
+	type read struct {
+		fields []string
+		cmd    *redis.SliceCmd
+	}
+	var reads []read
+	err := s.pipeline(ctx, func(p redis.Pipeliner) {
+		for i, c := range ranges {
+			var fields []string
+			for _, f := range c.Val() {
+				if in[f] {
+					fields = append(fields, f)
+				}
+			}
+			if len(fields) > 0 {
+				reads = append(reads, read{fields, p.HMGet(ctx, useKey(op.WorkspaceID, op.FirstDay+int64(i)), fields...)})
+			}
+		}
+	})
+	if err != nil {
+		return page, err
+	}
+	sums := make(map[string]*quota.UsageGroup, len(keys))
+	for _, k := range keys {
+		sums[k] = &quota.UsageGroup{Key: k[len(letter):]}
+	}
+	for _, r := range reads {
+		for j, v := range r.cmd.Val() {
+			g, err := usageGroup("", v)
+			if err != nil {
+				return page, err
+			}
+			sums[r.fields[j]].Add(g)
+		}
+	}
+	page.Groups = make([]quota.UsageGroup, 0, len(keys))
+	for _, k := range keys {
+		page.Groups = append(page.Groups, *sums[k])
+	}
+	return page, nil
+}
+
+// pipeline runs the commands f queues in one round trip, within the call
+// timeout; a command's redis.Nil is no error (its reply tells), any other
+// failure is classified like exec's.
+func (s *Store) pipeline(ctx context.Context, f func(p redis.Pipeliner)) error {
+	return s.plain(ctx, func(ctx context.Context) error {
+		cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			f(p)
+			return nil
+		})
+		if err == nil {
+			return nil
+		}
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -103,13 +103,48 @@ func (s *Service) ExplainBalance(ctx context.Context, workspaceID, memberID stri
 			Cap: wb.Policy.OverageCap, HasCap: true,
 			Description: "pay-as-you-go once every other source is spent: held and spent are the whole workspace's this period"})
 	}
+	if err := s.explainHolds(ctx, &e, workspaceID, memberID); err != nil {
+		return Explanation{}, err
+	}
 	t := b.Totals
+	if !e.HoldsTruncated {
+		var own, fromPool int64
+		for _, r := range e.Holds {
+			for _, f := range r.HeldFrom {
+				switch f.Source {
+				case SourceSeat, SourceFree:
+					own += f.Amount
+				case SourcePool:
+					fromPool += f.Amount
+				}
+			}
+		}
+		e.Checks = append(e.Checks,
+			InvariantCheck{Equation: "held (lifetime) = the seat and free credits the open holds listed hold", Left: t.Held, Right: own},
+			InvariantCheck{Equation: "pool held = the pool credits the open holds listed hold", Left: pool.Held, Right: fromPool})
+	}
 	e.Checks = append(e.Checks,
 		InvariantCheck{Equation: "allocated = available + held + spent + forfeited (the member's own credits, for life)",
 			Left: t.Allocated, Right: t.Available + t.Held + t.Spent + t.Forfeited},
 		InvariantCheck{Equation: "available = seat available + free available", Left: b.Available,
 			Right: seat.Available + free.Available})
 	return e, nil
+}
+
+// explainHoldsBudget bounds the deadlines index entries an explanation
+// reads to list holds.
+const explainHoldsBudget = 10 * MaxExplainHolds
+
+// explainHolds lists up to MaxExplainHolds open holds of owner ("" for
+// every one), earliest deadline first.
+func (s *Service) explainHolds(ctx context.Context, e *Explanation, workspaceID, owner string) error {
+	page, err := s.st.ListHolds(ctx, HoldsOp{WorkspaceID: workspaceID, Owner: owner, Now: s.cfg.Now(),
+		Limit: MaxExplainHolds, Budget: explainHoldsBudget})
+	if err != nil {
+		return err
+	}
+	e.Holds, e.HoldsTruncated = page.Reservations, page.More
+	return nil
 }
 
 // explainPool lists the pool's grants with the workspace's sums, read
@@ -142,6 +177,9 @@ func (s *Service) explainPool(ctx context.Context, workspaceID string) (Explanat
 		if again.Pool == wb.Pool {
 			break
 		}
+	}
+	if err := s.explainHolds(ctx, &e, workspaceID, ""); err != nil {
+		return Explanation{}, err
 	}
 	return e, nil
 }

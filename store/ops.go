@@ -105,7 +105,7 @@ func (s *Store) Extend(ctx context.Context, op quota.ExtendOp) (quota.Outcome, e
 	if !op.Deadline.IsZero() {
 		deadline = op.Deadline.UnixMilli()
 	}
-	return s.settle(ctx, mutation(fnExtend, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version, op.AddAmount, deadline), op.Ref)
+	return s.settle(ctx, mutation(fnExtend, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version, op.AddAmount, deadline, int(op.Ref.Origin)), op.Ref)
 }
 
 // Commit settles a reservation with its priced usage.
@@ -115,7 +115,7 @@ func (s *Store) Commit(ctx context.Context, op quota.CommitOp) (quota.Outcome, e
 
 // Refund voids a hold.
 func (s *Store) Refund(ctx context.Context, op quota.RefundOp) (quota.Outcome, error) {
-	return s.settle(ctx, mutation(fnRefund, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version, op.Actor, op.Reason), op.Ref)
+	return s.settle(ctx, mutation(fnRefund, op.WorkspaceID, op.Idem, op.Now, op.Ref.Hex, op.Ref.Version, op.Actor, op.Reason, int(op.Ref.Origin)), op.Ref)
 }
 
 // settle runs one of the calls that act on an existing reservation.
@@ -144,7 +144,7 @@ func (s *Store) notFound(err error) error {
 
 // GetReservation returns a reservation as of now.
 func (s *Store) GetReservation(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time) (quota.Reservation, error) {
-	r, err := s.do(ctx, call{entry: fnGetReservation, ws: ws, now: now, args: []any{ref.Hex, ref.Version}})
+	r, err := s.do(ctx, call{entry: fnGetReservation, ws: ws, now: now, args: []any{ref.Hex, ref.Version, int(ref.Origin)}})
 	if err != nil {
 		return quota.Reservation{}, s.notFound(err)
 	}

@@ -19,7 +19,7 @@ const runPageBytes = 16 << 10
 // the cursor of the next page (-1: no more).
 func (s *Store) ListRun(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time, after int64, limit int) ([]quota.RunEntry, int64, error) {
 	r, err := s.do(ctx, call{entry: fnListRun, ws: ws, now: now,
-		args: []any{ref.Hex, ref.Version, after, limit, runPageBytes}})
+		args: []any{ref.Hex, ref.Version, after, limit, runPageBytes, int(ref.Origin)}})
 	if err != nil {
 		return nil, 0, err
 	}

@@ -8,9 +8,10 @@
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..7] common; [8] reservation hex; [9] its price version; [10]
--- µcredits to add (may be 0); [11] new deadline (ms; 0 keeps it).
--- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
--- from, to}; {ERR, E_DENIED, K.F...}; {ERR, E_IDEM}; {ROLL, anchor}.
+-- µcredits to add (may be 0); [11] new deadline (ms; 0 keeps it); [12]
+-- the origin of the id (its letter: another one is not found).
+-- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met
+-- before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION, from, to}; {ERR, E_DENIED, K.F...}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function extend(keys, args)
   local u = unit(keys, args)
   -- One read for the reservation, the request's idempotency records and
@@ -20,7 +21,7 @@ local function extend(keys, args)
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
   local r = res_get(u, args[8])
-  if not r or r.pv ~= tonumber(args[9]) then return err_reply(K.E_NOT_FOUND) end
+  if not r or not res_named(u, args[8], args[9], args[12]) then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
   local w, a, ok = open_owner(u, r.owner)
   if not ok then return {K.ROLL, w.anchor} end

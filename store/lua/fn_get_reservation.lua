@@ -6,12 +6,12 @@
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..4] common (no request id); [8] reservation hex; [9] its price
--- version.
+-- version; [10] its origin (the id's letter: another one is not found).
 -- Reply: {OK, K.R..., K.B...}; {ERR, E_NOT_FOUND}; {ROLL, anchor}.
 local function get_reservation(keys, args)
   local u = unit(keys, args)
-  local r = res_get(u, args[8])
-  if not r or r.pv ~= tonumber(args[9]) then return err_reply(K.E_NOT_FOUND) end
+  local r = res_named(u, args[8], args[9], args[10])
+  if not r then return err_reply(K.E_NOT_FOUND) end
   local w, a, ok = open_owner(u, r.owner)
   if not w then return err_reply(K.E_NOT_FOUND) end
   if not ok then return {K.ROLL, w.anchor} end

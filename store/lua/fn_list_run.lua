@@ -8,13 +8,14 @@
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..2] common; [8] hex of any reservation of the run; [9] its price
 -- version; [10] cursor: the seq after which to start (-1: from the root);
--- [11] page size; [12] byte budget.
+-- [11] page size; [12] byte budget; [13] the origin of the id (its letter:
+-- another one is not found).
 -- Reply: {OK, next seq (-1: last page), n, K.N... n times};
 -- {ERR, E_NOT_FOUND}.
 local function list_run(keys, args)
   local u = unit(keys, args)
-  local r = res_get(u, args[8])
-  if not r or r.pv ~= tonumber(args[9]) then return err_reply(K.E_NOT_FOUND) end
+  local r = res_named(u, args[8], args[9], args[13])
+  if not r then return err_reply(K.E_NOT_FOUND) end
   local root = res_root(u, r)
   if not root then return err_reply(K.E_NOT_FOUND) end
   local after, limit, budget = tonumber(args[10]), tonumber(args[11]), tonumber(args[12])

@@ -15,7 +15,8 @@
 -- Sidekick run); [13] deadline (ms); [14] parent hex ("" for a root); [15]
 -- top-up allowed (1/0); [16] the run's token cap (a root's; K.CAP_UNLIMITED:
 -- none); [17] the parent's price version.
--- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met before); {ERR, E_DENIED, K.F...}; {ERR, code}
+-- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met
+-- before); {ERR, E_DENIED, K.F...}; {ERR, code}
 -- for E_PARENT_NOT_FOUND, E_PARENT_NOT_HELD, E_WS_NOT_FOUND, E_IDEM;
 -- {ERR, E_INVALID, "owner"}; {ERR, E_LIMIT, limit}; {ROLL, anchor}.
 local function reserve(keys, args)

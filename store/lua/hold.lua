@@ -50,6 +50,15 @@ local function res_get(u, hex)
   return r
 end
 
+-- res_named returns the reservation a public id names, nil unless its
+-- key part, price version and origin (as passed, strings) are all the
+-- record's: an id with another origin letter or version is not found.
+local function res_named(u, hex, pv, origin)
+  local r = res_get(u, hex)
+  if r and r.pv == tonumber(pv) and r.origin == tonumber(origin) then return r end
+  return nil
+end
+
 local function is_root(r) return r.root == '' end
 
 local function res_root(u, r)

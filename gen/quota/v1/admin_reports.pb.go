@@ -695,9 +695,11 @@ type LedgerEntry struct {
 	EntryId string `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
 	// When it was written (quotad's clock).
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	// The operation: reserve, extend, commit, record, refund, expire, void,
-	// reset, ws_reset, grant_free, grant_add, grant_start, grant_expire,
-	// grant_void, adjust (README, "Ledger").
+	// The operation: reserve, extend, commit, record, refund, expire, void
+	// (holds); reset, ws_reset, grant_free, upgrade, seat, seat_at_reset,
+	// member_pool_cap, adjust (accounts); grant_add, grant_expire,
+	// grant_void (the pool); workspace, policy (settings). README, "Ledger",
+	// lists each one's fields.
 	Operation string `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
 	// The member whose account changed; empty for workspace entries.
 	MemberId string `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`

@@ -28,9 +28,9 @@ func (e *env) corrupt(key, field string, delta int64) {
 	}
 	l := map[string]*schema.Layout{"ws": schema.Workspace, "acct": schema.Account, "grant": schema.Grant, "res": schema.Reservation}[kind]
 	rec[field] = rec[field].(int64) + delta
-	// MessagePack: an array of uint64 (0xcf), int64 (0xd3) and str32
-	// (0xdb) values.
-	out := []byte{0xdc, byte(l.Len() >> 8), byte(l.Len())}
+	// The fields as MessagePack values one after the other: uint64
+	// (0xcf), int64 (0xd3) and str32 (0xdb).
+	var out []byte
 	for _, f := range l.Fields {
 		switch v := rec[f.Name].(type) {
 		case int64:

@@ -19,21 +19,26 @@ type record struct {
 // errRecord is a record this code cannot read.
 var errRecord = errors.New("store: unreadable record")
 
-// decodeRecord reads a record of layout l: a MessagePack array of its
-// fields (lua/core.lua). It reads what Redis's cmsgpack and lua/msgpack.lua
-// write: integers, strings (or binary) and nil.
+// decodeRecord reads a record of layout l: its fields as MessagePack
+// values one after the other (lua/gen_const.lua; records written before
+// as one MessagePack array of them are read too). It reads what Redis's
+// cmsgpack and lua/msgpack.lua write: integers, strings (or binary) and
+// nil.
 func decodeRecord(raw string, l *schema.Layout) (record, error) {
 	d := &mpReader{b: []byte(raw)}
-	n := d.arrayLen()
-	vals := make([]any, 0, n)
-	for range n {
+	n := -1 // a sequence: values until the end
+	if len(d.b) > 0 && (d.b[0]&0xf0 == 0x90 || d.b[0] == 0xdc || d.b[0] == 0xdd) {
+		n = d.arrayLen()
+	}
+	vals := make([]any, 0, l.Len())
+	for (n < 0 && len(d.b) > 0 && d.err == nil) || len(vals) < n {
 		vals = append(vals, d.value())
 	}
 	if d.err != nil {
 		return record{}, fmt.Errorf("%w (%s): %v", errRecord, l.Name, d.err)
 	}
-	if n != l.Len() {
-		return record{}, fmt.Errorf("%w: a %s record has %d fields, want %d", errRecord, l.Name, n, l.Len())
+	if len(vals) != l.Len() {
+		return record{}, fmt.Errorf("%w: a %s record has %d fields, want %d", errRecord, l.Name, len(vals), l.Len())
 	}
 	return record{l: l, v: vals}, nil
 }

@@ -72,77 +72,84 @@ K.EXPIRE_MORE = 256
 K.GRANT_STEPS = 64
 K.IDEM_TTL_MS_S = '172800000'
 
--- Records: each layout's codec. A record is a MessagePack array of its
--- fields in order (cmsgpack: no number goes through text).
+-- Records: each layout's codec. A record is its fields in order, as
+-- MessagePack values one after the other (cmsgpack: no number goes
+-- through text), which cmsgpack.unpack returns as many values and
+-- cmsgpack.pack(a, b, ...) writes: no intermediate table either way.
 K.L_WS = {}
 function K.L_WS.dec(s)
-  local v = cmsgpack.unpack(s)
-  return {anchor = v[1], pooled = v[2], pcap = v[3], ov_on = v[4],
-    ov_cap = v[5], prog_cap = v[6], wps = v[7], wpe = v[8],
-    ov_used = v[9], ov_held = v[10], prog_used = v[11], prog_held = v[12],
-    p_granted = v[13], p_avail = v[14], p_pend = v[15], p_live = v[16],
-    p_held = v[17], p_spent = v[18], p_forf = v[19], ev_pool = v[20],
-    g_seq = v[21], g_next = v[22], d_next = v[23]}
+  local v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12,
+    v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23 = cmsgpack.unpack(s)
+  return {anchor = v1, pooled = v2, pcap = v3, ov_on = v4,
+    ov_cap = v5, prog_cap = v6, wps = v7, wpe = v8,
+    ov_used = v9, ov_held = v10, prog_used = v11, prog_held = v12,
+    p_granted = v13, p_avail = v14, p_pend = v15, p_live = v16,
+    p_held = v17, p_spent = v18, p_forf = v19, ev_pool = v20,
+    g_seq = v21, g_next = v22, d_next = v23}
 end
 function K.L_WS.enc(t)
-  return cmsgpack.pack({t.anchor or 0, t.pooled or 0, t.pcap or 0, t.ov_on or 0,
+  return cmsgpack.pack(t.anchor or 0, t.pooled or 0, t.pcap or 0, t.ov_on or 0,
     t.ov_cap or 0, t.prog_cap or 0, t.wps or 0, t.wpe or 0,
     t.ov_used or 0, t.ov_held or 0, t.prog_used or 0, t.prog_held or 0,
     t.p_granted or 0, t.p_avail or 0, t.p_pend or 0, t.p_live or 0,
     t.p_held or 0, t.p_spent or 0, t.p_forf or 0, t.ev_pool or 0,
-    t.g_seq or 0, t.g_next or 0, t.d_next or 0})
+    t.g_seq or 0, t.g_next or 0, t.d_next or 0)
 end
 
 K.L_ACCT = {}
 function K.L_ACCT.dec(s)
-  local v = cmsgpack.unpack(s)
-  return {seat = v[1], next = v[2], smon = v[3], nmon = v[4],
-    nlife = v[5], ps = v[6], pe = v[7], s_alloc = v[8],
-    s_spent = v[9], s_held = v[10], f_alloc = v[11], f_spent = v[12],
-    f_held = v[13], alloc = v[14], spent = v[15], forf = v[16],
-    held = v[17], pcap = v[18], p_used = v[19], p_held = v[20],
-    ev_low = v[21]}
+  local v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12,
+    v13, v14, v15, v16, v17, v18, v19, v20, v21 = cmsgpack.unpack(s)
+  return {seat = v1, next = v2, smon = v3, nmon = v4,
+    nlife = v5, ps = v6, pe = v7, s_alloc = v8,
+    s_spent = v9, s_held = v10, f_alloc = v11, f_spent = v12,
+    f_held = v13, alloc = v14, spent = v15, forf = v16,
+    held = v17, pcap = v18, p_used = v19, p_held = v20,
+    ev_low = v21}
 end
 function K.L_ACCT.enc(t)
-  return cmsgpack.pack({t.seat or 0, t.next or 0, t.smon or 0, t.nmon or 0,
+  return cmsgpack.pack(t.seat or 0, t.next or 0, t.smon or 0, t.nmon or 0,
     t.nlife or 0, t.ps or 0, t.pe or 0, t.s_alloc or 0,
     t.s_spent or 0, t.s_held or 0, t.f_alloc or 0, t.f_spent or 0,
     t.f_held or 0, t.alloc or 0, t.spent or 0, t.forf or 0,
     t.held or 0, t.pcap or 0, t.p_used or 0, t.p_held or 0,
-    t.ev_low or 0})
+    t.ev_low or 0)
 end
 
 K.L_GRANT = {}
 function K.L_GRANT.dec(s)
-  local v = cmsgpack.unpack(s)
-  return {kind = v[1], amount = v[2], start = v[3], exp = v[4],
-    prio = v[5], seq = v[6], ct = v[7], state = v[8],
-    held = v[9], spent = v[10], forf = v[11]}
+  local v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11 = cmsgpack.unpack(s)
+  return {kind = v1, amount = v2, start = v3, exp = v4,
+    prio = v5, seq = v6, ct = v7, state = v8,
+    held = v9, spent = v10, forf = v11}
 end
 function K.L_GRANT.enc(t)
-  return cmsgpack.pack({t.kind or 0, t.amount or 0, t.start or 0, t.exp or 0,
+  return cmsgpack.pack(t.kind or 0, t.amount or 0, t.start or 0, t.exp or 0,
     t.prio or 0, t.seq or 0, t.ct or 0, t.state or 0,
-    t.held or 0, t.spent or 0, t.forf or 0})
+    t.held or 0, t.spent or 0, t.forf or 0)
 end
 
 K.L_RES = {}
 function K.L_RES.dec(s)
-  local v = cmsgpack.unpack(s)
-  return {owner = v[1], origin = v[2], state = v[3], fp = v[4],
-    pv = v[5], req = v[6], h_seat = v[7], h_old = v[8],
-    h_free = v[9], h_pool = v[10], h_ov = v[11], h_grants = v[12],
-    h_ps = v[13], dl = v[14], ct = v[15], st = v[16],
-    ch = v[17], chh = v[18], c_seat = v[19], c_free = v[20],
-    c_pool = v[21], c_ov = v[22], c_grants = v[23], rel = v[24],
-    sf = v[25], parent = v[26], root = v[27], depth = v[28],
-    seq = v[29], rec = v[30], otok = v[31], oact = v[32],
-    ktok = v[33], kact = v[34], stok = v[35], sact = v[36],
-    rcap = v[37], rtok = v[38], rtot = v[39], nres = v[40],
-    nheld = v[41], nag = v[42], open = v[43], nk = v[44],
-    cost = v[45]}
+  local v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12,
+    v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24,
+    v25, v26, v27, v28, v29, v30, v31, v32, v33, v34, v35, v36,
+    v37, v38, v39, v40, v41, v42, v43, v44, v45 = cmsgpack.unpack(s)
+  return {owner = v1, origin = v2, state = v3, fp = v4,
+    pv = v5, req = v6, h_seat = v7, h_old = v8,
+    h_free = v9, h_pool = v10, h_ov = v11, h_grants = v12,
+    h_ps = v13, dl = v14, ct = v15, st = v16,
+    ch = v17, chh = v18, c_seat = v19, c_free = v20,
+    c_pool = v21, c_ov = v22, c_grants = v23, rel = v24,
+    sf = v25, parent = v26, root = v27, depth = v28,
+    seq = v29, rec = v30, otok = v31, oact = v32,
+    ktok = v33, kact = v34, stok = v35, sact = v36,
+    rcap = v37, rtok = v38, rtot = v39, nres = v40,
+    nheld = v41, nag = v42, open = v43, nk = v44,
+    cost = v45}
 end
 function K.L_RES.enc(t)
-  return cmsgpack.pack({t.owner or '', t.origin or 0, t.state or 0, t.fp or '',
+  return cmsgpack.pack(t.owner or '', t.origin or 0, t.state or 0, t.fp or '',
     t.pv or 0, t.req or 0, t.h_seat or 0, t.h_old or 0,
     t.h_free or 0, t.h_pool or 0, t.h_ov or 0, t.h_grants or '',
     t.h_ps or 0, t.dl or 0, t.ct or 0, t.st or 0,
@@ -153,7 +160,7 @@ function K.L_RES.enc(t)
     t.ktok or 0, t.kact or 0, t.stok or 0, t.sact or 0,
     t.rcap or 0, t.rtok or 0, t.rtot or 0, t.nres or 0,
     t.nheld or 0, t.nag or 0, t.open or 0, t.nk or 0,
-    t.cost or ''})
+    t.cost or '')
 end
 
 -- Replies: each layout's field positions (1-based, from its start), for

@@ -69,7 +69,7 @@ end
 -- pub is the public id of the reservation with key hex in r's run.
 local function pub(r, hex)
   if hex == '' then return '' end
-  return K.ORIGIN_LETTER[r.origin] .. '_' .. hex .. '_' .. fmt(r.pv)
+  return K.ORIGIN_LETTER[r.origin] .. '_' .. hex .. '_' .. nstr(r.pv)
 end
 
 local function res_id(r) return pub(r, r.hex) end

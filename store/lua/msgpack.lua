@@ -2,10 +2,10 @@
 -- no cmsgpack (the embedded server, miniredis). It is part of the
 -- stand-alone scripts only (store/lua.go); Redis Functions use Redis's
 -- built-in cmsgpack, which reads and writes the same format. It handles
--- what records hold: one array of integers (magnitude below 2^53,
--- negatives above -2^31) and strings, or (counters) several integers one
+-- what records hold: integers (magnitude below 2^53) and strings one
 -- after the other, which cmsgpack.pack(a, b, ...) writes and
--- cmsgpack.unpack returns as several values.
+-- cmsgpack.unpack returns as several values (records, counters), or in
+-- one array.
 local cmsgpack = {}
 do
   local function be(n, bytes)
@@ -42,8 +42,11 @@ do
 
   function cmsgpack.pack(a, ...)
     if type(a) ~= 'table' then -- several values, one after the other
-      local out = {int(a)}
-      for i = 1, select('#', ...) do out[i + 1] = int((select(i, ...))) end
+      local out = {}
+      for i = 1, select('#', ...) + 1 do
+        local v = select(i, a, ...)
+        if type(v) == 'number' then out[i] = int(v) else out[i] = str(v) end
+      end
       return table.concat(out)
     end
     local n = #a

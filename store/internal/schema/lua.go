@@ -151,11 +151,24 @@ func Lua() []byte {
 	p("K.GRANT_STEPS = %d\n", GrantTransitionsPerCall)
 	p("K.IDEM_TTL_MS_S = '%d'\n\n", IdempotencyRetention.Milliseconds())
 
-	p("-- Records: each layout's codec. A record is a MessagePack array of its\n")
-	p("-- fields in order (cmsgpack: no number goes through text).\n")
+	p("-- Records: each layout's codec. A record is its fields in order, as\n")
+	p("-- MessagePack values one after the other (cmsgpack: no number goes\n")
+	p("-- through text), which cmsgpack.unpack returns as many values and\n")
+	p("-- cmsgpack.pack(a, b, ...) writes: no intermediate table either way.\n")
 	for _, l := range Records {
 		p("K.%s = {}\n", l.Name)
-		p("function K.%s.dec(s)\n  local v = cmsgpack.unpack(s)\n  return {", l.Name)
+		p("function K.%s.dec(s)\n  local ", l.Name)
+		for i := range l.Fields {
+			if i > 0 {
+				p(",")
+				if i%12 == 0 {
+					p("\n   ")
+				}
+				p(" ")
+			}
+			p("v%d", i+1)
+		}
+		p(" = cmsgpack.unpack(s)\n  return {")
 		for i, f := range l.Fields {
 			if i > 0 {
 				p(",")
@@ -164,10 +177,10 @@ func Lua() []byte {
 				}
 				p(" ")
 			}
-			p("%s = v[%d]", f.Name, i+1)
+			p("%s = v%d", f.Name, i+1)
 		}
 		p("}\nend\n")
-		p("function K.%s.enc(t)\n  return cmsgpack.pack({", l.Name)
+		p("function K.%s.enc(t)\n  return cmsgpack.pack(", l.Name)
 		for i, f := range l.Fields {
 			if i > 0 {
 				p(",")
@@ -182,7 +195,7 @@ func Lua() []byte {
 			}
 			p("t.%s or %s", f.Name, zero)
 		}
-		p("})\nend\n\n")
+		p(")\nend\n\n")
 	}
 	p("-- Replies: each layout's field positions (1-based, from its start), for\n")
 	p("-- the writers to put values in place without building a table.\n")

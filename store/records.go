@@ -43,6 +43,20 @@ func decodeRecord(raw string, l *schema.Layout) (record, error) {
 	return record{l: l, v: vals}, nil
 }
 
+// unpackValues reads MessagePack values one after the other (a packed
+// reply: lua/core.lua, packed).
+func unpackValues(s string) ([]any, error) {
+	d := &mpReader{b: []byte(s)}
+	var vals []any
+	for len(d.b) > 0 && d.err == nil {
+		vals = append(vals, d.value())
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: a packed reply: %v", errRecord, d.err)
+	}
+	return vals, nil
+}
+
 // emptyRecord is a record of l whose fields are all 0 and "".
 func emptyRecord(l *schema.Layout) record {
 	return record{l: l, v: make([]any, l.Len())}

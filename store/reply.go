@@ -25,6 +25,21 @@ func newReply(raw any) (*reply, error) {
 	if !ok {
 		return nil, fmt.Errorf("unexpected reply status %v", v[0])
 	}
+	if st == schema.StatusPacked || st == schema.StatusPackedReplay {
+		s, ok := v[1].(string)
+		if len(v) != 2 || !ok {
+			return nil, fmt.Errorf("a packed reply of %d values", len(v))
+		}
+		vals, err := unpackValues(s)
+		if err != nil {
+			return nil, err
+		}
+		v = append([]any{st}, vals...)
+		st = schema.StatusOK
+		if v[0] == int64(schema.StatusPackedReplay) {
+			st = schema.StatusReplay
+		}
+	}
 	return &reply{status: st, v: v, pos: 1}, nil
 }
 

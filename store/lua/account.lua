@@ -230,43 +230,23 @@ local function events(u, w, a)
   end
 end
 
--- put_balance appends the account's balance (layout K.B) to out: the
+-- bal_vals returns the account's balance (layout K.B), in order: the
 -- account as stored, and what it derives.
-local function put_balance(out, w, a)
-  local total, own, pool, ov = spendable(w, a)
-  local n, I = #out, K.iB
-  if a.exists then
-    local sa, fa = max(avail_seat(a), 0), max(avail_free(a), 0)
-    out[n + I.acct] = rec_raw(a)
-    out[n + I.exists] = 1
-    out[n + I.ps] = a.ps
-    out[n + I.pe] = a.pe
-    out[n + I.s_avail] = sa
-    out[n + I.f_avail] = fa
-    out[n + I.allocated] = a.s_alloc + a.f_alloc
-    out[n + I.avail] = sa + fa
-    out[n + I.held_now] = a.s_held + a.f_held
-    out[n + I.spent_now] = a.s_spent + a.f_spent
-  else
-    out[n + I.acct] = ''
-    out[n + I.exists] = 0
-    out[n + I.ps] = w.wps
-    out[n + I.pe] = w.wpe
-    out[n + I.s_avail] = 0
-    out[n + I.f_avail] = 0
-    out[n + I.allocated] = 0
-    out[n + I.avail] = 0
-    out[n + I.held_now] = 0
-    out[n + I.spent_now] = 0
+local function bal_vals(w, a)
+  local total, _, pool, ov = spendable(w, a)
+  local used, pcap = a.p_held + a.p_used, pool_cap(w, a)
+  local low, plow = member_low(a) and 1 or 0, pool_low(w) and 1 or 0
+  if not a.exists then
+    return '', 0, w.wps, w.wpe, 0, 0, 0, 0, 0, 0, total, pool, used, ov, pcap, low, plow
   end
-  out[n + I.spendable] = total
-  out[n + I.pool] = pool
-  out[n + I.pool_used] = a.p_held + a.p_used
-  out[n + I.ov] = ov
-  out[n + I.pcap] = pool_cap(w, a)
-  out[n + I.low] = member_low(a) and 1 or 0
-  out[n + I.pool_low] = pool_low(w) and 1 or 0
-  return out
+  local sa, fa = max(avail_seat(a), 0), max(avail_free(a), 0)
+  return rec_raw(a), 1, a.ps, a.pe, sa, fa, a.s_alloc + a.f_alloc, sa + fa, a.s_held + a.f_held,
+    a.s_spent + a.f_spent, total, pool, used, ov, pcap, low, plow
+end
+
+-- put_balance appends the account's balance (layout K.B) to out.
+local function put_balance(out, w, a)
+  return append(out, bal_vals(w, a))
 end
 
 -- put_workspace appends the workspace as stored and what it derives

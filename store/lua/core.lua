@@ -56,6 +56,23 @@ local function nstr(n)
   return s
 end
 
+-- append appends its other arguments to out, in order, and returns out.
+local function append(out, ...)
+  local n = #out
+  for i = 1, select('#', ...) do out[n + i] = (select(i, ...)) end
+  return out
+end
+
+-- packed is the reply {status, s} of a call whose values, in the order
+-- of their layouts, are the MessagePack values one after the other of s:
+-- the concatenation of a and b, each cmsgpack.pack of a part. One string
+-- crosses to Redis's reply instead of a value each. status is K.PACKED,
+-- or K.PACKED_REPLAY for a request id met before.
+local function packed(status, a, b)
+  if b then return {status, a .. b} end
+  return {status, a}
+end
+
 -- unit starts a unit of work: the call's arguments and the records met.
 local function unit(keys, args)
   return {now = tonumber(args[1]), nows = args[1], pre = args[2], rps = tonumber(args[3]) or 0,
@@ -152,12 +169,13 @@ end
 -- can be read and trimmed by quotad's time. When the stream already holds
 -- a later id (another replica's clock is ahead), the entry goes right
 -- after it.
-local function xadd(u, key, fields)
-  local res = redis.pcall('XADD', key, u.nows .. '-*', unpack(fields))
+local function xadd(u, key, fields, n)
+  n = n or #fields
+  local res = redis.pcall('XADD', key, u.nows .. '-*', unpack(fields, 1, n))
   if type(res) == 'table' and res.err then
     local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
     local ms = string.match(last[1][1], '^(%d+)')
-    redis.call('XADD', key, ms .. '-*', unpack(fields))
+    redis.call('XADD', key, ms .. '-*', unpack(fields, 1, n))
   end
 end
 
@@ -165,18 +183,18 @@ end
 -- owner, the reservation (public id), the request id, then the pairs of
 -- kv whose value is not 0 or "".
 local function ledger(u, op, owner, res, kv)
-  local f = {'op', op}
-  if owner and owner ~= '' then f[#f + 1] = 'member'; f[#f + 1] = owner end
-  if res and res ~= '' then f[#f + 1] = 'res'; f[#f + 1] = res end
-  if u.req ~= '' then f[#f + 1] = 'req'; f[#f + 1] = u.req end
+  -- One table, sized once: the entry's own fields, then kv's.
+  local f, n = {'op', op, false, false, false, false, false, false}, 2
+  if owner and owner ~= '' then f[3], f[4], n = 'member', owner, 4 end
+  if res and res ~= '' then f[n + 1], f[n + 2], n = 'res', res, n + 2 end
+  if u.req ~= '' then f[n + 1], f[n + 2], n = 'req', u.req, n + 2 end
   for i = 1, #kv, 2 do
     local v = kv[i + 1]
     if v ~= 0 and v ~= '' and v ~= nil then
-      f[#f + 1] = kv[i]
-      f[#f + 1] = v
+      f[n + 1], f[n + 2], n = kv[i], v, n + 2
     end
   end
-  xadd(u, u.pre .. 'ledger', f)
+  xadd(u, u.pre .. 'ledger', f, n)
 end
 
 -- Idempotency records: q:{...}:idem:<request id> = "<fingerprint>|<outcome>",

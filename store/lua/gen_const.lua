@@ -6,6 +6,7 @@ local K = {}
 
 -- Reply statuses.
 K.ERR, K.OK, K.ROLL, K.REPLAY = 0, 1, 2, 3
+K.PACKED, K.PACKED_REPLAY = 4, 5
 
 -- Error codes (quota.Code).
 K.E_INVALID = 1 -- INVALID_FIELD

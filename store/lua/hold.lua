@@ -130,11 +130,15 @@ local function normalize(u, a, r)
   end
 end
 
+-- NO_GRANTS is the grants of a draw that took none from the pool: read
+-- only, shared.
+local NO_GRANTS = {}
+
 -- draw takes up to want from the sources in order (seat, free, pool,
 -- overage), as holds (hold = true) or as spending, within every cap.
 -- Returns the parts: {seat, free, pool, grants, ov}.
 local function draw(u, w, a, want, hold)
-  local d = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
+  local d = {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}
   local left = want
   if a.exists then
     d.seat = min(left, max(avail_seat(a), 0))
@@ -173,10 +177,13 @@ end
 
 -- hold_add adds the parts d drawn as holds to r's hold.
 local function hold_add(u, r, d)
-  local grants = parts_decode(r.h_grants)
-  for _, e in ipairs(d.grants) do parts_add(grants, e[1], e[2]) end
+  if d.grants[1] then
+    local grants = parts_decode(r.h_grants)
+    for _, e in ipairs(d.grants) do parts_add(grants, e[1], e[2]) end
+    r.h_grants = parts_encode(grants)
+  end
   r.h_seat, r.h_free, r.h_pool = r.h_seat + d.seat, r.h_free + d.free, r.h_pool + d.pool
-  r.h_grants, r.h_ov = parts_encode(grants), r.h_ov + d.ov
+  r.h_ov = r.h_ov + d.ov
   touch(u, r)
   run_open(u, r, d.seat + d.free + d.pool + d.ov)
 end
@@ -480,27 +487,20 @@ local function run_cap_left(u, r)
   return max(root.rcap - root.rtok - root.open, 0)
 end
 
--- put_res appends a reservation as stored and what it derives (layout
--- K.R) to out.
-local function put_res(out, u, r)
+-- res_vals returns a reservation (layout K.R), in order: as stored, and
+-- what it derives.
+local function res_vals(u, r)
   local root = res_root(u, r) or r
   local roothex = r.root
   if roothex == '' then roothex = r.hex end
-  local n, I = #out, K.iR
-  out[n + I.res] = rec_raw(r)
-  out[n + I.id] = res_id(r)
-  out[n + I.held] = res_held(r)
-  out[n + I.held_seat] = r.h_seat + r.h_old
-  out[n + I.parent] = pub(r, r.parent)
-  out[n + I.root] = pub(r, roothex)
-  out[n + I.run_cap] = root.rcap
-  out[n + I.run_tok] = root.rtok
-  out[n + I.run_res] = root.nres
-  out[n + I.tok] = r.otok + r.stok
-  out[n + I.act] = r.oact + r.sact
-  out[n + I.total] = r.otok + r.stok + r.oact + r.sact
-  out[n + I.recorded] = r.stok + r.sact
-  return out
+  local tok, act = r.otok + r.stok, r.oact + r.sact
+  return rec_raw(r), res_id(r), res_held(r), r.h_seat + r.h_old, pub(r, r.parent), pub(r, roothex),
+    root.rcap, root.rtok, root.nres, tok, act, tok + act, r.stok + r.sact
+end
+
+-- put_res appends a reservation (layout K.R) to out.
+local function put_res(out, u, r)
+  return append(out, res_vals(u, r))
 end
 
 -- open_ws loads the workspace and brings it up to date: its period (ok
@@ -548,17 +548,14 @@ local function finish(u, w, a)
   flush(u)
 end
 
--- reply_res is the reply of a reservation call: the reservation and the
--- owner's account.
+-- reply_res is the reply of a reservation call, packed: the reservation
+-- and the owner's account (layouts K.R, K.B).
 local function reply_res(u, w, a, r)
-  local out = put_res({K.OK}, u, r)
-  return put_balance(out, w, a)
+  return packed(K.PACKED, cmsgpack.pack(res_vals(u, r)), cmsgpack.pack(bal_vals(w, a)))
 end
 
 -- reply_again is reply_res for a request id met before: the call changed
--- nothing and answers its first outcome again (K.REPLAY).
+-- nothing and answers its first outcome again.
 local function reply_again(u, w, a, r)
-  local out = reply_res(u, w, a, r)
-  out[1] = K.REPLAY
-  return out
+  return packed(K.PACKED_REPLAY, cmsgpack.pack(res_vals(u, r)), cmsgpack.pack(bal_vals(w, a)))
 end

@@ -74,7 +74,8 @@ func Lua() []byte {
 	p("local K = {}\n\n")
 
 	p("-- Reply statuses.\n")
-	p("K.ERR, K.OK, K.ROLL, K.REPLAY = %d, %d, %d, %d\n\n", StatusErr, StatusOK, StatusRoll, StatusReplay)
+	p("K.ERR, K.OK, K.ROLL, K.REPLAY = %d, %d, %d, %d\n", StatusErr, StatusOK, StatusRoll, StatusReplay)
+	p("K.PACKED, K.PACKED_REPLAY = %d, %d\n\n", StatusPacked, StatusPackedReplay)
 
 	p("-- Error codes (quota.Code).\n")
 	var codes []quota.Code

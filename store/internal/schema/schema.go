@@ -119,9 +119,14 @@ var (
 
 // Script reply statuses. StatusReplay is StatusOK for a request id met
 // before: the call changed nothing and answers the first outcome again.
+// StatusPacked and StatusPackedReplay are StatusOK and StatusReplay whose
+// values come in one string, MessagePack values one after the other (a
+// reply of many values is cheaper for Redis to send that way).
 const (
-	StatusErr    = 0
-	StatusOK     = 1
-	StatusRoll   = 2
-	StatusReplay = 3
+	StatusErr          = 0
+	StatusOK           = 1
+	StatusRoll         = 2
+	StatusReplay       = 3
+	StatusPacked       = 4
+	StatusPackedReplay = 5
 )

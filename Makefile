@@ -4,7 +4,7 @@
 # buf, pinned, built by `go run` (the first run compiles it: a few minutes).
 BUF := go run github.com/bufbuild/buf/cmd/buf@v1.75.0
 
-.PHONY: gen lint test check-gen run bench load ci fuzz
+.PHONY: gen lint test check-gen run bench load cost ci fuzz
 
 # gen regenerates gen/ from proto/.
 gen:
@@ -51,6 +51,13 @@ load:
 	QUOTA_TOKENS="{tokens: [{name: load, token: \"$$token\", role: admin}]}" \
 	  $$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
 	QUOTA_TOKEN=$$token $$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
+
+# cost counts the CPU instructions Redis executes per Reserve, per Commit
+# and per reference.lua call (valgrind's callgrind on redis-server;
+# cmd/quotabench/callgrind.sh): steady on a busy machine, unlike times.
+COST_N ?= 500
+cost:
+	bash cmd/quotabench/callgrind.sh $(COST_N)
 
 # fuzz runs each fuzz target for FUZZTIME, one after the other (go test
 # fuzzes one target at a time). New interesting inputs stay in the build

@@ -44,10 +44,10 @@ instructions() {
 }
 bench -setup -workload cycle -count 30
 callgrind_control -z "$VPID" >/dev/null 2>&1
-bench -workload reserve -count "$N"
+bench -setup=false -workload reserve -count "$N"
 R=$(instructions)
 callgrind_control -z "$VPID" >/dev/null 2>&1
-bench -workload cycle -count "$N"
+bench -setup=false -workload cycle -count "$N"
 C=$(instructions)
 callgrind_control -z "$VPID" >/dev/null 2>&1
 sha=$(redis-cli -p "$P" SCRIPT LOAD "$(cat cmd/quotabench/reference.lua)")

@@ -256,6 +256,100 @@ var validateRPCs = []validateRPC{
 	}, func(s *fuzzServers) func(context.Context, *quotav1.GetWorkspaceBalanceRequest) (*quotav1.GetWorkspaceBalanceResponse, error) {
 		return s.admin.GetWorkspaceBalance
 	}),
+	rpc("GetUsage", func(x *fuzzArgs) *quotav1.GetUsageRequest {
+		r := &quotav1.GetUsageRequest{WorkspaceId: x.ws, GroupBy: quotav1.UsageGrouping(x.enum), PageSize: int32(x.a)}
+		if x.has(1) {
+			r.StartTime = x.timestamp(x.secs)
+		}
+		if x.has(2) {
+			r.EndTime = x.timestamp(x.secs + x.c)
+		}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.GetUsageRequest) (*quotav1.GetUsageResponse, error) {
+		return s.admin.GetUsage
+	}),
+	rpc("ListMembers", func(x *fuzzArgs) *quotav1.ListMembersRequest {
+		r := &quotav1.ListMembersRequest{WorkspaceId: x.ws, PageSize: int32(x.a)}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ListMembersRequest) (*quotav1.ListMembersResponse, error) {
+		return s.admin.ListMembers
+	}),
+	rpc("ListLedgerEntries", func(x *fuzzArgs) *quotav1.ListLedgerEntriesRequest {
+		r := &quotav1.ListLedgerEntriesRequest{WorkspaceId: x.ws, PageSize: int32(x.a)}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		if x.has(9) {
+			r.SpenderId = x.req
+		}
+		if x.has(10) {
+			r.Operations = strings.Split(x.alt, ",")
+		}
+		if x.has(4) {
+			r.StartTime = x.timestamp(x.secs)
+		}
+		if x.has(5) {
+			r.EndTime = x.timestamp(x.secs + x.c)
+		}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ListLedgerEntriesRequest) (*quotav1.ListLedgerEntriesResponse, error) {
+		return s.admin.ListLedgerEntries
+	}),
+	rpc("ListReservations", func(x *fuzzArgs) *quotav1.ListReservationsRequest {
+		r := &quotav1.ListReservationsRequest{WorkspaceId: x.ws, PageSize: int32(x.a)}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		if x.has(9) {
+			r.SpenderId = x.req
+		}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ListReservationsRequest) (*quotav1.ListReservationsResponse, error) {
+		return s.admin.ListReservations
+	}),
+	rpc("ExplainBalance", func(x *fuzzArgs) *quotav1.ExplainBalanceRequest {
+		r := &quotav1.ExplainBalanceRequest{WorkspaceId: x.ws}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ExplainBalanceRequest) (*quotav1.ExplainBalanceResponse, error) {
+		return s.admin.ExplainBalance
+	}),
+	rpc("AuditWorkspace", func(x *fuzzArgs) *quotav1.AuditWorkspaceRequest {
+		return &quotav1.AuditWorkspaceRequest{WorkspaceId: x.ws}
+	}, func(s *fuzzServers) func(context.Context, *quotav1.AuditWorkspaceRequest) (*quotav1.AuditWorkspaceResponse, error) {
+		return s.admin.AuditWorkspace
+	}),
+	rpc("RefundReservation", func(x *fuzzArgs) *quotav1.RefundReservationRequest {
+		return &quotav1.RefundReservationRequest{WorkspaceId: x.ws, ReservationId: x.id, RequestId: x.req, Reason: x.alt}
+	}, func(s *fuzzServers) func(context.Context, *quotav1.RefundReservationRequest) (*quotav1.RefundReservationResponse, error) {
+		return s.admin.RefundReservation
+	}),
+	rpc("AdjustBalance", func(x *fuzzArgs) *quotav1.AdjustBalanceRequest {
+		r := &quotav1.AdjustBalanceRequest{WorkspaceId: x.ws, RequestId: x.req, Amount: x.a, Reason: x.alt}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		if x.has(9) {
+			r.ExpireTime = x.timestamp(x.secs)
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.AdjustBalanceRequest) (*quotav1.AdjustBalanceResponse, error) {
+		return s.admin.AdjustBalance
+	}),
 }
 
 // validArgs make a valid request of most RPCs, with most flags set.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,7 +354,9 @@ var validateRPCs = []validateRPC{
 	}),
 }
 
-// validArgs make a valid request of most RPCs, with most flags set.
+// validArgs make a valid request of most RPCs, with most flags set: bits
+// 1 to 7, not 8 and up (a page token, a spender beside a member, ledger
+// operations, an expiry on a member's adjustment).
 func validArgs() *fuzzArgs {
 	return &fuzzArgs{ws: "ws-1", id: testResID, req: "req-1", alt: "sub:agent@x", a: 10 * quota.Credit, b: quota.Credit,
 		c: 5, secs: testNow.Unix() + 3600, enum: 1, flags: 0b1111_1110}
@@ -364,6 +368,22 @@ func FuzzValidate(f *testing.F) {
 		x := validArgs()
 		f.Add(r.name, x.ws, x.id, x.req, x.alt, x.a, x.b, x.c, x.secs, x.nanos, x.enum, x.flags)
 		f.Add(r.name, "ws-1", "m-1", "req-1", "", int64(0), int64(0), int64(0), int64(0), int32(0), int32(0), uint16(0))
+	}
+	// A page token of each report that decodes (flag 8), for the fuzzer
+	// to mutate: the usage token is for validArgs' range, the ledger's
+	// for other filters.
+	x := validArgs()
+	day := quota.DayOf(time.Unix(x.secs, 0))
+	token := func(parts ...string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+	}
+	for _, s := range []struct{ rpc, token string }{
+		{"ListMembers", token("members", "m-0")},
+		{"ListReservations", token("holds", x.id, strconv.FormatInt(testNow.UnixMilli(), 10), "00ff")},
+		{"GetUsage", token("usage", "1", strconv.FormatInt(day, 10), strconv.FormatInt(day+1, 10), "m-0")},
+		{"ListLedgerEntries", token("ledger", "0123456789abcdef", "1741953600000-0")},
+	} {
+		f.Add(s.rpc, x.ws, x.id, x.req, s.token, x.a, x.b, x.c, x.secs, x.nanos, x.enum, x.flags|1<<8)
 	}
 	f.Fuzz(func(t *testing.T, rpcName, ws, id, reqID, alt string, a, b, c, secs int64, nanos, enum int32, flags uint16) {
 		r := byName(validateRPCs, func(r validateRPC) string { return r.name }, rpcName)

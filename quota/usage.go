@@ -282,7 +282,7 @@ func (s *Service) GetUsage(ctx context.Context, r UsageRequest) (UsageReport, er
 			return UsageReport{}, Invalid("page_token", "was made for another range: send the same fields as the first page")
 		}
 		op.FirstDay, op.EndDay = tokenFirst, tokenEnd
-		if op.EndDay-op.FirstDay > MaxUsageDays || op.EndDay <= op.FirstDay {
+		if !usageDays(op.FirstDay, op.EndDay) {
 			return UsageReport{}, Invalid("page_token", "is not a token this service returned")
 		}
 	}
@@ -297,6 +297,21 @@ func (s *Service) GetUsage(ctx context.Context, r UsageRequest) (UsageReport, er
 			strconv.FormatInt(op.EndDay, 10), last)
 	}
 	return rep, nil
+}
+
+// The first and the last day of the timestamps a request may carry
+// (years 1 to 9999).
+var (
+	firstUsageDay = DayOf(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))
+	lastUsageDay  = DayOf(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+)
+
+// usageDays tells whether the days [first, end) are a range a report may
+// have: 1 to MaxUsageDays days of valid timestamps. A page token's range
+// is checked with it: its numbers are the client's, and a difference
+// taken before they are bounded can overflow.
+func usageDays(first, end int64) bool {
+	return first >= firstUsageDay && end <= lastUsageDay+1 && end > first && end-first <= MaxUsageDays
 }
 
 // checkUsageRange checks a usage report's range [start, end): not empty,

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -87,5 +88,30 @@ func TestPageTokensAreCheckedForTheirKind(t *testing.T) {
 	}
 	if _, err := decodeToken(encodeToken("holds", "a"), "holds", 3); err == nil {
 		t.Error("a token of too few parts was accepted")
+	}
+}
+
+func TestUsageDaysAreBoundedWithoutOverflow(t *testing.T) {
+	today := DayOf(time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		first, end int64
+		ok         bool
+	}{
+		{today, today + 1, true},
+		{today - MaxUsageDays + 1, today + 1, true},
+		{today - MaxUsageDays, today + 1, false},
+		{today, today, false},
+		{today + 1, today, false},
+		// A forged page token: the difference wraps to -2^63.
+		{today + 1 + math.MinInt64, today + 1, false},
+		{math.MinInt64, math.MinInt64 + 1, false},
+		{math.MaxInt64 - 1, math.MaxInt64, false},
+		{firstUsageDay, firstUsageDay + 1, true},
+		{lastUsageDay, lastUsageDay + 1, true},
+		{lastUsageDay + 1, lastUsageDay + 2, false},
+	} {
+		if ok := usageDays(tc.first, tc.end); ok != tc.ok {
+			t.Errorf("usageDays(%d, %d) = %v, want %v", tc.first, tc.end, ok, tc.ok)
+		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 
@@ -99,6 +102,32 @@ func (g *gate) page(limit int) {
 	g.checkf(limit >= 1 && limit <= quota.MaxPageSize, "the store got a page of %d", limit)
 }
 
+// owner checks a list's owner filter: "" (every owner), a member id, or
+// quota.SpenderMark and a spender id.
+func (g *gate) owner(owner string) {
+	if spender, ok := strings.CutPrefix(owner, quota.SpenderMark); ok {
+		g.id("spender_id", spender)
+	} else if owner != "" {
+		g.id("member_id", owner)
+	}
+}
+
+// scan checks a filtered page's limit and its budget of entries read:
+// at least the limit, at most quota.ScanFactor pages of the largest size.
+func (g *gate) scan(limit, budget int) {
+	g.page(limit)
+	g.checkf(budget >= limit && budget <= quota.ScanFactor*quota.MaxPageSize, "the store got a budget of %d for a page of %d", budget, limit)
+}
+
+// reason checks an operator's reason (README, "Adjustments and operator
+// refunds"): 1 to quota.MaxReasonLen bytes of UTF-8, no control
+// characters, written independently of the domain's check.
+func (g *gate) reason(reason string) {
+	ok := reason != "" && len(reason) <= quota.MaxReasonLen && utf8.ValidString(reason) &&
+		!strings.ContainsFunc(reason, unicode.IsControl)
+	g.checkf(ok, "the store got a reason %q", reason)
+}
+
 // gateStore returns a store that says yes to everything and checks, on g,
 // each call against the edge's promises; cfg is the service's (with its
 // defaults).
@@ -188,6 +217,9 @@ func gateStore(g *gate, cfg quota.Config) *fakeStore {
 			g.idem(op.Idem)
 			g.id("workspace_id", op.WorkspaceID)
 			g.ref("reservation", op.Ref)
+			if op.Reason != "" || op.Actor != "" { // an operator's (RefundReservation)
+				g.reason(op.Reason)
+			}
 			return quota.Outcome{Reservation: quota.Reservation{WorkspaceID: op.WorkspaceID, ID: op.Ref.ID(), State: quota.StateRefunded}}, nil
 		},
 		getReservation: func(_ context.Context, ws string, ref quota.ReservationRef, _ time.Time) (quota.Reservation, error) {
@@ -278,6 +310,65 @@ func gateStore(g *gate, cfg quota.Config) *fakeStore {
 			g.call()
 			g.id("workspace_id", ws)
 			return quota.WorkspaceBalance{WorkspaceID: ws}, nil
+		},
+		adjust: func(_ context.Context, op quota.AdjustOp) (quota.Adjustment, error) {
+			g.call()
+			g.idem(op.Idem)
+			g.id("workspace_id", op.WorkspaceID)
+			if op.MemberID != "" {
+				g.id("member_id", op.MemberID)
+			}
+			g.checkf(op.Amount != 0 && op.Amount >= -quota.MaxAmount && op.Amount <= quota.MaxAmount, "the store got an adjustment of %d", op.Amount)
+			g.reason(op.Reason)
+			if op.MemberID == "" && op.Amount > 0 { // a pool credit: a new grant
+				g.checkf(op.Expiry.After(op.Now), "the store got a pool credit expiring at %s", op.Expiry)
+			} else {
+				g.checkf(op.Expiry.IsZero(), "the store got an expiry %s for no pool credit", op.Expiry)
+			}
+			adj := quota.Adjustment{Workspace: quota.WorkspaceBalance{WorkspaceID: op.WorkspaceID}}
+			if op.MemberID != "" {
+				adj.Balance = &quota.Balance{WorkspaceID: op.WorkspaceID, MemberID: op.MemberID}
+			}
+			return adj, nil
+		},
+		audit: func(_ context.Context, ws string, _ time.Time) (quota.AuditReport, error) {
+			g.call()
+			g.id("workspace_id", ws)
+			return quota.AuditReport{}, nil
+		},
+		usage: func(_ context.Context, op quota.UsageOp) (quota.UsagePage, error) {
+			g.call()
+			g.id("workspace_id", op.WorkspaceID)
+			g.checkf(op.GroupBy >= quota.UsageByMember && op.GroupBy <= quota.UsageByDay, "the store got grouping %d", op.GroupBy)
+			// The difference as uint64 is exact when EndDay > FirstDay.
+			g.checkf(op.EndDay > op.FirstDay && uint64(op.EndDay-op.FirstDay) <= quota.MaxUsageDays,
+				"the store got the days [%d, %d)", op.FirstDay, op.EndDay)
+			g.page(op.Limit)
+			return quota.UsagePage{}, nil
+		},
+		listMembers: func(_ context.Context, ws string, _ time.Time, _ string, limit int) ([]quota.Balance, string, error) {
+			g.call()
+			g.id("workspace_id", ws)
+			g.page(limit)
+			return nil, "", nil
+		},
+		listLedger: func(_ context.Context, op quota.LedgerOp) (quota.LedgerPage, error) {
+			g.call()
+			g.id("workspace_id", op.WorkspaceID)
+			g.owner(op.Owner)
+			for _, o := range op.Ops {
+				g.checkf(slices.Contains(quota.LedgerOperations, o), "the store got operation %q", o)
+			}
+			g.checkf(op.Start.IsZero() || op.End.IsZero() || op.End.After(op.Start), "the store got the range [%s, %s)", op.Start, op.End)
+			g.scan(op.Limit, op.Budget)
+			return quota.LedgerPage{Next: "0-0"}, nil
+		},
+		listHolds: func(_ context.Context, op quota.HoldsOp) (quota.HoldsPage, error) {
+			g.call()
+			g.id("workspace_id", op.WorkspaceID)
+			g.owner(op.Owner)
+			g.scan(op.Limit, op.Budget)
+			return quota.HoldsPage{}, nil
 		},
 	}
 }

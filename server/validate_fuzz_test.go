@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -256,9 +258,105 @@ var validateRPCs = []validateRPC{
 	}, func(s *fuzzServers) func(context.Context, *quotav1.GetWorkspaceBalanceRequest) (*quotav1.GetWorkspaceBalanceResponse, error) {
 		return s.admin.GetWorkspaceBalance
 	}),
+	rpc("GetUsage", func(x *fuzzArgs) *quotav1.GetUsageRequest {
+		r := &quotav1.GetUsageRequest{WorkspaceId: x.ws, GroupBy: quotav1.UsageGrouping(x.enum), PageSize: int32(x.a)}
+		if x.has(1) {
+			r.StartTime = x.timestamp(x.secs)
+		}
+		if x.has(2) {
+			r.EndTime = x.timestamp(x.secs + x.c)
+		}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.GetUsageRequest) (*quotav1.GetUsageResponse, error) {
+		return s.admin.GetUsage
+	}),
+	rpc("ListMembers", func(x *fuzzArgs) *quotav1.ListMembersRequest {
+		r := &quotav1.ListMembersRequest{WorkspaceId: x.ws, PageSize: int32(x.a)}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ListMembersRequest) (*quotav1.ListMembersResponse, error) {
+		return s.admin.ListMembers
+	}),
+	rpc("ListLedgerEntries", func(x *fuzzArgs) *quotav1.ListLedgerEntriesRequest {
+		r := &quotav1.ListLedgerEntriesRequest{WorkspaceId: x.ws, PageSize: int32(x.a)}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		if x.has(9) {
+			r.SpenderId = x.req
+		}
+		if x.has(10) {
+			r.Operations = strings.Split(x.alt, ",")
+		}
+		if x.has(4) {
+			r.StartTime = x.timestamp(x.secs)
+		}
+		if x.has(5) {
+			r.EndTime = x.timestamp(x.secs + x.c)
+		}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ListLedgerEntriesRequest) (*quotav1.ListLedgerEntriesResponse, error) {
+		return s.admin.ListLedgerEntries
+	}),
+	rpc("ListReservations", func(x *fuzzArgs) *quotav1.ListReservationsRequest {
+		r := &quotav1.ListReservationsRequest{WorkspaceId: x.ws, PageSize: int32(x.a)}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		if x.has(9) {
+			r.SpenderId = x.req
+		}
+		if x.has(8) {
+			r.PageToken = x.alt
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ListReservationsRequest) (*quotav1.ListReservationsResponse, error) {
+		return s.admin.ListReservations
+	}),
+	rpc("ExplainBalance", func(x *fuzzArgs) *quotav1.ExplainBalanceRequest {
+		r := &quotav1.ExplainBalanceRequest{WorkspaceId: x.ws}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.ExplainBalanceRequest) (*quotav1.ExplainBalanceResponse, error) {
+		return s.admin.ExplainBalance
+	}),
+	rpc("AuditWorkspace", func(x *fuzzArgs) *quotav1.AuditWorkspaceRequest {
+		return &quotav1.AuditWorkspaceRequest{WorkspaceId: x.ws}
+	}, func(s *fuzzServers) func(context.Context, *quotav1.AuditWorkspaceRequest) (*quotav1.AuditWorkspaceResponse, error) {
+		return s.admin.AuditWorkspace
+	}),
+	rpc("RefundReservation", func(x *fuzzArgs) *quotav1.RefundReservationRequest {
+		return &quotav1.RefundReservationRequest{WorkspaceId: x.ws, ReservationId: x.id, RequestId: x.req, Reason: x.alt}
+	}, func(s *fuzzServers) func(context.Context, *quotav1.RefundReservationRequest) (*quotav1.RefundReservationResponse, error) {
+		return s.admin.RefundReservation
+	}),
+	rpc("AdjustBalance", func(x *fuzzArgs) *quotav1.AdjustBalanceRequest {
+		r := &quotav1.AdjustBalanceRequest{WorkspaceId: x.ws, RequestId: x.req, Amount: x.a, Reason: x.alt}
+		if x.has(1) {
+			r.MemberId = x.id
+		}
+		if x.has(9) {
+			r.ExpireTime = x.timestamp(x.secs)
+		}
+		return r
+	}, func(s *fuzzServers) func(context.Context, *quotav1.AdjustBalanceRequest) (*quotav1.AdjustBalanceResponse, error) {
+		return s.admin.AdjustBalance
+	}),
 }
 
-// validArgs make a valid request of most RPCs, with most flags set.
+// validArgs make a valid request of most RPCs, with most flags set: bits
+// 1 to 7, not 8 and up (a page token, a spender beside a member, ledger
+// operations, an expiry on a member's adjustment).
 func validArgs() *fuzzArgs {
 	return &fuzzArgs{ws: "ws-1", id: testResID, req: "req-1", alt: "sub:agent@x", a: 10 * quota.Credit, b: quota.Credit,
 		c: 5, secs: testNow.Unix() + 3600, enum: 1, flags: 0b1111_1110}
@@ -270,6 +368,22 @@ func FuzzValidate(f *testing.F) {
 		x := validArgs()
 		f.Add(r.name, x.ws, x.id, x.req, x.alt, x.a, x.b, x.c, x.secs, x.nanos, x.enum, x.flags)
 		f.Add(r.name, "ws-1", "m-1", "req-1", "", int64(0), int64(0), int64(0), int64(0), int32(0), int32(0), uint16(0))
+	}
+	// A page token of each report that decodes (flag 8), for the fuzzer
+	// to mutate: the usage token is for validArgs' range, the ledger's
+	// for other filters.
+	x := validArgs()
+	day := quota.DayOf(time.Unix(x.secs, 0))
+	token := func(parts ...string) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+	}
+	for _, s := range []struct{ rpc, token string }{
+		{"ListMembers", token("members", "m-0")},
+		{"ListReservations", token("holds", x.id, strconv.FormatInt(testNow.UnixMilli(), 10), "00ff")},
+		{"GetUsage", token("usage", "1", strconv.FormatInt(day, 10), strconv.FormatInt(day+1, 10), "m-0")},
+		{"ListLedgerEntries", token("ledger", "0123456789abcdef", "1741953600000-0")},
+	} {
+		f.Add(s.rpc, x.ws, x.id, x.req, s.token, x.a, x.b, x.c, x.secs, x.nanos, x.enum, x.flags|1<<8)
 	}
 	f.Fuzz(func(t *testing.T, rpcName, ws, id, reqID, alt string, a, b, c, secs int64, nanos, enum int32, flags uint16) {
 		r := byName(validateRPCs, func(r validateRPC) string { return r.name }, rpcName)

@@ -271,7 +271,16 @@ func (s *Service) GetUsage(ctx context.Context, r UsageRequest) (UsageReport, er
 		start, _ = PeriodAt(ws.SubscriptionStart, now)
 	}
 	if end.IsZero() {
-		end = now
+		switch {
+		case now.After(start):
+			end = now
+		case now.Equal(start):
+			// The range that ends now is empty at the very instant it
+			// starts: it is the day that starts it, still empty.
+			end = start.Add(time.Millisecond)
+		default:
+			return UsageReport{}, Invalid("start_time", "is after now (%s): send end_time too", now.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	if err := checkUsageRange(start, end); err != nil {
 		return UsageReport{}, err

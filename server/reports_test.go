@@ -304,3 +304,40 @@ func TestReportsBadInputIsRejectedBeforeTheStore(t *testing.T) {
 	)
 	runBadInput(t, cases)
 }
+
+// A report with no end ends now: at the very instant its period starts it
+// is that day's (empty) report, not an error on an end_time the client
+// did not send; a start after now with no end names start_time.
+func TestGetUsageWithNoEndAtThePeriodsFirstInstant(t *testing.T) {
+	var ops []quota.UsageOp
+	e := newEnv(t, &fakeStore{
+		getWorkspace: func(_ context.Context, ws string) (quota.Workspace, error) {
+			return quota.Workspace{ID: ws, SubscriptionStart: testNow}, nil
+		},
+		usage: func(_ context.Context, op quota.UsageOp) (quota.UsagePage, error) {
+			ops = append(ops, op)
+			return quota.UsagePage{}, nil
+		},
+	})
+	ctx := testCtx(t)
+	got, err := e.admin.GetUsage(ctx, &quotav1.GetUsageRequest{WorkspaceId: "ws-1", GroupBy: quotav1.UsageGrouping_USAGE_GROUPING_MEMBER})
+	if err != nil {
+		t.Fatalf("GetUsage at the period's first instant: %v", err)
+	}
+	today := time.Date(testNow.Year(), testNow.Month(), testNow.Day(), 0, 0, 0, 0, time.UTC)
+	if !got.GetStartTime().AsTime().Equal(today) || !got.GetEndTime().AsTime().Equal(today.AddDate(0, 0, 1)) {
+		t.Errorf("range = %v to %v, want the day %v", got.GetStartTime().AsTime(), got.GetEndTime().AsTime(), today)
+	}
+	if len(ops) != 1 || ops[0].EndDay-ops[0].FirstDay != 1 {
+		t.Errorf("store calls = %+v, want one of one day", ops)
+	}
+	_, err = e.admin.GetUsage(ctx, &quotav1.GetUsageRequest{WorkspaceId: "ws-1", GroupBy: quotav1.UsageGrouping_USAGE_GROUPING_MEMBER,
+		StartTime: timestamppb.New(testNow.Add(time.Hour))})
+	st, d := detailsOf(t, err)
+	if st.Code() != codes.InvalidArgument || len(d.bad.GetFieldViolations()) != 1 || d.bad.GetFieldViolations()[0].GetField() != "start_time" {
+		t.Errorf("a start after now with no end = %v %q %v, want INVALID_ARGUMENT on start_time", st.Code(), st.Message(), d.bad.GetFieldViolations())
+	}
+	if len(ops) != 1 {
+		t.Errorf("the refused report reached the store")
+	}
+}

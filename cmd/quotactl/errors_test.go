@@ -34,6 +34,14 @@ func TestUsageErrors(t *testing.T) {
 		cmdline("balance acme --timeout soon"),
 		cmdline("balance acme --ca-file testdata/missing.pem"),
 		cmdline("balance acme --cert testdata/pricing.json"),
+		cmdline("members"),
+		cmdline("usage acme --by week"),
+		cmdline("usage acme --from yesterday"),
+		cmdline("usage acme --to 2026-13-01"),
+		cmdline("ledger acme --follow --limit 5"),
+		cmdline("ledger acme --follow --interval 1ms"),
+		cmdline("ledger acme --interval soon"),
+		cmdline("reservations acme bob"),
 	)
 	checkGolden(t, "usage-errors", got)
 }

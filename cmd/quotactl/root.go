@@ -42,8 +42,8 @@ type app struct {
 
 // rootHelp is the long help of quotactl, with the exit codes.
 const rootHelp = `quotactl is the operators' client of quotad: it sets up workspaces, seats,
-the workspace pool and prices, and reads balances, grants, reservations and
-run costs.
+the workspace pool and prices, and reads balances, grants, reservations,
+run costs, members, usage and the ledger.
 
 Output: human tables, amounts in decimal credits (1 credit = 1,000,000
 µcredits), times in RFC 3339 UTC. --json prints the response as proto JSON
@@ -116,6 +116,10 @@ func newRoot(a *app) *cobra.Command {
 		reservationCmd(a),
 		runCmd(a),
 		estimateCmd(a),
+		membersCmd(a),
+		usageCmd(a),
+		ledgerCmd(a),
+		reservationsCmd(a),
 	)
 	return root
 }

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/quota-svc/quota/server"
 )
 
 // TestExplainAuditAdjustRefund explains a member's balance and the
@@ -67,5 +69,31 @@ func TestRefundAndAdjustRequestID(t *testing.T) {
 	}
 	if n := strings.Count(ledger.Stdout, `reason "retry"`); n != 2 {
 		t.Errorf("ledger after an adjust, a refund and their retries has %d entries with reason \"retry\", want 2:\n%s", n, ledger.Stdout)
+	}
+}
+
+// TestOperatorActionsNameTheActor checks that adjust and refund, sent
+// with a token, are recorded in the ledger with the token's name, and
+// that a viewer's token may not make them (exit 1).
+func TestOperatorActionsNameTheActor(t *testing.T) {
+	const viewerToken = "viewer-token-0123456789"
+	q := startQuotad(t, quotadOptions{Tokens: map[string]server.Role{adminToken: server.RoleAdmin, viewerToken: server.RoleViewer}})
+	held := makeReports(t, q)
+	admin := map[string]string{envAddr: q.Addr, envToken: adminToken}
+	viewer := map[string]string{envAddr: q.Addr, envToken: viewerToken}
+	if r := runCLI(t, viewer, "", "adjust", "acme", "alice", "--amount", "5", "--reason", "viewer"); r.Code != exitFailure || !strings.Contains(r.Stderr, "PERMISSION_DENIED") {
+		t.Errorf("adjust with a viewer's token = %+v, want exit 1, PERMISSION_DENIED", r)
+	}
+	for _, args := range [][]string{
+		{"adjust", "acme", "alice", "--amount", "5", "--reason", "by admin"},
+		{"refund", "acme", held, "--reason", "by admin"},
+	} {
+		if r := runCLI(t, admin, "", args...); r.Code != 0 {
+			t.Fatalf("%s with the admin token = %+v, want exit 0", args[0], r)
+		}
+	}
+	ledger := runCLI(t, viewer, "", "ledger", "acme", "--member", "alice")
+	if n := strings.Count(ledger.Stdout, `actor admin; reason "by admin"`); ledger.Code != 0 || n != 2 {
+		t.Errorf("ledger = %+v; want 2 entries with actor admin and the reason", ledger)
 	}
 }

@@ -63,14 +63,40 @@ const maxPages = 10_000
 // end), else with table. When --limit stops before the end, a line on
 // stderr gives the token to go on with.
 func list[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, Resp], req Req, p *pageFlags, table func(*out, Resp)) error {
-	if p.size < 0 || p.limit < 0 {
-		return usageErrorf("--page-size and --limit cannot be negative")
+	all, more, err := fetch(cmd, a, method, req, p, false)
+	if err != nil {
+		return err
 	}
+	return printList(a, all, more, table)
+}
+
+// printList prints the pages fetch returned as one response, and when
+// more (--limit stopped before the end) the token to go on with on stderr.
+func printList[Resp proto.Message](a *app, all Resp, more bool, table func(*out, Resp)) error {
+	if err := a.print(all, func(o *out) { table(o, all) }); err != nil {
+		return err
+	}
+	if more && !a.json {
+		fmt.Fprintf(a.stderr, "more: --page-token %s\n", all.ProtoReflect().Get(field(all, "next_page_token")).String())
+	}
+	return nil
+}
+
+// fetch gets the pages of a List RPC from p.token until the last page, or
+// until p.limit items, and returns them merged into one response whose
+// next_page_token is the last page's, and whether p.limit stopped it
+// before the end. With tail, the list is a tail that never ends (the
+// ledger's): a page that returns the token it was sent read nothing new,
+// and is the end for now; its token is where to go on from later.
+func fetch[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, Resp], req Req, p *pageFlags, tail bool) (Resp, bool, error) {
 	var all Resp
+	if p.size < 0 || p.limit < 0 {
+		return all, false, usageErrorf("--page-size and --limit cannot be negative")
+	}
 	token, count := p.token, 0
 	for pages := 0; ; pages++ {
 		if pages == maxPages {
-			return failure{fmt.Errorf("more than %d pages: stopped", maxPages)}
+			return all, false, failure{fmt.Errorf("more than %d pages: stopped", maxPages)}
 		}
 		size := p.size
 		if left := p.limit - count; p.limit > 0 && (size == 0 || int(size) > left) {
@@ -82,7 +108,7 @@ func list[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, R
 		page, err := method(ctx, req)
 		cancel()
 		if err != nil {
-			return asRunError(err)
+			return all, false, asRunError(err)
 		}
 		next := page.ProtoReflect().Get(field(page, "next_page_token")).String()
 		if pages == 0 {
@@ -92,21 +118,20 @@ func list[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, R
 		}
 		setField(all, "next_page_token", protoreflect.ValueOfString(next))
 		count += items(page)
-		if next == "" || p.limit > 0 && count >= p.limit {
-			break
+		if next == "" {
+			return all, false, nil
+		}
+		if p.limit > 0 && count >= p.limit {
+			return all, true, nil
 		}
 		if next == token {
-			return failure{fmt.Errorf("quotad returned the same page token twice: stopped")}
+			if tail && items(page) == 0 {
+				return all, false, nil
+			}
+			return all, false, failure{fmt.Errorf("quotad returned the same page token twice: stopped")}
 		}
 		token = next
 	}
-	if err := a.print(all, func(o *out) { table(o, all) }); err != nil {
-		return err
-	}
-	if next := all.ProtoReflect().Get(field(all, "next_page_token")).String(); next != "" && !a.json {
-		fmt.Fprintf(a.stderr, "more: --page-token %s\n", next)
-	}
-	return nil
 }
 
 // field is the descriptor of m's field name; it panics if m has none (a

@@ -34,6 +34,22 @@ func TestUsageErrors(t *testing.T) {
 		cmdline("balance acme --timeout soon"),
 		cmdline("balance acme --ca-file testdata/missing.pem"),
 		cmdline("balance acme --cert testdata/pricing.json"),
+		cmdline("members"),
+		cmdline("usage acme --by week"),
+		cmdline("usage acme --from yesterday"),
+		cmdline("usage acme --to 2026-13-01"),
+		cmdline("ledger acme --follow --limit 5"),
+		cmdline("ledger acme --follow --interval 1ms"),
+		cmdline("ledger acme --interval soon"),
+		cmdline("reservations acme bob"),
+		cmdline("refund acme r1"),
+		cmdline("refund acme --reason why"),
+		cmdline("adjust acme alice --reason why"),
+		cmdline("adjust acme alice --amount 12.5x --reason why"),
+		cmdline("adjust acme alice --amount -1.0000001 --reason why"),
+		cmdline("adjust acme --amount 5 --reason why --expire tomorrow"),
+		cmdline("explain acme alice bob"),
+		cmdline("audit"),
 	)
 	checkGolden(t, "usage-errors", got)
 }

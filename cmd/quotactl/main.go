@@ -1,7 +1,9 @@
 // Command quotactl is the operators' command-line client of quotad: it
-// sets up workspaces, seats, the pool and prices, and reads balances,
-// grants, reservations and run costs, through quotad's gRPC API
-// (quota.v1.AdminService and the reads of quota.v1.QuotaService).
+// sets up workspaces, seats, the pool and prices; reads balances, grants,
+// reservations, run costs, members, usage and the ledger; explains and
+// audits balances; and refunds reservations and adjusts balances, through
+// quotad's gRPC API (quota.v1.AdminService and the reads of
+// quota.v1.QuotaService).
 //
 // It prints human tables by default, amounts in decimal credits (1 credit
 // = 1,000,000 µcredits) and times in RFC 3339 UTC; --json prints the

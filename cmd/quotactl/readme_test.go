@@ -102,6 +102,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "cap", "set", "acme", "alice", ""}, "unlimited\ndefault\n:4\n"},
 		{[]string{"__complete", "grant", "add", "acme", "--kind", ""}, "top-up\ncommitment\n:4\n"},
 		{[]string{"__complete", "estimate", "--origin", ""}, "conversation\nsidekick\nautomation\n:4\n"},
+		{[]string{"__complete", "usage", "acme", "--by", ""}, "member\nagent\nmodel\ntier\norigin\nday\n:4\n"},
 	} {
 		r := runCLI(t, nil, "", tc.args...)
 		if r.Code != 0 || r.Stdout != tc.want {

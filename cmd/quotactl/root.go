@@ -42,8 +42,9 @@ type app struct {
 
 // rootHelp is the long help of quotactl, with the exit codes.
 const rootHelp = `quotactl is the operators' client of quotad: it sets up workspaces, seats,
-the workspace pool and prices, and reads balances, grants, reservations and
-run costs.
+the workspace pool and prices; reads balances, grants, reservations, run
+costs, members, usage and the ledger; explains and audits balances; and
+refunds reservations and adjusts balances, with a reason.
 
 Output: human tables, amounts in decimal credits (1 credit = 1,000,000
 µcredits), times in RFC 3339 UTC. --json prints the response as proto JSON
@@ -116,6 +117,14 @@ func newRoot(a *app) *cobra.Command {
 		reservationCmd(a),
 		runCmd(a),
 		estimateCmd(a),
+		membersCmd(a),
+		usageCmd(a),
+		ledgerCmd(a),
+		reservationsCmd(a),
+		refundCmd(a),
+		adjustCmd(a),
+		explainCmd(a),
+		auditCmd(a),
 	)
 	return root
 }

@@ -57,7 +57,87 @@ func (e *Embedded) ageTTLs() {
 }
 
 // Dial opens an in-memory connection to the server.
-func (e *Embedded) Dial() (net.Conn, error) { return e.m.Dial() }
+//
+// The connection's writes never wait for the server to read: a pipeline
+// of many commands (a usage report sends two per day of its range) is
+// written while the server answers the first ones. On a bare in-memory
+// pipe, which has no buffer, the client would block writing the rest
+// while the server blocks writing its first answer, which the client
+// reads only after: neither would ever go on.
+func (e *Embedded) Dial() (net.Conn, error) {
+	c, err := e.m.Dial()
+	if err != nil {
+		return nil, err
+	}
+	return newPumpConn(c), nil
+}
+
+// pumpConn is a connection whose Write queues the bytes for a goroutine
+// that writes them on, in order, as the other end reads them.
+type pumpConn struct {
+	net.Conn
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  [][]byte
+	closed bool
+	err    error // the error the pump met, returned by later writes
+}
+
+func newPumpConn(c net.Conn) *pumpConn {
+	p := &pumpConn{Conn: c}
+	p.cond = sync.NewCond(&p.mu)
+	go p.pump()
+	return p
+}
+
+// Write queues a copy of b; it fails once the connection is closed or
+// the pump failed.
+func (p *pumpConn) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return 0, net.ErrClosed
+	case p.err != nil:
+		return 0, p.err
+	}
+	p.queue = append(p.queue, append([]byte(nil), b...))
+	p.cond.Signal()
+	return len(b), nil
+}
+
+// pump writes the queued bytes until the connection is closed.
+func (p *pumpConn) pump() {
+	for {
+		p.mu.Lock()
+		for len(p.queue) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		b := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		if _, err := p.Conn.Write(b); err != nil {
+			p.mu.Lock()
+			p.err, p.queue = err, nil
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+// Close closes the connection and stops the pump.
+func (p *pumpConn) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	return p.Conn.Close()
+}
 
 // Options are go-redis client options that reach the server through Dial;
 // set pool sizes and timeouts on them as for any Redis.

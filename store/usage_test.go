@@ -400,6 +400,17 @@ func TestUsageGroupsAndRanges(t *testing.T) {
 		if !rep.Start.Equal(time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC)) || !rep.End.Equal(time.Date(2026, 3, 12, 0, 0, 0, 0, time.UTC)) {
 			t.Errorf("default range [%s, %s)", rep.Start, rep.End)
 		}
+		// The longest range, 400 days, answers on every backend: on the
+		// embedded server too, whose in-memory connections once
+		// deadlocked on its pipeline of two commands per day.
+		long, err := e.svc.GetUsage(e.ctx, quota.UsageRequest{WorkspaceID: "ws1", GroupBy: quota.UsageByMember,
+			Start: e.now.Add(-399 * 24 * time.Hour), End: e.now})
+		if err != nil {
+			t.Fatalf("a 400-day report: %v", err)
+		}
+		if long.Total.Cost == 0 || long.Total != rep.Total || long.End.Sub(long.Start) != 400*24*time.Hour {
+			t.Errorf("a 400-day report [%s, %s): total %+v, want the period's %+v", long.Start, long.End, long.Total, rep.Total)
+		}
 		for _, tc := range []struct {
 			name string
 			r    quota.UsageRequest

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -177,6 +178,9 @@ type runner struct {
 	mode atomic.Int32
 	// mu serialises loading the library.
 	mu sync.Mutex
+	// waitReplicas and waitTimeout: see Options.WaitReplicas.
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // load loads the library (on every master of a Cluster) or, where the
@@ -217,8 +221,69 @@ func isFunctionNotFound(err error) bool {
 	return errors.As(err, &rerr) && strings.Contains(err.Error(), "Function not found")
 }
 
-// run runs an entry point and returns its raw reply.
+// run runs an entry point and returns its raw reply; with waitReplicas,
+// only once its writes reached that many replicas (replicate).
 func (r *runner) run(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
+	res, err := r.call(ctx, e, keys, args)
+	if err != nil || r.waitReplicas == 0 || len(keys) == 0 {
+		return res, err
+	}
+	if err := r.replicate(ctx, keys[0]); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// errNotReplicated says a call's writes reached fewer replicas than
+// Options.WaitReplicas in time: applied on the master, not acknowledged.
+var errNotReplicated = errors.New("store: the write did not reach enough replicas in time")
+
+// replicate waits until waitReplicas replicas have every write made so
+// far on the master of key's slot, the entry point's just made included:
+// on one connection to that master, it writes a barrier key of the same
+// slot (see waitKey) and sends WAIT, which waits for the replicas to
+// acknowledge the replication stream up to that connection's last write.
+// The barrier comes after the entry point's writes in the stream, and
+// after those of the first call of a request whose retry only replays
+// it, so a replay is not acknowledged before its first outcome is
+// replicated either.
+func (r *runner) replicate(ctx context.Context, key string) error {
+	var c redis.Cmdable = r.rdb
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		m, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		c = m
+	}
+	var wait *redis.Cmd
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, waitKey(key), "1", time.Minute)
+		wait = p.Do(ctx, "WAIT", r.waitReplicas, r.waitTimeout.Milliseconds())
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n, err := wait.Int64(); err != nil || n < int64(r.waitReplicas) {
+		return fmt.Errorf("%w: %d of %d replicas within %v", errNotReplicated, n, r.waitReplicas, r.waitTimeout)
+	}
+	return nil
+}
+
+// waitKey is replicate's barrier key: of key's slot, under key's hash tag
+// ("q:{ws:acme}:ws" gives "q:{ws:acme}:wait"), or the whole key as tag.
+func waitKey(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[:i+j+2] + ":wait"
+		}
+	}
+	return "{" + key + "}:wait"
+}
+
+// call runs an entry point once, loading the library first if needed or
+// lost.
+func (r *runner) call(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
 	if r.mode.Load() == modeUnknown {
 		if err := r.load(ctx); err != nil {
 			return nil, err

@@ -57,6 +57,18 @@ type Options struct {
 	// buckets are deleted once the day ended that long ago). Default 400
 	// days (quota.MaxUsageDays, the longest usage report).
 	UsageRetention time.Duration
+	// WaitReplicas, when above 0, makes every call wait until that many
+	// replicas have its writes (WAIT) before it answers, so that a
+	// failover cannot lose what was acknowledged: a call whose writes
+	// reached fewer within WaitTimeout fails with quota.ErrUnavailable (it
+	// was applied on the master; a retry with the same request id
+	// replays it, or applies it on a promoted replica that never got it).
+	// It costs one more round trip to Redis per call plus the replicas'
+	// acknowledgement. Default 0: Redis's asynchronous replication.
+	WaitReplicas int
+	// WaitTimeout bounds the wait for the replicas; keep it below
+	// CallTimeout and the Redis client's read timeout. Default 500ms.
+	WaitTimeout time.Duration
 }
 
 // Option defaults.
@@ -65,6 +77,7 @@ const (
 	DefaultRunRetention    = 72 * time.Hour
 	DefaultStreamRetention = 7 * 24 * time.Hour
 	DefaultUsageRetention  = quota.MaxUsageDays * 24 * time.Hour
+	DefaultWaitTimeout     = 500 * time.Millisecond
 )
 
 func (o Options) withDefaults() Options {
@@ -82,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UsageRetention <= 0 {
 		o.UsageRetention = DefaultUsageRetention
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = DefaultWaitTimeout
 	}
 	return o
 }
@@ -103,6 +119,7 @@ func New(rdb redis.UniversalClient, opts ...Options) *Store {
 	}
 	s := &Store{rdb: rdb, opts: o.withDefaults()}
 	s.run.rdb = rdb
+	s.run.waitReplicas, s.run.waitTimeout = max(s.opts.WaitReplicas, 0), s.opts.WaitTimeout
 	return s
 }
 
@@ -227,7 +244,7 @@ func unavailable(err error) bool {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout),
 		errors.Is(err, redis.ErrClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE), errors.As(err, &nerr):
+		errors.Is(err, syscall.EPIPE), errors.Is(err, errNotReplicated), errors.As(err, &nerr):
 		return true
 	}
 	var rerr redis.Error

@@ -104,6 +104,16 @@ type Config struct {
 	// node cannot be reached, so that a failover is followed as soon as
 	// the replica is promoted. -redis-cluster-reload, default 2s.
 	RedisClusterReload time.Duration
+	// RedisWaitReplicas, when above 0, makes every call wait until that
+	// many replicas have its writes (Redis WAIT) before it answers, so
+	// that a failover loses nothing acknowledged; a call whose writes
+	// reach fewer within RedisWaitTimeout is UNAVAILABLE (safe to retry).
+	// Needs a Redis (not the embedded store). -redis-wait-replicas,
+	// default 0 (asynchronous replication).
+	RedisWaitReplicas int
+	// RedisWaitTimeout bounds that wait; below -redis-read-timeout and
+	// -store-timeout. -redis-wait-timeout, default 500ms.
+	RedisWaitTimeout time.Duration
 
 	// StoreTimeout bounds the store's work in one call: past it the call
 	// fails UNAVAILABLE / STORE_UNAVAILABLE. -store-timeout, default 2s.
@@ -234,6 +244,7 @@ func defaultConfig() Config {
 		RedisPoolTimeout:     time.Second,
 		RedisMaxRetries:      2,
 		RedisClusterReload:   2 * time.Second,
+		RedisWaitTimeout:     store.DefaultWaitTimeout,
 		StoreTimeout:         2 * time.Second,
 		CallTimeout:          10 * time.Second,
 		HealthInterval:       time.Second,
@@ -319,6 +330,7 @@ func (c Config) validate() error {
 		{"-shutdown-timeout", c.ShutdownTimeout}, {"-redis-dial-timeout", c.RedisDialTimeout},
 		{"-redis-read-timeout", c.RedisReadTimeout}, {"-redis-write-timeout", c.RedisWriteTimeout},
 		{"-redis-pool-timeout", c.RedisPoolTimeout}, {"-redis-cluster-reload", c.RedisClusterReload},
+		{"-redis-wait-timeout", c.RedisWaitTimeout},
 		{"-store-timeout", c.StoreTimeout}, {"-call-timeout", c.CallTimeout},
 		{"-health-interval", c.HealthInterval}, {"-health-timeout", c.HealthTimeout},
 		{"-reload-interval", c.ReloadInterval}, {"-handshake-timeout", c.HandshakeTimeout},
@@ -346,6 +358,7 @@ func (c Config) validate() error {
 		{"-max-concurrent-streams", c.MaxConcurrentStreams, 1}, {"-max-header-list-size", c.MaxHeaderListSize, 1 << 10},
 		{"-max-connections", c.MaxConnections, 0}, {"-fd-reserve", c.FDReserve, 16},
 		{"-redis-pool-size", c.RedisPoolSize, 0}, {"-redis-max-retries", c.RedisMaxRetries, 0},
+		{"-redis-wait-replicas", c.RedisWaitReplicas, 0},
 		{"-health-failures", c.HealthFailures, 1},
 	} {
 		if n.v < n.min {
@@ -354,6 +367,15 @@ func (c Config) validate() error {
 	}
 	if c.StoreTimeout > c.CallTimeout {
 		bad("-store-timeout (%s) must not exceed -call-timeout (%s)", c.StoreTimeout, c.CallTimeout)
+	}
+	if c.RedisWaitReplicas > 0 {
+		if redises == 0 {
+			bad("-redis-wait-replicas needs a Redis with replicas (-redis-url, -redis-cluster or -redis-sentinel-*), not the embedded store")
+		}
+		if c.RedisWaitTimeout >= c.RedisReadTimeout || c.RedisWaitTimeout >= c.StoreTimeout {
+			bad("-redis-wait-timeout (%s) must be below -redis-read-timeout (%s) and -store-timeout (%s)",
+				c.RedisWaitTimeout, c.RedisReadTimeout, c.StoreTimeout)
+		}
 	}
 	if c.HealthTimeout > c.HealthInterval {
 		bad("-health-timeout (%s) must not exceed -health-interval (%s)", c.HealthTimeout, c.HealthInterval)

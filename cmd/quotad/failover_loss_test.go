@@ -27,7 +27,8 @@ const partition = 3 * time.Second
 // partition, the master is killed and the stale replica promoted. It
 // counts the acknowledged Commits and Reserves lost, with Redis's default
 // settings and with min-replicas-to-write 1 and a min-replicas-max-lag of
-// 10 (the README's) and 1. In every case the books are exact for what
+// 10 (the README's) and 1, and with quotad's -redis-wait-replicas 1,
+// which must lose nothing acknowledged. In every case the books are exact for what
 // survived: a failover loses whole writes, never part of one.
 func TestSentinelFailoverLossWithoutMinReplicas(t *testing.T) {
 	if os.Getenv(lossEnv) != "1" {
@@ -37,10 +38,12 @@ func TestSentinelFailoverLossWithoutMinReplicas(t *testing.T) {
 		name          string
 		toWrite, lag  int
 		lossUnbounded bool
+		waitReplicas  int // quotad's -redis-wait-replicas: nothing acknowledged may be lost
 	}{
-		{"default", 0, 0, true},
-		{"min-replicas-max-lag-10", 1, 10, true}, // a partition shorter than the lag is not noticed
-		{"min-replicas-max-lag-1", 1, 1, false},
+		{"default", 0, 0, true, 0},
+		{"min-replicas-max-lag-10", 1, 10, true, 0}, // a partition shorter than the lag is not noticed
+		{"min-replicas-max-lag-1", 1, 1, false, 0},
+		{"wait-replicas-1", 1, 10, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lost, during, touched := partitionedFailover(t, redistest.SentinelOptions{
@@ -48,9 +51,12 @@ func TestSentinelFailoverLossWithoutMinReplicas(t *testing.T) {
 				// The sentinels would point the replica back at the master
 				// after failover-timeout; the proxy must stay.
 				FailoverTimeout: time.Minute,
-			})
+			}, tc.waitReplicas)
 			t.Logf("%s: %d cycles lost an acknowledged write (Commit, or Reserve); %d Commits were acknowledged during the %v partition",
 				tc.name, lost, during, partition)
+			if tc.waitReplicas > 0 && lost > 0 {
+				t.Errorf("%d cycles lost an acknowledged write with -redis-wait-replicas %d, want none", lost, tc.waitReplicas)
+			}
 			if !tc.lossUnbounded && lost > touched {
 				t.Errorf("%d cycles lost a write, more than the %d with a write acknowledged during the partition", lost, touched)
 			}
@@ -64,7 +70,7 @@ func TestSentinelFailoverLossWithoutMinReplicas(t *testing.T) {
 // which their Commit then did not find), how many Commits were
 // acknowledged during the partition, and how many cycles had a write
 // acknowledged then.
-func partitionedFailover(t *testing.T, opts redistest.SentinelOptions) (lost, during, touched int) {
+func partitionedFailover(t *testing.T, opts redistest.SentinelOptions, waitReplicas int) (lost, during, touched int) {
 	t.Helper()
 	s, err := redistest.StartSentinel(opts)
 	if err != nil {
@@ -92,6 +98,7 @@ func partitionedFailover(t *testing.T, opts redistest.SentinelOptions) (lost, du
 
 	q := startQuotad(t, "embedded", onRedis(func(c *Config) {
 		c.SentinelMaster, c.SentinelAddrs = s.MasterName(), s.SentinelAddrs()
+		c.RedisWaitReplicas = waitReplicas
 	}))
 	c := q.client()
 	accts := []account{{"loss-1", "ann"}, {"loss-1", "bob"}, {"loss-2", "cid"}, {"loss-2", "dee"}}

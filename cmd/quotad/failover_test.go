@@ -113,7 +113,18 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 // 10) with two replicas, so that the promoted one still has a replica and
 // takes writes: quotad follows the failover without a restart and
 // nothing acknowledged is lost.
-func TestSentinelFailoverUnderLoad(t *testing.T) {
+func TestSentinelFailoverUnderLoad(t *testing.T) { sentinelFailoverUnderLoad(t, 0) }
+
+// With -redis-wait-replicas 1, a call answers only once a replica has its
+// writes: the failover loses nothing acknowledged, not even the writes of
+// the master's last moments.
+func TestSentinelFailoverWithWaitReplicasLosesNothing(t *testing.T) { sentinelFailoverUnderLoad(t, 1) }
+
+// sentinelFailoverUnderLoad kills the master of a Sentinel setup (two
+// replicas, min-replicas-to-write 1) under load through a quotad with
+// -redis-wait-replicas waitReplicas and checks the books: with 0 the
+// writes of the master's last replicationLag may be lost, with more none.
+func sentinelFailoverUnderLoad(t *testing.T, waitReplicas int) {
 	s, err := redistest.StartSentinel(redistest.SentinelOptions{
 		Replicas: 2, MinReplicasToWrite: 1, MinReplicasMaxLag: 10, DownAfter: sentinelDownAfter,
 		Args: []string{"--loglevel", "notice"}, // replication events, in the logs printed on failure
@@ -131,12 +142,21 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	})
 	q := startQuotad(t, "embedded", onRedis(func(c *Config) {
 		c.SentinelMaster, c.SentinelAddrs = s.MasterName(), s.SentinelAddrs()
+		c.RedisWaitReplicas = waitReplicas
 	}))
-	accts := []account{{"fo-s1", "ann"}, {"fo-s1", "bob"}, {"fo-s2", "cid"}, {"fo-s2", "dee"}}
+	ws := fmt.Sprintf("fo-w%d-", waitReplicas)
+	accts := []account{{ws + "1", "ann"}, {ws + "1", "bob"}, {ws + "2", "cid"}, {ws + "2", "dee"}}
 	l, f := underLoad(t, q.client(), accts, func(account) bool { return true },
 		func() error { _, err := s.KillMaster(); return err },
 		func(ctx context.Context) error { _, err := s.WaitFailover(ctx); return err })
-	t.Logf("down-after %v: SIGKILL of the master, the sentinels agreed on the promoted replica %v after, quotad served again %v after the kill",
-		sentinelDownAfter, f.over.Round(time.Millisecond), f.served.Round(time.Millisecond))
-	lostWithin(t, settleAndCheck(t, l, accts, s.Client(), f.at), f, replicationLag)
+	t.Logf("down-after %v, wait-replicas %d: SIGKILL of the master, the sentinels agreed on the promoted replica %v after, quotad served again %v after the kill",
+		sentinelDownAfter, waitReplicas, f.over.Round(time.Millisecond), f.served.Round(time.Millisecond))
+	lost := settleAndCheck(t, l, accts, s.Client(), f.at)
+	if waitReplicas == 0 {
+		lostWithin(t, lost, f, replicationLag)
+		return
+	}
+	for _, x := range lost {
+		t.Errorf("%s cycle %d: a write acknowledged %v before the kill is lost", x.cy.acct, x.cy.n, f.at.Sub(x.at))
+	}
 }

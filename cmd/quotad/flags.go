@@ -69,6 +69,8 @@ Environment only (secrets are never flags):
 	fs.IntVar(&cfg.RedisPoolSize, "redis-pool-size", cfg.RedisPoolSize, "Redis connections per node; 0: 10 per CPU")
 	fs.DurationVar(&cfg.RedisPoolTimeout, "redis-pool-timeout", cfg.RedisPoolTimeout, "bound of the wait for a free Redis connection")
 	fs.IntVar(&cfg.RedisMaxRetries, "redis-max-retries", cfg.RedisMaxRetries, "retries of a Redis command whose connection failed; 0: none")
+	fs.IntVar(&cfg.RedisWaitReplicas, "redis-wait-replicas", cfg.RedisWaitReplicas, "replicas that must have a call's writes (WAIT) before it answers; 0: none (asynchronous replication)")
+	fs.DurationVar(&cfg.RedisWaitTimeout, "redis-wait-timeout", cfg.RedisWaitTimeout, "bound of the wait for -redis-wait-replicas; past it the call is UNAVAILABLE")
 	fs.DurationVar(&cfg.RedisClusterReload, "redis-cluster-reload", cfg.RedisClusterReload, "how often the Cluster slot map is reloaded (also at once when a node is unreachable)")
 
 	fs.DurationVar(&cfg.StoreTimeout, "store-timeout", cfg.StoreTimeout, "bound of the store's work in one call; past it the call is UNAVAILABLE")

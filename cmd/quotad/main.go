@@ -170,7 +170,8 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 	}
 
 	st := store.New(rdb, store.Options{CallTimeout: cfg.StoreTimeout, RunRetention: cfg.RunRetention,
-		LedgerRetention: cfg.LedgerRetention, EventsRetention: cfg.EventsRetention, UsageRetention: cfg.UsageRetention})
+		LedgerRetention: cfg.LedgerRetention, EventsRetention: cfg.EventsRetention, UsageRetention: cfg.UsageRetention,
+		WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout})
 	if err := st.Load(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,127 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store"
+	"github.com/quota-svc/quota/store/redistest"
+)
+
+// startReplicated starts a master and one replica in sync with it.
+func startReplicated(t *testing.T) (master, replica *redistest.Server) {
+	t.Helper()
+	// No wait for more replicas before the first sync (5s by default).
+	master, err := redistest.StartServerWith(redistest.ServerOptions{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(master.Close)
+	replica, err = redistest.StartServerWith(redistest.ServerOptions{Args: []string{"--replicaof", "127.0.0.1", fmt.Sprint(master.Port())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(replica.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		info, err := replica.Client().Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return master, replica
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the replica did not sync: %v\n%s", err, info)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// With WaitReplicas, a call answers once its writes are on the replicas:
+// what it acknowledged is on the replica at once; a replica that does not
+// acknowledge in time makes the call UNAVAILABLE (applied on the master,
+// not acknowledged), and the retry with the same request id answers the
+// first outcome once the replica has it.
+func TestWaitReplicasAcknowledgesOnlyReplicatedWrites(t *testing.T) {
+	master, replica := startReplicated(t)
+	ctx := context.Background()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	rdb := master.Client()
+	svc := quota.NewService(store.New(rdb, store.Options{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond}),
+		quota.Config{Now: func() time.Time { return now }})
+	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "rep", SubscriptionStart: anchor}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetSeat(ctx, quota.Idem{RequestID: "seat", Fingerprint: "s"}, "rep", "ann", quota.SeatMax); err != nil {
+		t.Fatal(err)
+	}
+	reserve := func(req string) (quota.Outcome, error) {
+		return svc.Reserve(ctx, quota.ReserveRequest{Idem: quota.Idem{RequestID: req, Fingerprint: "f-" + req}, WorkspaceID: "rep",
+			MemberID: "ann", Amount: 5 * C, Origin: quota.OriginConversation, TTL: time.Hour})
+	}
+	digest := func(s *redistest.Server) string {
+		d, err := redistest.Digest(ctx, s.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// onReplica tells whether the replica holds what the master holds.
+	onReplica := func() bool { return digest(replica) == digest(master) }
+	if _, err := reserve("r1"); err != nil {
+		t.Fatal(err)
+	}
+	if !onReplica() {
+		t.Error("an acknowledged Reserve is not on the replica")
+	}
+
+	// The replica stops acknowledging.
+	if err := replica.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	before := digest(master)
+	_, err := reserve("r2")
+	if !errors.Is(err, quota.ErrUnavailable) {
+		t.Fatalf("Reserve with the replica paused = %v, want unavailable", err)
+	}
+	if digest(master) == before {
+		t.Error("the unacknowledged Reserve was not applied on the master")
+	}
+	if err := replica.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := reserve("r2")
+	if err != nil {
+		t.Fatalf("the retry once the replica is back: %v", err)
+	}
+	if !first.Replayed {
+		t.Error("the retry applied the Reserve again instead of answering its first outcome")
+	}
+	if !onReplica() {
+		t.Error("the acknowledged retry's first outcome is not on the replica")
+	}
+	b, err := svc.GetBalance(ctx, "rep", "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Held != 10*C {
+		t.Errorf("held = %d, want the two Reserves' %d", b.Held, 10*C)
+	}
+}
+
+// More replicas asked for than there are: every call is UNAVAILABLE, and
+// says why.
+func TestWaitReplicasMoreThanThereAre(t *testing.T) {
+	master, _ := startReplicated(t)
+	st := store.New(master.Client(), store.Options{WaitReplicas: 2, WaitTimeout: 50 * time.Millisecond})
+	svc := quota.NewService(st, quota.Config{})
+	_, err := svc.SetWorkspace(context.Background(), quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "rep", SubscriptionStart: anchor})
+	if !errors.Is(err, quota.ErrUnavailable) || !strings.Contains(err.Error(), "of 2 replicas") {
+		t.Errorf("SetWorkspace = %v, want unavailable: n of 2 replicas", err)
+	}
+}

@@ -24,6 +24,9 @@ package store
 //	use:<day>        hash: a UTC day's usage buckets, one field per group
 //	usek:<day>       zset: the fields of use:<day> but "d", score 0
 //	usedays          zset: the days that have buckets (retention)
+//	wait             string: the barrier written before WAIT with
+//	                 Options.WaitReplicas (lua.go, replicate); expires
+//	                 after a minute
 //
 // Outside any workspace:
 //

@@ -165,6 +165,11 @@ func mustEntry(name string) *entry {
 	return e
 }
 
+// libraryWait bounds how long Load waits for the replicas to load the
+// library, with Options.WaitReplicas; below quotad's smallest Redis read
+// timeout.
+const libraryWait = 900 * time.Millisecond
+
 // Ways of running the code.
 const (
 	modeUnknown int32 = iota
@@ -189,7 +194,21 @@ func (r *runner) load(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	loadOn := func(ctx context.Context, c redis.Cmdable) error {
-		return c.FunctionLoadReplace(ctx, lib.code).Err()
+		cl, ok := c.(*redis.Client)
+		if r.waitReplicas == 0 || !ok {
+			return c.FunctionLoadReplace(ctx, lib.code).Err()
+		}
+		// With WaitReplicas, give the replicas the time to load the
+		// library too (a call waits only WaitTimeout for them): WAIT on
+		// the connection that loaded it. Best effort: a replica that
+		// does not follow fails the calls, which say so.
+		conn := cl.Conn()
+		defer conn.Close()
+		if err := conn.FunctionLoadReplace(ctx, lib.code).Err(); err != nil {
+			return err
+		}
+		conn.Do(ctx, "WAIT", r.waitReplicas, libraryWait.Milliseconds())
+		return nil
 	}
 	var err error
 	if cc, ok := r.rdb.(*redis.ClusterClient); ok {

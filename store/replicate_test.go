@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/quota-svc/quota/quota"
 	"github.com/quota-svc/quota/store"
 	"github.com/quota-svc/quota/store/redistest"
@@ -42,6 +44,27 @@ func startReplicated(t *testing.T) (master, replica *redistest.Server) {
 	}
 }
 
+// loadAndReplicate loads the library and waits (10 s at most) for the
+// replica to load it too: on a loaded machine a replica may take longer
+// than a test's WaitTimeout to compile it, which would fail the first
+// call.
+func loadAndReplicate(t *testing.T, st *store.Store, rdb *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// WAIT counts what this connection wrote: write, then wait.
+	conn := rdb.Conn()
+	defer conn.Close()
+	if err := conn.Set(ctx, "replicated", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := conn.Do(ctx, "WAIT", 1, 10_000).Int64(); err != nil || n < 1 {
+		t.Fatalf("WAIT = %d, %v: the replica did not follow", n, err)
+	}
+}
+
 // With WaitReplicas, a call answers once its writes are on the replicas:
 // what it acknowledged is on the replica at once; a replica that does not
 // acknowledge in time makes the call UNAVAILABLE (applied on the master,
@@ -52,8 +75,9 @@ func TestWaitReplicasAcknowledgesOnlyReplicatedWrites(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	rdb := master.Client()
-	svc := quota.NewService(store.New(rdb, store.Options{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond}),
-		quota.Config{Now: func() time.Time { return now }})
+	st := store.New(rdb, store.Options{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
+	loadAndReplicate(t, st, rdb)
+	svc := quota.NewService(st, quota.Config{Now: func() time.Time { return now }})
 	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "rep", SubscriptionStart: anchor}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +143,7 @@ func TestWaitReplicasAcknowledgesOnlyReplicatedWrites(t *testing.T) {
 func TestWaitReplicasMoreThanThereAre(t *testing.T) {
 	master, _ := startReplicated(t)
 	st := store.New(master.Client(), store.Options{WaitReplicas: 2, WaitTimeout: 50 * time.Millisecond})
+	loadAndReplicate(t, st, master.Client())
 	svc := quota.NewService(st, quota.Config{})
 	_, err := svc.SetWorkspace(context.Background(), quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "rep", SubscriptionStart: anchor})
 	if !errors.Is(err, quota.ErrUnavailable) || !strings.Contains(err.Error(), "of 2 replicas") {

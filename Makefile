@@ -38,19 +38,26 @@ bench:
 # load measures quotad under load with cmd/quotabench (issue 7): it starts
 # a throwaway redis-server (no persistence) on LOAD_REDIS_PORT and quotad
 # on LOAD_ADDR with a random one-off admin token, runs quotabench with
-# LOAD_FLAGS, then stops both.
+# LOAD_FLAGS, then stops both. LOAD_PIN=1 pins redis-server to CPU 0 and
+# quotad and quotabench to the others (as in production, where Redis has a
+# core of its own); needs taskset and 2 CPUs or more.
 LOAD_REDIS_PORT ?= 6390
 LOAD_ADDR ?= 127.0.0.1:7090
 LOAD_FLAGS ?= -workload cycle -duration 10s -raw -profile
+LOAD_PIN ?=
+ifeq ($(LOAD_PIN),1)
+REDIS_PIN := taskset -c 0
+QUOTA_PIN := taskset -c 1-$(shell echo $$(( $$(nproc) - 1 )))
+endif
 load:
-	@set -e; tmp=$$(mktemp -d); trap 'kill $$qpid $$rpid 2>/dev/null; wait; rm -rf $$tmp' EXIT; \
+	@set -e; tmp=$$(mktemp -d); trap 'kill $$qpid 2>/dev/null; wait $$qpid 2>/dev/null; kill $$rpid 2>/dev/null; wait; rm -rf $$tmp' EXIT; \
 	go build -o $$tmp/quotad ./cmd/quotad; go build -o $$tmp/quotabench ./cmd/quotabench; \
-	redis-server --port $(LOAD_REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --dir $$tmp --loglevel warning >$$tmp/redis.log 2>&1 & rpid=$$!; \
+	$(REDIS_PIN) redis-server --port $(LOAD_REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --dir $$tmp --loglevel warning >$$tmp/redis.log 2>&1 & rpid=$$!; \
 	sleep 0.5; \
 	token=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
 	QUOTA_TOKENS="{tokens: [{name: load, token: \"$$token\", role: admin}]}" \
-	  $$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
-	QUOTA_TOKEN=$$token $$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
+	  $(QUOTA_PIN) $$tmp/quotad -listen $(LOAD_ADDR) -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
+	QUOTA_TOKEN=$$token $(QUOTA_PIN) $$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
 
 # cost counts the CPU instructions Redis executes per Reserve, per Commit
 # and per reference.lua call (valgrind's callgrind on redis-server;

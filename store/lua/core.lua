@@ -1,8 +1,8 @@
 -- core.lua: what every entry point starts from: the unit of work, the
 -- record codec, the ledger, idempotency records and reply building.
 --
--- Records. Every record is one Redis string: a MessagePack array of the
--- fields of its layout, in order (gen_const.lua, generated from
+-- Records. Every record is one Redis string: the MessagePack values of
+-- the fields of its layout, one after the other (gen_const.lua, generated from
 -- store/internal/schema, has each layout's codec), so no number goes
 -- through text. A record is read once per call into a table, changed in
 -- place, and written back once by flush: the unit of work below keeps

@@ -250,8 +250,11 @@ func unavailable(err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
+		// MOVED and ASK reach here only from replicate, which talks to a
+		// Cluster master directly: the slot moved (a failover), and the
+		// Cluster client follows it on the retry.
 		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
-			"NOREPLICAS", "BUSY", "NOMASTERLINK"} {
+			"NOREPLICAS", "BUSY", "NOMASTERLINK", "MOVED ", "ASK "} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// redisErr is an error as Redis answers it (go-redis's redis.Error).
+type redisErr string
+
+func (e redisErr) Error() string { return string(e) }
+func (redisErr) RedisError()     {}
+
+// A failure a retry may get past is unavailable; a script's own error is
+// not.
+func TestUnavailableTellsRetryableFailures(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("%w: 0 of 1 replicas within 500ms", errNotReplicated), true},
+		{redisErr("NOREPLICAS Not enough good replicas to write."), true},
+		{redisErr("READONLY You can't write against a read only replica."), true},
+		{redisErr("MOVED 3999 127.0.0.1:6381"), true},
+		{redisErr("ASK 3999 127.0.0.1:6381"), true},
+		{redisErr("ERR user_script:1: attempt to index a nil value"), false},
+		{errors.New("MOVED, but not from Redis"), false},
+	} {
+		if got := unavailable(tc.err); got != tc.want {
+			t.Errorf("unavailable(%q) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

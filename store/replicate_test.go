@@ -150,3 +150,33 @@ func TestWaitReplicasMoreThanThereAre(t *testing.T) {
 		t.Errorf("SetWorkspace = %v, want unavailable: n of 2 replicas", err)
 	}
 }
+
+// On a Cluster, replicate waits on the master of each workspace's slot:
+// workspaces spread over the three masters (one replica each) all answer
+// with one replica asked for, and none with two.
+func TestWaitReplicasOnACluster(t *testing.T) {
+	rdb := redistest.ClusterBackend().New(t)
+	ctx := context.Background()
+	st := store.New(rdb, store.Options{WaitReplicas: 1})
+	svc := quota.NewService(st, quota.Config{})
+	for i := range 12 {
+		ws := fmt.Sprintf("wr-%d", i)
+		if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: ws, SubscriptionStart: anchor}); err != nil {
+			t.Fatalf("%s: %v", ws, err)
+		}
+		if _, err := svc.SetSeat(ctx, quota.Idem{RequestID: "seat", Fingerprint: "s"}, ws, "ann", quota.SeatMax); err != nil {
+			t.Fatalf("%s: %v", ws, err)
+		}
+		if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: quota.Idem{RequestID: "r", Fingerprint: "f"}, WorkspaceID: ws,
+			MemberID: "ann", Amount: C, Origin: quota.OriginConversation, TTL: time.Hour}); err != nil {
+			t.Fatalf("%s: %v", ws, err)
+		}
+	}
+	two := quota.NewService(store.New(rdb, store.Options{WaitReplicas: 2, WaitTimeout: 20 * time.Millisecond}), quota.Config{})
+	for i := range 12 {
+		_, err := two.SetSeat(ctx, quota.Idem{RequestID: "seat2", Fingerprint: "s"}, fmt.Sprintf("wr-%d", i), "bob", quota.SeatPro)
+		if !errors.Is(err, quota.ErrUnavailable) || !strings.Contains(err.Error(), "of 2 replicas") {
+			t.Errorf("wr-%d with two replicas asked for: %v, want unavailable", i, err)
+		}
+	}
+}

@@ -271,15 +271,8 @@ func (s *Service) GetUsage(ctx context.Context, r UsageRequest) (UsageReport, er
 		start, _ = PeriodAt(ws.SubscriptionStart, now)
 	}
 	if end.IsZero() {
-		switch {
-		case now.After(start):
-			end = now
-		case now.Equal(start):
-			// The range that ends now is empty at the very instant it
-			// starts: it is the day that starts it, still empty.
-			end = start.Add(time.Millisecond)
-		default:
-			return UsageReport{}, Invalid("start_time", "is after now (%s): send end_time too", now.UTC().Format(time.RFC3339Nano))
+		if end, err = usageEnd(start, now); err != nil {
+			return UsageReport{}, err
 		}
 	}
 	if err := checkUsageRange(start, end); err != nil {
@@ -306,6 +299,19 @@ func (s *Service) GetUsage(ctx context.Context, r UsageRequest) (UsageReport, er
 			strconv.FormatInt(op.EndDay, 10), last)
 	}
 	return rep, nil
+}
+
+// usageEnd is the end of a usage report from start that sets none: now.
+// In the range's first millisecond that is still the day that starts it
+// (empty so far), not an empty range; a start after now needs an end.
+func usageEnd(start, now time.Time) (time.Time, error) {
+	if now.Before(start) {
+		return time.Time{}, Invalid("start_time", "is after now (%s): send end_time too", now.UTC().Format(time.RFC3339Nano))
+	}
+	if now.Sub(start) < time.Millisecond {
+		return start.Add(time.Millisecond), nil
+	}
+	return now, nil
 }
 
 // The first and the last day of the timestamps a request may carry

@@ -115,3 +115,30 @@ func TestUsageDaysAreBoundedWithoutOverflow(t *testing.T) {
 		}
 	}
 }
+
+// A report that sets no end ends now, and is never an empty range: in its
+// first millisecond it is the day that starts it.
+func TestUsageEndIsNowAndNeverEmpty(t *testing.T) {
+	midnight := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		now     time.Time
+		wantEnd time.Time
+	}{
+		{midnight, midnight.Add(time.Millisecond)},
+		{midnight.Add(500 * time.Microsecond), midnight.Add(time.Millisecond)},
+		{midnight.Add(time.Millisecond), midnight.Add(time.Millisecond)},
+		{midnight.Add(5 * time.Hour), midnight.Add(5 * time.Hour)},
+	} {
+		end, err := usageEnd(midnight, tc.now)
+		if err != nil || !end.Equal(tc.wantEnd) {
+			t.Errorf("usageEnd(midnight, %v) = %v, %v, want %v", tc.now, end, err, tc.wantEnd)
+			continue
+		}
+		if first, last := DayOf(midnight), DayOf(end.Add(-time.Millisecond))+1; last-first != 1 {
+			t.Errorf("now %v: days [%d, %d), want the one day", tc.now, first, last)
+		}
+	}
+	if _, err := usageEnd(midnight, midnight.Add(-time.Second)); err == nil {
+		t.Error("a start after now with no end was accepted")
+	}
+}

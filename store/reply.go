@@ -26,9 +26,12 @@ func newReply(raw any) (*reply, error) {
 		return nil, fmt.Errorf("unexpected reply status %v", v[0])
 	}
 	if st == schema.StatusPacked || st == schema.StatusPackedReplay {
-		s, ok := v[1].(string)
-		if len(v) != 2 || !ok {
+		if len(v) != 2 {
 			return nil, fmt.Errorf("a packed reply of %d values", len(v))
+		}
+		s, ok := v[1].(string)
+		if !ok {
+			return nil, fmt.Errorf("a packed reply of a %T", v[1])
 		}
 		vals, err := unpackValues(s)
 		if err != nil {

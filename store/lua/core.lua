@@ -20,10 +20,13 @@
 --   * every key of a workspace starts with the prefix "q:{ws:<id>}:", so
 --     a call touches one cluster slot; the keys met along the way are
 --     built from it;
---   * a reply is {K.OK, <layout values>...}, {K.ERR, code, args...}, or
---     {K.ROLL, anchor} when the workspace's or the member's billing period
---     has ended and Go must pass the new period's bounds (computed by
---     package quota) in args[3] and args[4].
+--   * a reply is {K.OK, <layout values>...} ({K.REPLAY, ...} for a
+--     request id met before), {K.PACKED, s} or {K.PACKED_REPLAY, s}
+--     where s holds those values as MessagePack one after the other
+--     (packed), {K.ERR, code, args...}, or {K.ROLL, anchor} when the
+--     workspace's or the member's billing period has ended and Go must
+--     pass the new period's bounds (computed by package quota) in args[3]
+--     and args[4].
 --
 -- Common args: [1] now (ms), [2] key prefix, [3] new period start (ms or
 -- 0), [4] new period end (ms or 0), [5] request id, [6] request

@@ -166,9 +166,8 @@ func mustEntry(name string) *entry {
 }
 
 // libraryWait bounds how long Load waits for the replicas to load the
-// library, with Options.WaitReplicas; below quotad's smallest Redis read
-// timeout.
-const libraryWait = 900 * time.Millisecond
+// library, with Options.WaitReplicas (and Load's CallTimeout).
+const libraryWait = 5 * time.Second
 
 // Ways of running the code.
 const (
@@ -193,29 +192,9 @@ type runner struct {
 func (r *runner) load(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	loadOn := func(ctx context.Context, c redis.Cmdable) error {
-		cl, ok := c.(*redis.Client)
-		if r.waitReplicas == 0 || !ok {
-			return c.FunctionLoadReplace(ctx, lib.code).Err()
-		}
-		// With WaitReplicas, give the replicas the time to load the
-		// library too (a call waits only WaitTimeout for them): WAIT on
-		// the connection that loaded it. Best effort: a replica that
-		// does not follow fails the calls, which say so.
-		conn := cl.Conn()
-		defer conn.Close()
-		if err := conn.FunctionLoadReplace(ctx, lib.code).Err(); err != nil {
-			return err
-		}
-		conn.Do(ctx, "WAIT", r.waitReplicas, libraryWait.Milliseconds())
-		return nil
-	}
-	var err error
-	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return loadOn(ctx, m) })
-	} else {
-		err = loadOn(ctx, r.rdb)
-	}
+	err := r.eachMaster(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		return c.FunctionLoadReplace(ctx, lib.code).Err()
+	})
 	switch {
 	case err == nil:
 		r.mode.Store(modeFunctions)
@@ -225,6 +204,48 @@ func (r *runner) load(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// eachMaster runs f on every master of a Cluster, or on the client.
+func (r *runner) eachMaster(ctx context.Context, f func(ctx context.Context, c redis.Cmdable) error) error {
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return f(ctx, m) })
+	}
+	return f(ctx, r.rdb)
+}
+
+// awaitReplicas, with waitReplicas, loads the library again on one
+// connection of each master and WAITs there (up to libraryWait) for the
+// replicas to load it too, so that the first calls do not fail for a
+// replica still compiling it. A server that cannot WAIT fails it;
+// replicas that do not follow in time do not (the calls will say so).
+func (r *runner) awaitReplicas(ctx context.Context) error {
+	if r.waitReplicas == 0 || r.mode.Load() != modeFunctions {
+		return nil
+	}
+	return r.eachMaster(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		cl, ok := c.(*redis.Client)
+		if !ok {
+			return nil
+		}
+		conn := cl.Conn()
+		defer conn.Close()
+		if err := conn.FunctionLoadReplace(ctx, lib.code).Err(); err != nil {
+			return err
+		}
+		// WAITs of waitTimeout each (below the client's read timeout),
+		// until the replicas follow, libraryWait or ctx ends.
+		ms := max(r.waitTimeout.Milliseconds(), 1)
+		for end := time.Now().Add(libraryWait); ; {
+			n, err := conn.Do(ctx, "WAIT", r.waitReplicas, ms).Int64()
+			if err != nil {
+				return fmt.Errorf("WAIT (-redis-wait-replicas): %w", err)
+			}
+			if n >= int64(r.waitReplicas) || time.Now().After(end) || ctx.Err() != nil {
+				return nil
+			}
+		}
+	})
 }
 
 // isUnknownCommand tells whether err says the server has no such command
@@ -240,73 +261,22 @@ func isFunctionNotFound(err error) bool {
 	return errors.As(err, &rerr) && strings.Contains(err.Error(), "Function not found")
 }
 
+// isNoScript tells whether err says the server does not have a script.
+func isNoScript(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
 // run runs an entry point and returns its raw reply; with waitReplicas,
-// only once its writes reached that many replicas (replicate).
+// only once its writes reached that many replicas (runAndWait).
 func (r *runner) run(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
-	res, err := r.call(ctx, e, keys, args)
-	if err != nil || r.waitReplicas == 0 || len(keys) == 0 {
-		return res, err
-	}
-	if err := r.replicate(ctx, keys[0]); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// errNotReplicated says a call's writes reached fewer replicas than
-// Options.WaitReplicas in time: applied on the master, not acknowledged.
-var errNotReplicated = errors.New("store: the write did not reach enough replicas in time")
-
-// replicate waits until waitReplicas replicas have every write made so
-// far on the master of key's slot, the entry point's just made included:
-// on one connection to that master, it writes a barrier key of the same
-// slot (see waitKey) and sends WAIT, which waits for the replicas to
-// acknowledge the replication stream up to that connection's last write.
-// The barrier comes after the entry point's writes in the stream, and
-// after those of the first call of a request whose retry only replays
-// it, so a replay is not acknowledged before its first outcome is
-// replicated either.
-func (r *runner) replicate(ctx context.Context, key string) error {
-	var c redis.Cmdable = r.rdb
-	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
-		m, err := cc.MasterForKey(ctx, key)
-		if err != nil {
-			return err
-		}
-		c = m
-	}
-	var wait *redis.Cmd
-	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, waitKey(key), "1", time.Minute)
-		wait = p.Do(ctx, "WAIT", r.waitReplicas, r.waitTimeout.Milliseconds())
-		return nil
-	}); err != nil {
-		return err
-	}
-	if n, err := wait.Int64(); err != nil || n < int64(r.waitReplicas) {
-		return fmt.Errorf("%w: %d of %d replicas within %v", errNotReplicated, n, r.waitReplicas, r.waitTimeout)
-	}
-	return nil
-}
-
-// waitKey is replicate's barrier key: of key's slot, under key's hash tag
-// ("q:{ws:acme}:ws" gives "q:{ws:acme}:wait"), or the whole key as tag.
-func waitKey(key string) string {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			return key[:i+j+2] + ":wait"
-		}
-	}
-	return "{" + key + "}:wait"
-}
-
-// call runs an entry point once, loading the library first if needed or
-// lost.
-func (r *runner) call(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
 	if r.mode.Load() == modeUnknown {
 		if err := r.load(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if r.waitReplicas > 0 && len(keys) > 0 {
+		return r.runAndWait(ctx, e, keys, args)
 	}
 	if r.mode.Load() == modeScripts {
 		return e.script.Run(ctx, r.rdb, keys, args...).Result()
@@ -319,6 +289,90 @@ func (r *runner) call(ctx context.Context, e *entry, keys []string, args []any) 
 		res, err = r.rdb.FCall(ctx, e.fn, keys, args...).Result()
 	}
 	return res, err
+}
+
+// errNotReplicated says a call's writes reached fewer replicas than
+// Options.WaitReplicas in time: applied on the master, not acknowledged.
+var errNotReplicated = errors.New("store: the write did not reach enough replicas in time")
+
+// runAndWait runs an entry point and waits until waitReplicas replicas
+// have its writes. On ONE connection to the master of keys[0]'s slot, in
+// one pipeline: the entry point, a write of a barrier key of the same
+// slot (waitKey), and WAIT, which waits for the replicas to acknowledge
+// the replication stream up to that connection's last write. So the
+// writes waited for are those of the very server that ran the entry
+// point, even if a failover moves the slot meanwhile (the barrier then
+// fails with MOVED, or the connection with the old master, and the call
+// is UNAVAILABLE). The barrier is written whatever the entry point did:
+// a retry that only replays its first outcome is acknowledged only once
+// the replicas have everything before it, that first outcome included.
+func (r *runner) runAndWait(ctx context.Context, e *entry, keys []string, args []any) (any, error) {
+	var c redis.Cmdable = r.rdb
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		m, err := cc.MasterForKey(ctx, keys[0])
+		if err != nil {
+			return nil, err
+		}
+		c = m
+	}
+	barrier, ok := waitKey(keys[0])
+	if !ok {
+		return nil, fmt.Errorf("store: no barrier key of the slot of %q", keys[0])
+	}
+	// WAIT 0 would block for ever: a timeout is at least 1 ms.
+	ms := max(r.waitTimeout.Milliseconds(), 1)
+	for attempt := 0; ; attempt++ {
+		var res, wait *redis.Cmd
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if r.mode.Load() == modeScripts {
+				res = e.script.EvalSha(ctx, p, keys, args...)
+			} else {
+				res = p.FCall(ctx, e.fn, keys, args...)
+			}
+			p.Set(ctx, barrier, "1", time.Minute)
+			wait = p.Do(ctx, "WAIT", r.waitReplicas, ms)
+			return nil
+		})
+		v, rerr := res.Result()
+		if attempt == 0 && (isFunctionNotFound(rerr) || isNoScript(rerr)) {
+			if r.mode.Load() == modeScripts {
+				err = e.script.Load(ctx, c).Err()
+			} else {
+				err = r.load(ctx)
+			}
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if rerr != nil {
+			return nil, rerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n, err := wait.Int64(); err != nil || n < int64(r.waitReplicas) {
+			return nil, fmt.Errorf("%w: %d of %d replicas within %v", errNotReplicated, n, r.waitReplicas, r.waitTimeout)
+		}
+		return v, nil
+	}
+}
+
+// waitKey is runAndWait's barrier key, of key's slot: under key's hash
+// tag ("q:{ws:acme}:ws" gives "q:{ws:acme}:wait"; every key the entry
+// points take first has one), or with the whole key as tag. ok is false
+// for a key of neither kind (no tag, and a "}" that would cut the whole
+// key short as a tag).
+func waitKey(key string) (wait string, ok bool) {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[:i+j+2] + ":wait", true
+		}
+	}
+	if strings.Contains(key, "}") {
+		return "", false
+	}
+	return "{" + key + "}:wait", true
 }
 
 // LibraryCode returns the Lua library's code, as FUNCTION LOAD takes it.

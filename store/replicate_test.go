@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +180,57 @@ func TestWaitReplicasOnACluster(t *testing.T) {
 		if !errors.Is(err, quota.ErrUnavailable) || !strings.Contains(err.Error(), "of 2 replicas") {
 			t.Errorf("wr-%d with two replicas asked for: %v, want unavailable", i, err)
 		}
+	}
+}
+
+// The entry point, the barrier and WAIT go on one connection: WAIT counts
+// that connection's writes, so any other would not wait for the entry
+// point's (MONITOR names each command's client).
+func TestWaitReplicasWaitsOnTheConnectionThatWrote(t *testing.T) {
+	master, _ := startReplicated(t)
+	ctx := context.Background()
+	rdb := master.Client()
+	st := store.New(rdb, store.Options{WaitReplicas: 1})
+	loadAndReplicate(t, st, rdb)
+	svc := quota.NewService(st, quota.Config{})
+
+	mon, err := net.Dial("tcp", master.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	if _, err := mon.Write([]byte("MONITOR\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewReader(mon)
+	if l, err := lines.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+OK") {
+		t.Fatalf("MONITOR = %q, %v", l, err)
+	}
+	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "mon", SubscriptionStart: anchor}); err != nil {
+		t.Fatal(err)
+	}
+	// "+<time> [0 <client addr>] "<command>" ...": the client of each
+	// command, until the WAIT.
+	mon.SetReadDeadline(time.Now().Add(10 * time.Second))
+	clients := map[string]string{}
+	for clients["wait"] == "" {
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading MONITOR: %v (seen %v)", err, clients)
+		}
+		_, rest, _ := strings.Cut(l, "[")
+		client, cmd, _ := strings.Cut(rest, "] ")
+		cmd = strings.ToUpper(cmd)
+		switch {
+		case strings.HasPrefix(cmd, `"FCALL"`):
+			clients["fcall"] = client
+		case strings.HasPrefix(cmd, `"SET" "Q:{WS:MON}:WAIT"`):
+			clients["barrier"] = client
+		case strings.HasPrefix(cmd, `"WAIT"`):
+			clients["wait"] = client
+		}
+	}
+	if clients["fcall"] == "" || clients["fcall"] != clients["barrier"] || clients["fcall"] != clients["wait"] {
+		t.Errorf("the clients of FCALL, the barrier and WAIT = %v, want one", clients)
 	}
 }

@@ -63,8 +63,10 @@ type Options struct {
 	// reached fewer within WaitTimeout fails with quota.ErrUnavailable (it
 	// was applied on the master; a retry with the same request id
 	// replays it, or applies it on a promoted replica that never got it).
-	// It costs one more round trip to Redis per call plus the replicas'
-	// acknowledgement. Default 0: Redis's asynchronous replication.
+	// The entry point, a barrier write and WAIT go in one pipeline on one
+	// connection (runAndWait): no more round trips, but every call, reads
+	// included, waits for the replicas' acknowledgement. Default 0:
+	// Redis's asynchronous replication.
 	WaitReplicas int
 	// WaitTimeout bounds the wait for the replicas; keep it below
 	// CallTimeout and the Redis client's read timeout. Default 500ms.
@@ -132,6 +134,9 @@ func (s *Store) Load(ctx context.Context) error {
 	defer cancel()
 	if err := s.run.load(ctx); err != nil {
 		return fmt.Errorf("store: load the Lua library %s: %w", lib.name, err)
+	}
+	if err := s.run.awaitReplicas(ctx); err != nil {
+		return fmt.Errorf("store: the replicas and the Lua library %s: %w", lib.name, err)
 	}
 	return nil
 }

@@ -34,3 +34,23 @@ func TestUnavailableTellsRetryableFailures(t *testing.T) {
 		}
 	}
 }
+
+// The barrier key is of the slot of the key it is made from: under its
+// hash tag, or with the whole key as tag; none for a key whose "}" would
+// cut that tag short.
+func TestWaitKeyKeepsTheSlot(t *testing.T) {
+	for key, want := range map[string]string{
+		"q:{ws:acme}:ws":      "q:{ws:acme}:wait",
+		"q:{pricing}:cur":     "q:{pricing}:wait",
+		"q:{ws:a}:x:{ws:b}:y": "q:{ws:a}:wait",
+		"q:workspaces":        "{q:workspaces}:wait",
+		"q:{open":             "{q:{open}:wait",
+		"q:{}:empty-tag":      "",
+		"q:close}":            "",
+	} {
+		got, ok := waitKey(key)
+		if got != want || ok != (want != "") {
+			t.Errorf("waitKey(%q) = %q, %v, want %q", key, got, ok, want)
+		}
+	}
+}

@@ -372,6 +372,9 @@ func (c Config) validate() error {
 		if redises == 0 {
 			bad("-redis-wait-replicas needs a Redis with replicas (-redis-url, -redis-cluster or -redis-sentinel-*), not the embedded store")
 		}
+		if c.RedisWaitTimeout < time.Millisecond {
+			bad("-redis-wait-timeout must be at least 1ms (Redis counts WAIT's timeout in ms; 0 waits for ever), got %s", c.RedisWaitTimeout)
+		}
 		if c.RedisWaitTimeout >= c.RedisReadTimeout || c.RedisWaitTimeout >= c.StoreTimeout {
 			bad("-redis-wait-timeout (%s) must be below -redis-read-timeout (%s) and -store-timeout (%s)",
 				c.RedisWaitTimeout, c.RedisReadTimeout, c.StoreTimeout)

@@ -152,6 +152,8 @@ allow-unauthenticated: true
 			want: with(func(c *Config) { c.RedisURL, c.AllowUnauthenticated, c.RedisWaitReplicas = "redis://h:6379", true, 1 })},
 		{name: "wait for replicas of the embedded store", args: []string{"-redis-wait-replicas", "1"}, wantErr: "-redis-wait-replicas needs a Redis"},
 		{name: "negative wait for replicas", args: []string{"-redis-wait-replicas", "-1"}, wantErr: "-redis-wait-replicas must be at least 0"},
+		{name: "wait for replicas under a millisecond", args: []string{"-redis-url", "redis://h:6379", "-allow-unauthenticated",
+			"-redis-wait-replicas", "1", "-redis-wait-timeout", "500us"}, wantErr: "-redis-wait-timeout must be at least 1ms"},
 		{name: "wait for replicas past the read timeout", args: []string{"-redis-url", "redis://h:6379", "-allow-unauthenticated",
 			"-redis-wait-replicas", "1", "-redis-wait-timeout", "1s"}, wantErr: "-redis-wait-timeout (1s) must be below -redis-read-timeout"},
 		{name: "two Redis passwords", args: []string{"-redis-url", "redis://u:secret@h", "-allow-unauthenticated"},

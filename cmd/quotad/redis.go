@@ -68,6 +68,15 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 			PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
 			ContextTimeoutEnabled:      true,
 			ClusterStateReloadInterval: cfg.RedisClusterReload,
+			// The hook goes on every node's client, not on the Cluster
+			// client: the store also talks to a master's client directly
+			// (-redis-wait-replicas), and a node's client sees every
+			// command the Cluster client sends it.
+			NewClient: func(o *redis.Options) *redis.Client {
+				c := redis.NewClient(o)
+				c.AddHook(hook)
+				return c
+			},
 		})
 	case cfg.SentinelMaster != "":
 		tlsCfg, err := redisTLS(cfg, nil)
@@ -99,7 +108,9 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 		client.AddHook(hook)
 		return client, func() { client.Close(); e.Close() }, nil
 	}
-	rdb.AddHook(hook)
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
+		rdb.AddHook(hook)
+	}
 	return rdb, func() { rdb.Close() }, nil
 }
 

@@ -30,14 +30,7 @@ type storeHealth struct {
 func (h *storeHealth) run(ctx context.Context) {
 	up, failed := true, 0
 	h.m.storeUp.Set(1)
-	t := time.NewTicker(h.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, h.interval, func(ctx context.Context) {
 		err := h.ping(ctx)
 		if ctx.Err() != nil {
 			return
@@ -59,7 +52,7 @@ func (h *storeHealth) run(ctx context.Context) {
 				h.log.Warn("Redis does not answer: health NOT_SERVING", "err", err, "failed_pings", failed)
 			}
 		}
-	}
+	})
 }
 
 // errNoMaster is a Cluster of which no master answers.

@@ -14,19 +14,12 @@ import (
 // management tool's copy. The files are small (tokens, certificates).
 func watchFiles(ctx context.Context, interval time.Duration, paths []string, reload func()) {
 	last := fingerprint(paths)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if fp := fingerprint(paths); fp != last {
-				last = fp
-				reload()
-			}
+	every(ctx, interval, func(context.Context) {
+		if fp := fingerprint(paths); fp != last {
+			last = fp
+			reload()
 		}
-	}
+	})
 }
 
 // fingerprint is a hash of the contents of paths; a file that cannot be

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/quota-svc/quota/quota"
 )
 
 // rpcRefReserve names the reference call in the latency table.
@@ -26,8 +28,8 @@ var referenceSource string
 // referenceScript is reference.lua, sent with EVALSHA.
 var referenceScript = redis.NewScript(referenceSource)
 
-// refAlloc is the allocation of a reference account: a Max seat.
-const refAlloc = 40_000 * credit
+// refAlloc is the allocation of a reference account: a Max seat's.
+var refAlloc = quota.SeatMax.Monthly()
 
 // refLoad reserves holdAmount per op with reference.lua.
 type refLoad struct {

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/quota-svc/quota/quota"
 )
 
 // rpc is a method of a generated client, e.g. a.admin.GetWorkspace.
@@ -45,7 +47,7 @@ type pageFlags struct {
 // addPageFlags adds the paging flags to c.
 func addPageFlags(c *cobra.Command) *pageFlags {
 	p := &pageFlags{}
-	c.Flags().Int32Var(&p.size, "page-size", 0, "items per page (0: quotad's default, 50; at most 500)")
+	c.Flags().Int32Var(&p.size, "page-size", 0, fmt.Sprintf("items per page (0: quotad's default, %d; at most %d)", quota.DefaultPageSize, quota.MaxPageSize))
 	c.Flags().IntVar(&p.limit, "limit", 0, "stop after this many items (0: fetch every page)")
 	c.Flags().StringVar(&p.token, "page-token", "", "start from this page token (printed when --limit stops before the end)")
 	return p
@@ -100,7 +102,7 @@ func fetch[Req, Resp proto.Message](cmd *cobra.Command, a *app, method rpc[Req, 
 		}
 		size := p.size
 		if left := p.limit - count; p.limit > 0 && (size == 0 || int(size) > left) {
-			size = int32(min(left, 500))
+			size = int32(min(left, quota.MaxPageSize))
 		}
 		setField(req, "page_size", protoreflect.ValueOfInt32(size))
 		setField(req, "page_token", protoreflect.ValueOfString(token))

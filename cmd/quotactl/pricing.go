@@ -74,11 +74,7 @@ func pricingVersionsCmd(a *app) *cobra.Command {
 			func(o *out, r *quotav1.ListPricingVersionsResponse) {
 				o.row("VERSION", "CREATED", "BY", "MODELS", "TOOLS", "FALLBACK")
 				for _, v := range r.GetVersions() {
-					by := v.GetCreatedBy()
-					if by == "" {
-						by = "-"
-					}
-					o.row(strconv.FormatInt(v.GetVersion(), 10), timestamp(v.GetCreateTime()), by,
+					o.row(strconv.FormatInt(v.GetVersion(), 10), timestamp(v.GetCreateTime()), dash(v.GetCreatedBy()),
 						strconv.Itoa(len(v.GetPricing().GetModels())), strconv.Itoa(len(v.GetPricing().GetTools())),
 						v.GetPricing().GetFallbackModel())
 				}

@@ -167,7 +167,7 @@ goes on after its last entry.`,
 			if err != nil {
 				return err
 			}
-			return printList(a, all, more, func(o *out, r *quotav1.ListLedgerEntriesResponse) { ledgerTable(o, true, r.GetEntries()) })
+			return printList(a, all, more, func(o *out, r *quotav1.ListLedgerEntriesResponse) { ledgerTable(o, r.GetEntries()) })
 		}
 		return followLedger(cmd, a, req, p, all, err, interval)
 	})
@@ -249,10 +249,9 @@ func (t *aligned) write(w io.Writer, rows [][]string) error {
 	return err
 }
 
-// ledgerTable prints ledger entries, one a line, after a header line if
-// header.
-func ledgerTable(o *out, header bool, entries []*quotav1.LedgerEntry) {
-	for _, r := range ledgerRows(header, entries) {
+// ledgerTable prints ledger entries, one a line, after a header line.
+func ledgerTable(o *out, entries []*quotav1.LedgerEntry) {
+	for _, r := range ledgerRows(true, entries) {
 		o.row(r...)
 	}
 }

@@ -103,11 +103,7 @@ func runCostsTable(o *out, entries []*quotav1.RunCostEntry, agents bool) {
 	var sum int64
 	for _, e := range entries {
 		root := e.GetCost().GetRoot()
-		under := e.GetUnderReservationId()
-		if under == "" {
-			under = "-"
-		}
-		o.row(e.GetReservationId(), under, credits(root.GetTokenCost()), credits(root.GetActionCost()), credits(root.GetTotalCost()))
+		o.row(e.GetReservationId(), dash(e.GetUnderReservationId()), credits(root.GetTokenCost()), credits(root.GetActionCost()), credits(root.GetTotalCost()))
 		sum += root.GetTotalCost()
 	}
 	o.blank()

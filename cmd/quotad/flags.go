@@ -282,11 +282,3 @@ func (s *sizeValue) Set(v string) error {
 	*s = sizeValue(n * mult)
 	return nil
 }
-
-// flagNames returns the name of every flag.
-func flagNames() []string {
-	cfg := defaultConfig()
-	var names []string
-	newFlagSet(&cfg, io.Discard).VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	return names
-}

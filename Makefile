@@ -31,7 +31,7 @@ check-gen: gen
 run:
 	go run ./cmd/quotad
 
-# bench runs the store and domain benchmarks.
+# bench runs the store's benchmarks (and the domain's, if any).
 bench:
 	go test -run '^$$' -bench . -benchmem ./store/ ./quota/
 

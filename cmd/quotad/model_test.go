@@ -39,7 +39,7 @@ import (
 // sequences on Redis (the embedded store runs a twentieth), -rapid.steps
 // their mean length:
 //
-//	go test -run 'TestModel/redis' -rapid.checks=5000 -timeout 3h -v ./cmd/quotad
+//	go test -run 'TestModel/redis' -timeout 3h -v ./cmd/quotad/ -args -rapid.checks=5000
 
 // Default sizes of a run, kept within the CI budget (under a minute with
 // -race on two cores): sequences on Redis and on the embedded store (20

@@ -80,33 +80,25 @@ func (a *audit) drift(subject, field string, recorded, recomputed int64, explana
 // auditPass reads every record once and reports what differs.
 func (s *Store) auditPass(ctx context.Context, ws string) (quota.AuditReport, error) {
 	a := &audit{rep: quota.AuditReport{WorkspaceID: ws}, byOwner: map[string]*held{}, byGrant: map[string]int64{}}
-	pre := wsPrefix(ws)
-	raw, found, err := s.get(ctx, wsKey(ws))
+	w, err := s.workspaceRecord(ctx, ws)
 	if err != nil {
 		return quota.AuditReport{}, err
 	}
-	if !found {
-		return quota.AuditReport{}, quota.ErrWorkspaceNotFound
-	}
-	w, err := decodeRecord(raw, schema.Workspace)
-	if err != nil {
-		return quota.AuditReport{}, quota.Internal(err)
-	}
-	if err := s.eachRecord(ctx, pre+"deadlines", pre+"res:", schema.Reservation, a.reservation); err != nil {
+	if err := s.eachRecord(ctx, deadlinesKey(ws), resKey(ws, ""), schema.Reservation, a.reservation); err != nil {
 		return quota.AuditReport{}, err
 	}
 	var alloc, spent map[string]int64
 	if alloc, spent, err = s.replayLedger(ctx, ws, &a.rep); err != nil {
 		return quota.AuditReport{}, err
 	}
-	err = s.eachRecord(ctx, pre+"members", pre+"acct:", schema.Account, func(member string, r record) {
+	err = s.eachRecord(ctx, membersKey(ws), acctKey(ws, ""), schema.Account, func(member string, r record) {
 		a.account(member, r, alloc, spent)
 	})
 	if err != nil {
 		return quota.AuditReport{}, err
 	}
 	var g grantSums
-	err = s.eachRecord(ctx, pre+"grants_all", pre+"grant:", schema.Grant, func(id string, r record) { a.grant(id, r, &g) })
+	err = s.eachRecord(ctx, grantsAllKey(ws), grantKey(ws, ""), schema.Grant, func(id string, r record) { a.grant(id, r, &g) })
 	if err != nil {
 		return quota.AuditReport{}, err
 	}
@@ -269,7 +261,7 @@ func (a *audit) workspace(w record, g grantSums) {
 func (s *Store) replayLedger(ctx context.Context, ws string, rep *quota.AuditReport) (alloc, spent map[string]int64, err error) {
 	var n int64
 	err = s.plain(ctx, func(ctx context.Context) (err error) {
-		if n, err = s.rdb.Exists(ctx, wsPrefix(ws)+"ledger_trimmed").Result(); err != nil {
+		if n, err = s.rdb.Exists(ctx, ledgerTrimmedKey(ws)).Result(); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -286,10 +278,6 @@ func (s *Store) replayLedger(ctx context.Context, ws string, rep *quota.AuditRep
 		return nil, nil, err
 	}
 	alloc, spent = map[string]int64{}, map[string]int64{}
-	num := func(v any) int64 {
-		x, _ := strconv.ParseInt(fmt.Sprint(v), 10, 64)
-		return x
-	}
 	from := "-"
 	for {
 		var xs []redis.XMessage
@@ -309,11 +297,11 @@ func (s *Store) replayLedger(ctx context.Context, ws string, rep *quota.AuditRep
 			}
 			switch v["op"] {
 			case "grant_free", "reset", "upgrade":
-				alloc[member] += num(v["allocated"])
+				alloc[member] += asInt(v["allocated"])
 			case "adjust":
-				alloc[member] += num(v["seat"])
+				alloc[member] += asInt(v["seat"])
 			case "commit":
-				spent[member] += num(v["seat"]) + num(v["free"])
+				spent[member] += asInt(v["seat"]) + asInt(v["free"])
 			}
 		}
 		if len(xs) < auditPage {

@@ -24,8 +24,10 @@ package store
 //	use:<day>        hash: a UTC day's usage buckets, one field per group
 //	usek:<day>       zset: the fields of use:<day> but "d", score 0
 //	usedays          zset: the days that have buckets (retention)
+//	ledger_trimmed   string: set once the sweeper trimmed the ledger (the
+//	                 audit replays the ledger only while it is whole)
 //	wait             string: the barrier written before WAIT with
-//	                 Options.WaitReplicas (lua.go, replicate); expires
+//	                 Options.WaitReplicas (lua.go, runAndWait); expires
 //	                 after a minute
 //
 // Outside any workspace:
@@ -49,11 +51,16 @@ const (
 // wsPrefix is the key prefix of a workspace.
 func wsPrefix(workspaceID string) string { return workspacePrefix + workspaceID + "}:" }
 
-func wsKey(ws string) string           { return wsPrefix(ws) + "ws" }
-func resKey(ws, hex string) string     { return wsPrefix(ws) + "res:" + hex }
-func acctKey(ws, member string) string { return wsPrefix(ws) + "acct:" + member }
-func grantKey(ws, gid string) string   { return wsPrefix(ws) + "grant:" + gid }
-func idemKey(ws, req string) string    { return wsPrefix(ws) + "idem:" + req }
-func ledgerKey(ws string) string       { return wsPrefix(ws) + "ledger" }
-func eventsKey(ws string) string       { return wsPrefix(ws) + "events" }
-func deadlinesKey(ws string) string    { return wsPrefix(ws) + "deadlines" }
+func wsKey(ws string) string               { return wsPrefix(ws) + "ws" }
+func resKey(ws, hex string) string         { return wsPrefix(ws) + "res:" + hex }
+func acctKey(ws, member string) string     { return wsPrefix(ws) + "acct:" + member }
+func grantKey(ws, gid string) string       { return wsPrefix(ws) + "grant:" + gid }
+func idemKey(ws, req string) string        { return wsPrefix(ws) + "idem:" + req }
+func ledgerKey(ws string) string           { return wsPrefix(ws) + "ledger" }
+func eventsKey(ws string) string           { return wsPrefix(ws) + "events" }
+func deadlinesKey(ws string) string        { return wsPrefix(ws) + "deadlines" }
+func membersKey(ws string) string          { return wsPrefix(ws) + "members" }
+func grantsAllKey(ws string) string        { return wsPrefix(ws) + "grants_all" }
+func ledgerTrimmedKey(ws string) string    { return wsPrefix(ws) + "ledger_trimmed" }
+func useKey(ws string, day int64) string   { return wsPrefix(ws) + "use:" + itoa(day) }
+func useIndex(ws string, day int64) string { return wsPrefix(ws) + "usek:" + itoa(day) }

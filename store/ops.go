@@ -62,18 +62,28 @@ func (s *Store) SetWorkspace(ctx context.Context, op quota.WorkspaceOp) (quota.W
 
 // GetWorkspace returns a workspace.
 func (s *Store) GetWorkspace(ctx context.Context, id string) (quota.Workspace, error) {
-	raw, found, err := s.get(ctx, wsKey(id))
+	w, err := s.workspaceRecord(ctx, id)
 	if err != nil {
 		return quota.Workspace{}, err
 	}
+	return workspace(id, w), nil
+}
+
+// workspaceRecord reads a workspace's record as stored;
+// quota.ErrWorkspaceNotFound when there is none.
+func (s *Store) workspaceRecord(ctx context.Context, ws string) (record, error) {
+	raw, found, err := s.get(ctx, wsKey(ws))
+	if err != nil {
+		return record{}, err
+	}
 	if !found {
-		return quota.Workspace{}, quota.ErrWorkspaceNotFound
+		return record{}, quota.ErrWorkspaceNotFound
 	}
 	w, err := decodeRecord(raw, schema.Workspace)
 	if err != nil {
-		return quota.Workspace{}, quota.Internal(err)
+		return record{}, quota.Internal(err)
 	}
-	return workspace(id, w), nil
+	return w, nil
 }
 
 // SetSeat changes a member's seat.

@@ -20,22 +20,11 @@ type record struct {
 var errRecord = errors.New("store: unreadable record")
 
 // decodeRecord reads a record of layout l: its fields as MessagePack
-// values one after the other (lua/gen_const.lua; records written before
-// as one MessagePack array of them are read too). It reads what Redis's
-// cmsgpack and lua/msgpack.lua write: integers, strings (or binary) and
-// nil.
+// values one after the other (lua/gen_const.lua).
 func decodeRecord(raw string, l *schema.Layout) (record, error) {
-	d := &mpReader{b: []byte(raw)}
-	n := -1 // a sequence: values until the end
-	if len(d.b) > 0 && (d.b[0]&0xf0 == 0x90 || d.b[0] == 0xdc || d.b[0] == 0xdd) {
-		n = d.arrayLen()
-	}
-	vals := make([]any, 0, l.Len())
-	for (n < 0 && len(d.b) > 0 && d.err == nil) || len(vals) < n {
-		vals = append(vals, d.value())
-	}
-	if d.err != nil {
-		return record{}, fmt.Errorf("%w (%s): %v", errRecord, l.Name, d.err)
+	vals, err := unpackValues(raw)
+	if err != nil {
+		return record{}, fmt.Errorf("%w (%s)", err, l.Name)
 	}
 	if len(vals) != l.Len() {
 		return record{}, fmt.Errorf("%w: a %s record has %d fields, want %d", errRecord, l.Name, len(vals), l.Len())
@@ -43,8 +32,10 @@ func decodeRecord(raw string, l *schema.Layout) (record, error) {
 	return record{l: l, v: vals}, nil
 }
 
-// unpackValues reads MessagePack values one after the other (a packed
-// reply: lua/core.lua, packed).
+// unpackValues reads MessagePack values one after the other: a record,
+// or a packed reply (lua/core.lua, packed). It reads what Redis's
+// cmsgpack and lua/msgpack.lua write: integers, strings (or binary) and
+// nil.
 func unpackValues(s string) ([]any, error) {
 	d := &mpReader{b: []byte(s)}
 	var vals []any
@@ -52,7 +43,7 @@ func unpackValues(s string) ([]any, error) {
 		vals = append(vals, d.value())
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("%w: a packed reply: %v", errRecord, d.err)
+		return nil, fmt.Errorf("%w: %v", errRecord, d.err)
 	}
 	return vals, nil
 }
@@ -92,23 +83,6 @@ func (d *mpReader) uint(n int) uint64 {
 		v = v<<8 | uint64(c)
 	}
 	return v
-}
-
-func (d *mpReader) arrayLen() int {
-	b := d.take(1)
-	if b == nil {
-		return 0
-	}
-	switch c := b[0]; {
-	case c >= 0x90 && c <= 0x9f:
-		return int(c - 0x90)
-	case c == 0xdc:
-		return int(d.uint(2))
-	case c == 0xdd:
-		return int(d.uint(4))
-	}
-	d.err = errors.New("not an array")
-	return 0
 }
 
 // value reads one scalar: an int64, a string, or nil.

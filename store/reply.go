@@ -37,11 +37,11 @@ func newReply(raw any) (*reply, error) {
 		if err != nil {
 			return nil, err
 		}
-		v = append([]any{st}, vals...)
-		st = schema.StatusOK
-		if v[0] == int64(schema.StatusPackedReplay) {
-			st = schema.StatusReplay
+		status := int64(schema.StatusOK)
+		if st == schema.StatusPackedReplay {
+			status = schema.StatusReplay
 		}
+		return &reply{status: status, v: vals}, nil
 	}
 	return &reply{status: st, v: v, pos: 1}, nil
 }

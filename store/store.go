@@ -255,7 +255,7 @@ func unavailable(err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
-		// MOVED and ASK reach here only from replicate, which talks to a
+		// MOVED and ASK reach here only from runAndWait, which talks to a
 		// Cluster master directly: the slot moved (a failover), and the
 		// Cluster client follows it on the retry.
 		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",

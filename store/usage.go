@@ -54,9 +54,6 @@ func commitArgs(op quota.CommitOp) []any {
 	return args
 }
 
-func useKey(ws string, day int64) string   { return wsPrefix(ws) + "use:" + itoa(day) }
-func useIndex(ws string, day int64) string { return wsPrefix(ws) + "usek:" + itoa(day) }
-
 // usageGroup reads a bucket field's value (nil: none) as a group: a
 // counter of layout schema.Usage, its fields' MessagePack values one
 // after the other.
@@ -65,13 +62,9 @@ func usageGroup(key string, raw any) (quota.UsageGroup, error) {
 	if !ok {
 		return quota.UsageGroup{Key: key}, nil
 	}
-	d := &mpReader{b: []byte(s)}
-	r := record{l: schema.Usage, v: make([]any, schema.Usage.Len())}
-	for i := range r.v {
-		r.v[i] = d.value()
-	}
-	if d.err != nil || len(d.b) != 0 {
-		return quota.UsageGroup{}, quota.Internal(fmt.Errorf("%w: usage counter %q", errRecord, s))
+	r, err := decodeRecord(s, schema.Usage)
+	if err != nil {
+		return quota.UsageGroup{}, quota.Internal(fmt.Errorf("usage counter %q: %w", s, err))
 	}
 	g := quota.UsageGroup{Key: key, TokenCost: r.int("tcost"), ActionCost: r.int("acost"), Tokens: r.int("tokens"),
 		Actions: r.int("actions"), Commits: r.int("commits"), Charged: r.int("charged"), Shortfall: r.int("sf")}

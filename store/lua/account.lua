@@ -244,6 +244,12 @@ local function bal_vals(w, a)
     a.s_spent + a.f_spent, total, pool, used, ov, pcap, low, plow
 end
 
+-- reply_balance is the reply of a call that answers an account's
+-- balance (layout K.B), packed.
+local function reply_balance(w, a)
+  return packed(K.PACKED, cmsgpack.pack(bal_vals(w, a)))
+end
+
 -- put_balance appends the account's balance (layout K.B) to out.
 local function put_balance(out, w, a)
   return append(out, bal_vals(w, a))

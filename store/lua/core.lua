@@ -201,7 +201,7 @@ local function ledger(u, op, owner, res, kv)
 end
 
 -- Idempotency records: q:{...}:idem:<request id> = "<fingerprint>|<outcome>",
--- kept K.IDEM_TTL_MS. The outcome is "K" for a success (the reply is
+-- kept K.IDEM_TTL_MS_S. The outcome is "K" for a success (the reply is
 -- rebuilt from the records it names) or "E,<code>,<args>" for an error
 -- that is answered the same way again (a denial, an illegal transition).
 

@@ -86,8 +86,8 @@ local function commit(keys, args)
     {u.pre .. 'res:' .. u.rhex}, {u.pre .. 'ws', K.L_WS}})
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
-  local r = res_get(u, args[8])
-  if not r or not res_named(u, args[8], args[9], args[14]) then return err_reply(K.E_NOT_FOUND) end
+  local r = res_named(u, args[8], args[9], args[14])
+  if not r then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
   local otok, oact, agents = tonumber(args[10]), tonumber(args[11]), tonumber(args[12])
   local own = otok + oact

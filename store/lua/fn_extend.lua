@@ -20,8 +20,8 @@ local function extend(keys, args)
     {u.pre .. 'res:' .. u.rhex}, {u.pre .. 'ws', K.L_WS}})
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
-  local r = res_get(u, args[8])
-  if not r or not res_named(u, args[8], args[9], args[12]) then return err_reply(K.E_NOT_FOUND) end
+  local r = res_named(u, args[8], args[9], args[12])
+  if not r then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
   local w, a, ok = open_owner(u, r.owner)
   if not ok then return {K.ROLL, w.anchor} end

@@ -14,5 +14,5 @@ local function get_balance(keys, args)
   if not ok then return {K.ROLL, w.anchor} end
   catch_up(u, w, a)
   finish(u, w, a)
-  return packed(K.PACKED, cmsgpack.pack(bal_vals(w, a)))
+  return reply_balance(w, a)
 end

@@ -43,8 +43,8 @@ local function reserve(keys, args)
   local want, least = tonumber(args[11]), tonumber(args[12])
   local p, root
   if args[14] ~= '' then
-    p = res_get(u, args[14])
-    if not p or p.pv ~= tonumber(args[17]) or p.origin ~= origin then
+    p = res_named(u, args[14], args[17], origin)
+    if not p then
       return err_reply(K.E_PARENT_NOT_FOUND)
     end
     if owner ~= '' and owner ~= p.owner then return err_reply(K.E_INVALID, 'owner') end

@@ -26,5 +26,5 @@ local function set_member_cap(keys, args)
     idem_put(u, 'K')
   end
   finish(u, w, a)
-  return packed(K.PACKED, cmsgpack.pack(bal_vals(w, a)))
+  return reply_balance(w, a)
 end

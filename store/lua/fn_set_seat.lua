@@ -45,5 +45,5 @@ local function set_seat(keys, args)
     idem_put(u, 'K')
   end
   finish(u, w, a)
-  return packed(K.PACKED, cmsgpack.pack(bal_vals(w, a)))
+  return reply_balance(w, a)
 end

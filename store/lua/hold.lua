@@ -549,13 +549,14 @@ local function finish(u, w, a)
 end
 
 -- reply_res is the reply of a reservation call, packed: the reservation
--- and the owner's account (layouts K.R, K.B).
-local function reply_res(u, w, a, r)
-  return packed(K.PACKED, cmsgpack.pack(res_vals(u, r)), cmsgpack.pack(bal_vals(w, a)))
+-- and the owner's account (layouts K.R, K.B). status is K.PACKED, or
+-- K.PACKED_REPLAY (reply_again).
+local function reply_res(u, w, a, r, status)
+  return packed(status or K.PACKED, cmsgpack.pack(res_vals(u, r)), cmsgpack.pack(bal_vals(w, a)))
 end
 
 -- reply_again is reply_res for a request id met before: the call changed
 -- nothing and answers its first outcome again.
 local function reply_again(u, w, a, r)
-  return packed(K.PACKED_REPLAY, cmsgpack.pack(res_vals(u, r)), cmsgpack.pack(bal_vals(w, a)))
+  return reply_res(u, w, a, r, K.PACKED_REPLAY)
 end

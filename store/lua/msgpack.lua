@@ -4,8 +4,8 @@
 -- built-in cmsgpack, which reads and writes the same format. It handles
 -- what records hold: integers (magnitude below 2^53) and strings one
 -- after the other, which cmsgpack.pack(a, b, ...) writes and
--- cmsgpack.unpack returns as several values (records, counters), or in
--- one array.
+-- cmsgpack.unpack returns as several values (records, counters, packed
+-- replies).
 local cmsgpack = {}
 do
   local function be(n, bytes)
@@ -40,27 +40,11 @@ do
     return string.char(0xdb) .. be(n, 4) .. s
   end
 
-  function cmsgpack.pack(a, ...)
-    if type(a) ~= 'table' then -- several values, one after the other
-      local out = {}
-      for i = 1, select('#', ...) + 1 do
-        local v = select(i, a, ...)
-        if type(v) == 'number' then out[i] = int(v) else out[i] = str(v) end
-      end
-      return table.concat(out)
-    end
-    local n = #a
+  function cmsgpack.pack(...)
     local out = {}
-    if n < 16 then
-      out[1] = string.char(0x90 + n)
-    elseif n < 65536 then
-      out[1] = string.char(0xdc) .. be(n, 2)
-    else
-      out[1] = string.char(0xdd) .. be(n, 4)
-    end
-    for i = 1, n do
-      local v = a[i]
-      if type(v) == 'number' then out[i + 1] = int(v) else out[i + 1] = str(v) end
+    for i = 1, select('#', ...) do
+      local v = select(i, ...)
+      if type(v) == 'number' then out[i] = int(v) else out[i] = str(v) end
     end
     return table.concat(out)
   end
@@ -112,24 +96,11 @@ do
   end
 
   function cmsgpack.unpack(s)
-    local c, pos, n = string.byte(s, 1), 2, 0
-    if c >= 0x90 and c <= 0x9f then
-      n = c - 0x90
-    elseif c == 0xdc then
-      n, pos = uint(s, 2, 2), 4
-    elseif c == 0xdd then
-      n, pos = uint(s, 2, 4), 6
-    else -- several values, one after the other
-      local out, k = {}, 0
-      pos = 1
-      while pos <= #s do
-        k = k + 1
-        out[k], pos = value(s, pos)
-      end
-      return unpack(out, 1, k)
+    local out, k, pos = {}, 0, 1
+    while pos <= #s do
+      k = k + 1
+      out[k], pos = value(s, pos)
     end
-    local a = {}
-    for i = 1, n do a[i], pos = value(s, pos) end
-    return a
+    return unpack(out, 1, k)
   end
 end

@@ -9,8 +9,9 @@
 // errdetails.ErrorInfo with an UPPER_SNAKE reason (AIP-193), a BadRequest
 // for bad input and a QuotaFailure for a denied hold. A store that could
 // not be reached or did not answer in time is UNAVAILABLE /
-// STORE_UNAVAILABLE (storeFailure, isStoreUnavailable). An error the
-// server does not know is logged once and returned as a bare INTERNAL.
+// STORE_UNAVAILABLE (storeFailure; the store tells Redis's failures
+// apart). An error the server does not know is logged once and returned
+// as a bare INTERNAL.
 //
 // New builds the grpc.Server with, around the handlers: the gRPC
 // Prometheus metrics (Metrics), one log line per call (logging.go), panic

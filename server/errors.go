@@ -76,8 +76,6 @@ func errorStatus(e *quota.Error, log *slog.Logger) error {
 	case quota.CodeInternal:
 		log.Error("internal error", "error", e)
 		return internalStatus()
-	case quota.CodeUnavailable:
-		log.Warn("store unavailable", "error", e)
 	}
 	if e.Field != "" {
 		meta["field"] = e.Field

@@ -8,10 +8,10 @@ import (
 
 // ExplainBalance says what makes up a member's balance or the pool's.
 func (s *adminServer) ExplainBalance(ctx context.Context, req *quotav1.ExplainBalanceRequest) (*quotav1.ExplainBalanceResponse, error) {
-	err := checkID("workspace_id", req.GetWorkspaceId())
-	if err == nil && req.GetMemberId() != "" {
-		err = checkMember(req.GetMemberId())
-	}
+	err := firstError(
+		checkID("workspace_id", req.GetWorkspaceId()),
+		checkOptionalID("member_id", req.GetMemberId()),
+	)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

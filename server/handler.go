@@ -24,15 +24,11 @@ type handler struct {
 func (h *handler) fail(ctx context.Context, err error) error {
 	cause := err
 	err = storeFailure(ctx, err)
-	if d, ok := quota.AsDenial(err); ok {
-		reason := d.Reason
-		if reason == "" {
-			reason = quota.ReasonCreditsExhausted
-		}
-		h.metrics.denied(reason)
+	var e *quota.Error
+	if _, ok := quota.AsDenial(err); ok && errors.As(err, &e) {
+		h.metrics.denied(e.Reason())
 	}
-	switch {
-	case errors.Is(err, quota.ErrUnavailable):
+	if errors.Is(err, quota.ErrUnavailable) {
 		h.metrics.storeUnavailable()
 		setCause(ctx, cause)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -37,7 +38,13 @@ type Metrics struct {
 }
 
 // originLabels are the values of the "origin" label.
-var originLabels = []string{"conversation", "sidekick", "automation"}
+var originLabels = func() []string {
+	var names []string
+	for _, o := range quota.Origins {
+		names = append(names, o.Name())
+	}
+	return names
+}()
 
 // denialReasons are the values of the "reason" label of
 // quota_denials_total, set to 0 from the start.
@@ -117,18 +124,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// originLabel is the "origin" label of o.
-func originLabel(o quota.Origin) string {
-	switch o {
-	case quota.OriginConversation:
-		return "conversation"
-	case quota.OriginSidekick:
-		return "sidekick"
-	case quota.OriginAutomation:
-		return "automation"
-	}
-	return "unknown"
-}
+// originLabel is the "origin" label of o: its name, or "unknown".
+func originLabel(o quota.Origin) string { return cmp.Or(o.Name(), "unknown") }
 
 // initialize creates the gRPC series of every registered method, at 0.
 func (m *Metrics) initialize(gs *grpc.Server) {

@@ -39,10 +39,8 @@ func (s *adminServer) AdjustBalance(ctx context.Context, req *quotav1.AdjustBala
 	err := firstError(
 		checkID("workspace_id", req.GetWorkspaceId()),
 		checkID("request_id", req.GetRequestId()),
+		checkOptionalID("member_id", req.GetMemberId()),
 	)
-	if err == nil && req.GetMemberId() != "" {
-		err = checkMember(req.GetMemberId())
-	}
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

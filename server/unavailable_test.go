@@ -4,54 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
 	"github.com/quota-svc/quota/quota"
 )
-
-func TestIsStoreUnavailable(t *testing.T) {
-	opErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-	cases := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{quota.ErrUnavailable, true},
-		{fmt.Errorf("store: %w", opErr), true},
-		{fmt.Errorf("store: %w", io.EOF), true},
-		{io.ErrUnexpectedEOF, true},
-		{syscall.ECONNRESET, true},
-		{fmt.Errorf("store: %w", redis.ErrPoolTimeout), true},
-		{redis.ErrClosed, true},
-		{errors.New("store: redis: connection pool timeout"), true},
-		{errors.New("LOADING Redis is loading the dataset in memory"), true},
-		{errors.New("READONLY You can't write against a read only replica."), true},
-		{errors.New("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), true},
-		{errors.New("CLUSTERDOWN The cluster is down"), true},
-		{errors.New("TRYAGAIN Multiple keys request during rehashing of slot"), true},
-		{errors.New("NOREPLICAS Not enough good replicas to write."), true},
-		{errors.New("OOM command not allowed when used memory > 'maxmemory'."), true},
-		{errors.New("store: read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout"), true},
-		{quota.ErrWorkspaceNotFound, false},
-		{errors.New("ERR user_script:1: Script attempted to access nonexistent global variable"), false},
-		{context.DeadlineExceeded, false}, // decided by storeFailure, which knows the caller
-	}
-	for _, tc := range cases {
-		if got := isStoreUnavailable(tc.err); got != tc.want {
-			t.Errorf("isStoreUnavailable(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
-}
 
 func TestStoreFailure(t *testing.T) {
 	alive := context.Background()
@@ -61,7 +25,9 @@ func TestStoreFailure(t *testing.T) {
 	defer cancel2()
 	storeTimedOut, cancel3 := context.WithTimeoutCause(context.Background(), -time.Second, errStoreTimeout)
 	defer cancel3()
-	refused := fmt.Errorf("store: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED})
+	// What the store returns (store.classify): a Redis it cannot reach
+	// is quota.ErrUnavailable; when the call's context ended, its error.
+	refused := quota.Unavailable(fmt.Errorf("store: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}))
 
 	cases := []struct {
 		name string
@@ -73,7 +39,7 @@ func TestStoreFailure(t *testing.T) {
 		{"a refused connection while the caller waits", alive, refused, quota.ErrUnavailable, nil},
 		{"the Redis client's own deadline while the caller waits", alive, context.DeadlineExceeded, quota.ErrUnavailable, context.DeadlineExceeded},
 		{"the server's store timeout", storeTimedOut, context.DeadlineExceeded, quota.ErrUnavailable, context.DeadlineExceeded},
-		{"the server's store timeout, seen as a network timeout", storeTimedOut, errors.New("i/o timeout"), quota.ErrUnavailable, nil},
+		{"the server's store timeout, seen as a network timeout", storeTimedOut, quota.Unavailable(errors.New("i/o timeout")), quota.ErrUnavailable, nil},
 		{"the caller's deadline", callerDeadline, context.DeadlineExceeded, context.DeadlineExceeded, quota.ErrUnavailable},
 		{"the caller's deadline, seen as a network timeout", callerDeadline, refused, context.DeadlineExceeded, quota.ErrUnavailable},
 		{"the caller canceled", canceled, context.Canceled, context.Canceled, quota.ErrUnavailable},
@@ -94,11 +60,12 @@ func TestStoreFailure(t *testing.T) {
 }
 
 // blockingStore is a fake store whose GetBalance waits for its context
-// and returns what the Redis client returns then.
+// and returns what the store returns then: the context's error
+// (store.classify).
 func blockingStore() *fakeStore {
 	return &fakeStore{getBalance: func(ctx context.Context, _, _ string, _ time.Time) (quota.Balance, error) {
 		<-ctx.Done()
-		return quota.Balance{}, fmt.Errorf("store: read tcp 127.0.0.1:50000->127.0.0.1:6379: i/o timeout")
+		return quota.Balance{}, ctx.Err()
 	}}
 }
 

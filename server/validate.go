@@ -57,6 +57,14 @@ func checkMember(id string) error {
 	return checkID("member_id", id)
 }
 
+// checkOptionalID checks an id that may be left empty: empty, or valid.
+func checkOptionalID(field, id string) error {
+	if id == "" {
+		return nil
+	}
+	return checkID(field, id)
+}
+
 // checkMemberOrSpender checks Reserve's member_id and spender_id: exactly
 // one is set (neither is quota.ErrNoMemberOrSpender, both
 // quota.ErrMemberAndSpender) and it is a valid id.

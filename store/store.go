@@ -259,7 +259,8 @@ func unavailable(err error) bool {
 		// Cluster master directly: the slot moved (a failover), and the
 		// Cluster client follows it on the retry.
 		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN",
-			"NOREPLICAS", "BUSY", "NOMASTERLINK", "MOVED ", "ASK "} {
+			"NOREPLICAS", "BUSY", "NOMASTERLINK", "MOVED ", "ASK ", "OOM ", "MISCONF ",
+			"ERR max number of clients"} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}

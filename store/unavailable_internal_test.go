@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // redisErr is an error as Redis answers it (go-redis's redis.Error).
@@ -26,6 +31,19 @@ func TestUnavailableTellsRetryableFailures(t *testing.T) {
 		{redisErr("READONLY You can't write against a read only replica."), true},
 		{redisErr("MOVED 3999 127.0.0.1:6381"), true},
 		{redisErr("ASK 3999 127.0.0.1:6381"), true},
+		{redisErr("LOADING Redis is loading the dataset in memory"), true},
+		{redisErr("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), true},
+		{redisErr("CLUSTERDOWN The cluster is down"), true},
+		{redisErr("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{redisErr("OOM command not allowed when used memory > 'maxmemory'."), true},
+		{redisErr("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."), true},
+		{redisErr("ERR max number of clients reached"), true},
+		{fmt.Errorf("store: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), true},
+		{fmt.Errorf("store: %w", io.EOF), true},
+		{io.ErrUnexpectedEOF, true},
+		{syscall.ECONNRESET, true},
+		{fmt.Errorf("store: %w", redis.ErrPoolTimeout), true},
+		{redis.ErrClosed, true},
 		{redisErr("ERR user_script:1: attempt to index a nil value"), false},
 		{errors.New("MOVED, but not from Redis"), false},
 	} {

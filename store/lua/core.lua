@@ -150,8 +150,18 @@ local function rec_new(u, key, L, t)
   return t
 end
 
--- flush writes every record changed by the call, in one MSET.
+-- flush writes every record changed by the call, in one MSET. When the
+-- call changed when live grants start or end (u.gtimes, set by pool.lua),
+-- it first sets the workspace's next grant transition (g_next) from
+-- gtimes, so that no entry point can leave it stale.
 local function flush(u)
+  if u.gtimes then
+    local w = u.recs[u.pre .. 'ws']
+    local first = redis.call('ZRANGE', u.pre .. 'gtimes', 0, 0, 'WITHSCORES')
+    w.g_next = tonumber(first[2]) or 0
+    u.gtimes = false
+    touch(u, w)
+  end
   local n = #u.dirty
   if n == 0 then return end
   local kv = {}

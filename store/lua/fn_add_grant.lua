@@ -24,7 +24,6 @@ local function add_grant(keys, args)
   ledger(u, 'grant_add', '', '', {'grant', g.id, 'amount', g.amount, 'start', g.start,
     'expiry', g.exp, 'priority', g.prio})
   idem_put(u, 'K,' .. g.id)
-  gtimes_done(u, w)
   flush(u)
   return put_grant({K.OK}, u, g)
 end

@@ -11,7 +11,6 @@ local function list_grants(keys, args)
   local w = ws_get(u)
   if not w then return err_reply(K.E_WS_NOT_FOUND) end
   pool_tick(u, w, K.GRANT_STEPS)
-  gtimes_done(u, w)
   flush(u)
   local limit = tonumber(args[9])
   local ids = redis.call('ZRANGEBYSCORE', u.pre .. 'grants_all', '(' .. args[8], '+inf',

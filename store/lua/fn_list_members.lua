@@ -42,7 +42,6 @@ local function list_members(keys, args)
   u.more = more
   catch_up(u, w, nil)
   for i = 1, n do events(u, w, accts[i]) end
-  gtimes_done(u, w)
   flush(u)
   local next = ''
   if #ids > limit then next = ids[limit] end

@@ -23,13 +23,11 @@ local function void_grant(keys, args)
     live = false
   end
   if not live then
-    gtimes_done(u, w)
     flush(u)
     return err_record(u, K.E_GRANT_ENDED)
   end
   grant_end(u, w, g, K.G_VOIDED)
   idem_put(u, 'K')
-  gtimes_done(u, w)
   flush(u)
   return put_grant({K.OK}, u, g)
 end

@@ -544,7 +544,6 @@ end
 local function finish(u, w, a)
   catch_up(u, w, a)
   events(u, w, a)
-  gtimes_done(u, w)
   flush(u)
 end
 

@@ -88,16 +88,6 @@ local function pool_tick(u, w, limit)
   return #due > limit
 end
 
--- gtimes_done sets the workspace's next grant transition after the call
--- changed the index.
-local function gtimes_done(u, w)
-  if not u.gtimes then return end
-  local first = redis.call('ZRANGE', u.pre .. 'gtimes', 0, 0, 'WITHSCORES')
-  w.g_next = tonumber(first[2]) or 0
-  u.gtimes = false
-  touch(u, w)
-end
-
 -- grant_add adds a grant, pending or active as of now.
 local function grant_add(u, w, kind, amount, start, exp, prio)
   w.g_seq = w.g_seq + 1

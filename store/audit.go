@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -172,12 +171,9 @@ func (a *audit) reservation(hex string, r record) {
 		a.prog += r.int("h_pool") + r.int("h_ov")
 	}
 	var parts int64
-	for part := range strings.SplitSeq(r.str("h_grants"), ";") {
-		if id, amt, ok := strings.Cut(part, ":"); ok {
-			v, _ := strconv.ParseInt(amt, 10, 64)
-			a.byGrant[id] += v
-			parts += v
-		}
+	for _, g := range sourceAmounts(0, 0, r.str("h_grants"), 0) {
+		a.byGrant[g.GrantID] += g.Amount
+		parts += g.Amount
 	}
 	a.drift("reservation "+hex, "pool held", r.int("h_pool"), parts, "the sum of its per-grant holds (h_grants)")
 }

@@ -103,27 +103,22 @@ func (s *Store) ListLedger(ctx context.Context, op quota.LedgerOp) (quota.Ledger
 		count := min(chunk, op.Budget-read)
 		var msgs []any
 		var exists int64
-		err := s.plain(ctx, func(ctx context.Context) error {
-			var x *redis.Cmd
-			var e *redis.IntCmd
-			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				if read == 0 {
-					e = p.Exists(ctx, wsKey(op.WorkspaceID))
-				}
-				// Raw XRANGE: its reply keeps the fields in the order written.
-				x = p.Do(ctx, "XRANGE", ledgerKey(op.WorkspaceID), from, to, "COUNT", count)
-				return nil
-			})
-			if err != nil {
-				return err
+		var x *redis.Cmd
+		var e *redis.IntCmd
+		err := s.pipeline(ctx, func(p redis.Pipeliner) {
+			if read == 0 {
+				e = p.Exists(ctx, wsKey(op.WorkspaceID))
 			}
+			// Raw XRANGE: its reply keeps the fields in the order written.
+			x = p.Do(ctx, "XRANGE", ledgerKey(op.WorkspaceID), from, to, "COUNT", count)
+		})
+		if err == nil {
 			msgs, _ = x.Val().([]any)
 			exists = 1
 			if e != nil {
 				exists = e.Val()
 			}
-			return nil
-		})
+		}
 		if err != nil {
 			return quota.LedgerPage{}, err
 		}

@@ -22,8 +22,8 @@ import (
 
 // groupLetter is the first letter of the bucket fields of a grouping.
 var groupLetter = map[quota.UsageGrouping]string{
-	quota.UsageByMember: "m", quota.UsageByAgent: "a", quota.UsageByModel: "o",
-	quota.UsageByTier: "t", quota.UsageByOrigin: "g",
+	quota.UsageByMember: schema.UseMember, quota.UsageByAgent: schema.UseAgent, quota.UsageByModel: schema.UseModel,
+	quota.UsageByTier: schema.UseTier, quota.UsageByOrigin: schema.UseOrigin,
 }
 
 // originFields are the fields of the origins, whose sum is a day's total.
@@ -46,7 +46,7 @@ func commitArgs(op quota.CommitOp) []any {
 	for _, gs := range []struct {
 		letter string
 		groups []quota.UsageGroup
-	}{{"a", u.Agents}, {"o", u.Models}, {"t", u.Tiers}} {
+	}{{groupLetter[quota.UsageByAgent], u.Agents}, {groupLetter[quota.UsageByModel], u.Models}, {groupLetter[quota.UsageByTier], u.Tiers}} {
 		for _, g := range gs.groups {
 			args = append(args, gs.letter+g.Key, g.TokenCost, g.ActionCost, g.Tokens, g.Actions)
 		}

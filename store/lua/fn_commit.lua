@@ -44,7 +44,7 @@
 local function usage_add(u, r, args, charged, sf)
   local day = args[15]
   local key = u.pre .. 'use:' .. day
-  local fields = {'m' .. r.owner, 'g' .. K.ORIGIN_NAME[r.origin]}
+  local fields = {K.USE_MEMBER .. r.owner, K.USE_ORIGIN .. K.ORIGIN_NAME[r.origin]}
   for j = 19, 18 + 5 * tonumber(args[18]), 5 do fields[#fields + 1] = args[j] end
   local tok, act, ntok, nact = tonumber(args[10]), tonumber(args[11]), tonumber(args[16]), tonumber(args[17])
   for c = 1, #fields, 1000 do -- unpack takes a few thousand values at most

@@ -63,6 +63,7 @@ K.ORIGIN_NAME = {[1] = 'conversation', [2] = 'sidekick', [3] = 'automation'}
 -- Encodings.
 K.CAP_UNLIMITED, K.CAP_DEFAULT = -1, -2
 K.SPENDER_MARK = '~'
+K.USE_MEMBER, K.USE_ORIGIN = 'm', 'g'
 K.REC_RECORDED, K.REC_VOIDED = 1, 2
 K.UNLIMITED = 9007199254740992
 K.LOW_PCT = 20

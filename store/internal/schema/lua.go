@@ -27,6 +27,13 @@ const (
 	RecVoided   = 2
 	// Unlimited is larger than any amount (amounts stay below 2^53).
 	Unlimited = 1 << 53
+	// The first letter of a usage bucket field, by grouping: a member (or
+	// a spender), an origin, an agent, a model, a tool tier.
+	UseMember = "m"
+	UseOrigin = "g"
+	UseAgent  = "a"
+	UseModel  = "o"
+	UseTier   = "t"
 )
 
 // Per-call bounds of the scripts' work on what is due now.
@@ -142,6 +149,7 @@ func Lua() []byte {
 	p("-- Encodings.\n")
 	p("K.CAP_UNLIMITED, K.CAP_DEFAULT = %d, %d\n", CapUnlimited, CapDefault)
 	p("K.SPENDER_MARK = '%s'\n", SpenderMark)
+	p("K.USE_MEMBER, K.USE_ORIGIN = '%s', '%s'\n", UseMember, UseOrigin)
 	p("K.REC_RECORDED, K.REC_VOIDED = %d, %d\n", RecRecorded, RecVoided)
 	p("K.UNLIMITED = %d\n", int64(Unlimited))
 	p("K.LOW_PCT = %d\n\n", quota.LowBalancePercent)

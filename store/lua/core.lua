@@ -20,10 +20,10 @@
 --   * every key of a workspace starts with the prefix "q:{ws:<id>}:", so
 --     a call touches one cluster slot; the keys met along the way are
 --     built from it;
---   * a reply is {K.OK, <layout values>...} ({K.REPLAY, ...} for a
---     request id met before), {K.PACKED, s} or {K.PACKED_REPLAY, s}
---     where s holds those values as MessagePack one after the other
---     (packed), {K.ERR, code, args...}, or {K.ROLL, anchor} when the
+--   * a reply is {K.OK, <layout values>...}, or {K.PACKED, s} (for a
+--     request id met before {K.PACKED_REPLAY, s}) where s holds those
+--     values as MessagePack one after the other (packed),
+--     {K.ERR, code, args...}, or {K.ROLL, anchor} when the
 --     workspace's or the member's billing period has ended and Go must
 --     pass the new period's bounds (computed by package quota) in args[3]
 --     and args[4].
@@ -33,8 +33,18 @@
 -- fingerprint, [7] the key a Reserve with this request id would have made
 -- (a reservation's hex key; "" for reads).
 
-local function fmt(x)
-  return string.format('%.0f', x)
+-- fmt spells an integer (an amount, a time, a count) for a Redis command
+-- or a key, exactly below 2^53 (Redis would format a Lua number with
+-- printf's %.17g); the strings of small ones (limits, page sizes) are
+-- kept.
+local FMT = {}
+local function fmt(n)
+  local s = FMT[n]
+  if not s then
+    s = string.format('%.0f', n)
+    if n >= 0 and n <= 10000 then FMT[n] = s end
+  end
+  return s
 end
 
 local function min(a, b)
@@ -45,18 +55,6 @@ end
 local function max(a, b)
   if a > b then return a end
   return b
-end
-
--- nstr spells a small count (a limit, a page size) for a Redis command:
--- Redis would format a Lua number with printf; the strings are kept.
-local NSTR = {}
-local function nstr(n)
-  local s = NSTR[n]
-  if not s then
-    s = string.format('%d', n)
-    if n >= 0 and n <= 10000 then NSTR[n] = s end
-  end
-  return s
 end
 
 -- append appends its other arguments to out, in order, and returns out.

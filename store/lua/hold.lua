@@ -69,7 +69,7 @@ end
 -- pub is the public id of the reservation with key hex in r's run.
 local function pub(r, hex)
   if hex == '' then return '' end
-  return K.ORIGIN_LETTER[r.origin] .. '_' .. hex .. '_' .. nstr(r.pv)
+  return K.ORIGIN_LETTER[r.origin] .. '_' .. hex .. '_' .. fmt(r.pv)
 end
 
 local function res_id(r) return pub(r, r.hex) end
@@ -416,7 +416,7 @@ end
 local function expire_due(u, w, a, limit)
   if w.d_next > u.now then return 0, false, 0, 0 end
   local key = u.pre .. 'deadlines'
-  local ids = redis.call('ZRANGEBYSCORE', key, '-inf', u.nows, 'LIMIT', '0', nstr(limit))
+  local ids = redis.call('ZRANGEBYSCORE', key, '-inf', u.nows, 'LIMIT', '0', fmt(limit))
   local n, credits, oldest = 0, 0, 0
   for _, id in ipairs(ids) do
     local r = res_get(u, id)

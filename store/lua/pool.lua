@@ -73,7 +73,7 @@ end
 -- It returns whether more are due.
 local function pool_tick(u, w, limit)
   if w.g_next == 0 or w.g_next > u.now then return false end
-  local due = redis.call('ZRANGEBYSCORE', u.pre .. 'gtimes', '-inf', u.nows, 'LIMIT', '0', nstr(limit + 1))
+  local due = redis.call('ZRANGEBYSCORE', u.pre .. 'gtimes', '-inf', u.nows, 'LIMIT', '0', fmt(limit + 1))
   for i = 1, min(#due, limit) do
     local g = grant_get(u, due[i])
     if g.state == K.G_PENDING and g.exp > u.now then

@@ -50,12 +50,7 @@ func (s *Service) OperatorRefund(ctx context.Context, r OperatorRefundRequest) (
 	if err := checkReason(r.Reason); err != nil {
 		return Outcome{}, err
 	}
-	ref, ok := ParseReservationID(r.ReservationID)
-	if !ok {
-		return Outcome{}, ErrReservationNotFound
-	}
-	return s.st.Refund(ctx, RefundOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, Ref: ref, Now: s.cfg.Now(),
-		Actor: r.Actor, Reason: r.Reason})
+	return s.refund(ctx, RefundRequest{Idem: r.Idem, WorkspaceID: r.WorkspaceID, ReservationID: r.ReservationID}, r.Actor, r.Reason)
 }
 
 // AdjustRequest credits (Amount > 0) or debits (Amount < 0) a member's
@@ -112,9 +107,7 @@ func (s *Service) Adjust(ctx context.Context, r AdjustRequest) (Adjustment, erro
 	op := AdjustOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, MemberID: r.MemberID, Amount: r.Amount,
 		Reason: r.Reason, Actor: r.Actor, Now: now}
 	switch {
-	case r.MemberID != "" && !r.Expiry.IsZero():
-		return Adjustment{}, Invalid("expire_time", "is for a pool credit only")
-	case r.MemberID == "" && r.Amount > 0:
+	case r.MemberID == "" && r.Amount > 0: // a pool credit: a new grant
 		g := Grant{Kind: GrantTopUp, Amount: r.Amount, Start: now, Expiry: r.Expiry}
 		if err := checkGrant(&g, now); err != nil {
 			return Adjustment{}, err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,12 +190,8 @@ func (s *Service) ListLedger(ctx context.Context, q LedgerQuery) ([]LedgerEntry,
 	if err != nil {
 		return nil, "", err
 	}
-	known := map[string]bool{}
-	for _, op := range LedgerOperations {
-		known[op] = true
-	}
 	for i, op := range q.Operations {
-		if !known[op] {
+		if !slices.Contains(LedgerOperations, op) {
 			return nil, "", Invalid("operations["+strconv.Itoa(i)+"]", "unknown operation %q (README, \"Ledger\")", op)
 		}
 	}

@@ -252,7 +252,9 @@ func (s *Service) Extend(ctx context.Context, r ExtendRequest) (Outcome, error) 
 	if ttl > 0 {
 		op.Deadline = now.Add(ttl)
 	}
-	return s.st.Extend(ctx, op)
+	out, err := s.st.Extend(ctx, op)
+	out.Added = op.AddAmount
+	return out, err
 }
 
 // CommitRequest settles a reservation with the run's usage.
@@ -308,11 +310,17 @@ type RefundRequest struct {
 
 // Refund voids a hold.
 func (s *Service) Refund(ctx context.Context, r RefundRequest) (Outcome, error) {
+	return s.refund(ctx, r, "", "")
+}
+
+// refund voids a hold, for an operator (actor, reason) or its caller.
+func (s *Service) refund(ctx context.Context, r RefundRequest, actor, reason string) (Outcome, error) {
 	ref, ok := ParseReservationID(r.ReservationID)
 	if !ok {
 		return Outcome{}, ErrReservationNotFound
 	}
-	return s.st.Refund(ctx, RefundOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, Ref: ref, Now: s.cfg.Now()})
+	return s.st.Refund(ctx, RefundOp{Idem: r.Idem, WorkspaceID: r.WorkspaceID, Ref: ref, Now: s.cfg.Now(),
+		Actor: actor, Reason: reason})
 }
 
 // Sweep does the background work that is due across all workspaces,

@@ -97,6 +97,9 @@ type Outcome struct {
 	// changed, and the first outcome is answered again (for metrics, which
 	// count what changed once).
 	Replayed bool
+	// Added is what an Extend added to the hold (Service.Extend sets it:
+	// 0 for a free run's, which holds nothing).
+	Added int64
 }
 
 // WorkspaceOp sets a workspace.
@@ -220,7 +223,7 @@ type SweepStats struct {
 	// forfeited (seat credits of an ended period, ended grants).
 	Released         int
 	ReleasedCredits  int64
-	ReleasedByOrigin [4]int64
+	ReleasedByOrigin [OriginAutomation + 1]int64
 	ForfeitedCredits int64
 	// Lag is how long past its deadline the oldest hold released had
 	// waited (0 when none).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -173,15 +174,7 @@ func UsageOf(c *RunCost) CommitUsage {
 			g.Cost = g.TokenCost + g.ActionCost
 			out = append(out, *g)
 		}
-		slices.SortFunc(out, func(a, b UsageGroup) int {
-			switch {
-			case a.Key < b.Key:
-				return -1
-			case a.Key > b.Key:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(out, func(a, b UsageGroup) int { return strings.Compare(a.Key, b.Key) })
 		return out
 	}
 	u.Agents, u.Models, u.Tiers = list(agents), list(models), list(tiers)

@@ -86,9 +86,7 @@ func (s *quotaServer) Extend(ctx context.Context, req *quotav1.ExtendRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if out.Reservation.Origin != quota.OriginSidekick { // a free run holds nothing
-		s.metrics.held(&out, r.AddAmount)
-	}
+	s.metrics.held(&out, out.Added)
 	return &quotav1.ExtendResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 

@@ -4,16 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/quota-svc/quota/internal/tlsfiles"
 )
 
 // tlsFlags are the flags of TLS to quotad (its -tls-cert, -tls-key and,
@@ -49,14 +49,11 @@ func (t *tlsFlags) config() (*tls.Config, error) {
 		InsecureSkipVerify: t.insecureSkipVerify, //nolint:gosec // asked for with --insecure-skip-verify
 	}
 	if t.caFile != "" {
-		b, err := os.ReadFile(t.caFile)
+		pool, err := tlsfiles.LoadCAs("--ca-file", t.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
+			return nil, err
 		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("--ca-file %s: no PEM certificate found", t.caFile)
-		}
+		c.RootCAs = pool
 	}
 	if (t.certFile == "") != (t.keyFile == "") {
 		return nil, fmt.Errorf("--cert and --key go together")

@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"sync/atomic"
+
+	"github.com/quota-svc/quota/internal/tlsfiles"
 )
 
 // serverTLS serves the gRPC listener's TLS from certificate files that
@@ -35,7 +35,7 @@ func (s *serverTLS) load() error {
 		NextProtos:   []string{"h2"}, // gRPC needs ALPN h2
 	}
 	if s.clientCAFile != "" {
-		pool, err := loadCAs("-tls-client-ca", s.clientCAFile)
+		pool, err := tlsfiles.LoadCAs("-tls-client-ca", s.clientCAFile)
 		if err != nil {
 			return err
 		}
@@ -67,20 +67,6 @@ func (s *serverTLS) config() *tls.Config {
 	}
 }
 
-// loadCAs reads a PEM file of CA certificates; setting names the setting
-// in errors.
-func loadCAs(setting, file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", setting, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s %s: no PEM certificate found", setting, file)
-	}
-	return pool, nil
-}
-
 // redisTLS returns the TLS configuration to Redis, or nil when cfg asks
 // for none; base is the one a rediss:// URL brought, if any.
 func redisTLS(cfg Config, base *tls.Config) (*tls.Config, error) {
@@ -95,7 +81,7 @@ func redisTLS(cfg Config, base *tls.Config) (*tls.Config, error) {
 		}
 	}
 	if cfg.RedisTLSCA != "" {
-		pool, err := loadCAs("-redis-tls-ca", cfg.RedisTLSCA)
+		pool, err := tlsfiles.LoadCAs("-redis-tls-ca", cfg.RedisTLSCA)
 		if err != nil {
 			return nil, err
 		}

@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,28 +25,22 @@ const rawTTL = 5 * time.Minute
 
 // rawLoad reserves holdAmount per op through the store package.
 type rawLoad struct {
+	loadBase
 	st      *store.Store
-	keys    keyspace
 	timeout time.Duration
-	run     string
-	rngs    []*rand.Rand
 	stats   *stats
 }
 
 // newRawLoad returns the raw Reserve workload on rdb for workers workers,
 // picking keys as the gRPC workloads do with the same seed.
 func newRawLoad(rdb redis.UniversalClient, keys keyspace, workers int, seed uint64, timeout time.Duration, st *stats) *rawLoad {
-	r := &rawLoad{st: store.New(rdb), keys: keys, timeout: timeout, run: newRunID(), stats: st}
-	for w := range workers {
-		r.rngs = append(r.rngs, rand.New(rand.NewPCG(seed, uint64(w))))
-	}
-	return r
+	return &rawLoad{loadBase: newLoadBase(keys, workers, seed), st: store.New(rdb), timeout: timeout, stats: st}
 }
 
 // op takes one hold; it is an opFunc.
 func (r *rawLoad) op(ctx context.Context, w int, i int64, due time.Time) {
-	ws, mem := r.keys.pick(r.rngs[w], i)
-	req := "qb-" + r.run + "-" + strconv.FormatInt(i, 10) + "-raw"
+	ws, mem := r.pick(w, i)
+	req := r.req(i, "raw")
 	err := r.stats.call(ctx, r.timeout, rpcRawReserve, func(ctx context.Context) error {
 		now := time.Now()
 		_, err := r.st.Reserve(ctx, quota.ReserveOp{

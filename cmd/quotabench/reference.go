@@ -10,7 +10,6 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -33,22 +32,16 @@ var refAlloc = quota.SeatMax.Monthly()
 
 // refLoad reserves holdAmount per op with reference.lua.
 type refLoad struct {
+	loadBase
 	rdb     redis.UniversalClient
-	keys    keyspace
 	timeout time.Duration
-	run     string
-	rngs    []*rand.Rand
 	stats   *stats
 }
 
 // newRefLoad returns the reference Reserve workload on rdb, picking keys
 // as the gRPC and raw workloads do with the same seed.
 func newRefLoad(rdb redis.UniversalClient, keys keyspace, workers int, seed uint64, timeout time.Duration, st *stats) *refLoad {
-	r := &refLoad{rdb: rdb, keys: keys, timeout: timeout, run: newRunID(), stats: st}
-	for w := range workers {
-		r.rngs = append(r.rngs, rand.New(rand.NewPCG(seed, uint64(w))))
-	}
-	return r
+	return &refLoad{loadBase: newLoadBase(keys, workers, seed), rdb: rdb, timeout: timeout, stats: st}
 }
 
 // refPrefix starts every key of the reference script; refPattern matches
@@ -60,8 +53,8 @@ const (
 
 // op takes one hold; it is an opFunc.
 func (r *refLoad) op(ctx context.Context, w int, i int64, due time.Time) {
-	ws, mem := r.keys.pick(r.rngs[w], i)
-	req := "qb-" + r.run + "-" + strconv.FormatInt(i, 10) + "-ref"
+	ws, mem := r.pick(w, i)
+	req := r.req(i, "ref")
 	pre := refPrefix + "{ws:" + ws + "}:"
 	keys := []string{pre + "acct:" + mem, pre + "res:" + req, pre + "deadlines", pre + "ledger", pre + "idem:" + req}
 	var denied bool

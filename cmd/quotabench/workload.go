@@ -157,35 +157,50 @@ func (c client) refund(ctx context.Context, st *stats, ws, id, req string) error
 	})
 }
 
-// grpcLoad is a workload over gRPC: its op runs op i of the workload.
-type grpcLoad struct {
-	c        client
-	keys     keyspace
-	workload string
+// loadBase is what the workloads of a phase (gRPC, raw, reference) share:
+// how they pick keys, and their request ids.
+type loadBase struct {
+	keys keyspace
 	// run makes this phase's request ids unique: qb-<run>-<i>-<step>.
 	run  string
 	rngs []*rand.Rand // one per worker
-	st   *stats
+}
+
+// newLoadBase returns the base of a workload of workers workers; with the
+// same seed, two workloads pick the same keys.
+func newLoadBase(keys keyspace, workers int, seed uint64) loadBase {
+	b := loadBase{keys: keys, run: newRunID()}
+	for w := range workers {
+		b.rngs = append(b.rngs, rand.New(rand.NewPCG(seed, uint64(w))))
+	}
+	return b
+}
+
+// pick returns the workspace and member of op i on worker w.
+func (b *loadBase) pick(w int, i int64) (ws, member string) { return b.keys.pick(b.rngs[w], i) }
+
+// req returns the request id of step of op i.
+func (b *loadBase) req(i int64, step string) string {
+	return "qb-" + b.run + "-" + strconv.FormatInt(i, 10) + "-" + step
+}
+
+// grpcLoad is a workload over gRPC: its op runs op i of the workload.
+type grpcLoad struct {
+	loadBase
+	c        client
+	workload string
+	st       *stats
 }
 
 // newGRPCLoad returns a workload for workers workers.
 func newGRPCLoad(c client, keys keyspace, workload string, workers int, seed uint64, st *stats) *grpcLoad {
-	g := &grpcLoad{c: c, keys: keys, workload: workload, run: newRunID(), st: st}
-	for w := range workers {
-		g.rngs = append(g.rngs, rand.New(rand.NewPCG(seed, uint64(w))))
-	}
-	return g
-}
-
-// req returns the request id of step of op i.
-func (g *grpcLoad) req(i int64, step string) string {
-	return "qb-" + g.run + "-" + strconv.FormatInt(i, 10) + "-" + step
+	return &grpcLoad{loadBase: newLoadBase(keys, workers, seed), c: c, workload: workload, st: st}
 }
 
 // op runs op i of the workload on worker w; it is an opFunc.
 func (g *grpcLoad) op(ctx context.Context, w int, i int64, due time.Time) {
 	kind := opKind(g.workload, i)
-	ws, mem := g.keys.pick(g.rngs[w], i)
+	ws, mem := g.pick(w, i)
 	if kind == kindDeny {
 		_, err := g.c.reserve(ctx, g.st, ws, freeMember, g.req(i, "r"), denyAmount)
 		switch {

@@ -117,7 +117,12 @@ func enumName(e protoreflect.Enum) string {
 	if v == nil {
 		return strconv.Itoa(int(e.Number()))
 	}
-	prefix := enumPrefix(e.Descriptor())
+	return spell(v, enumPrefix(e.Descriptor()))
+}
+
+// spell is the name enumName gives the value v of an enum whose value
+// names start with prefix.
+func spell(v protoreflect.EnumValueDescriptor, prefix string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(string(v.Name()), prefix)), "_", "-")
 }
 
@@ -131,10 +136,10 @@ func enumPrefix(d protoreflect.EnumDescriptor) string {
 // name, ignoring case; the zero value is never one.
 func parseEnum(d protoreflect.EnumDescriptor, name string) (protoreflect.EnumNumber, bool) {
 	want := strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-	vals := d.Values()
+	vals, prefix := d.Values(), enumPrefix(d)
 	for i := 1; i < vals.Len(); i++ {
 		v := vals.Get(i)
-		if v.Number() != 0 && strings.TrimPrefix(string(v.Name()), enumPrefix(d)) == want {
+		if v.Number() != 0 && strings.TrimPrefix(string(v.Name()), prefix) == want {
 			return v.Number(), true
 		}
 	}
@@ -148,7 +153,7 @@ func enumNames(d protoreflect.EnumDescriptor) []string {
 	prefix := enumPrefix(d)
 	for i := 0; i < vals.Len(); i++ {
 		if v := vals.Get(i); v.Number() != 0 {
-			names = append(names, strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(string(v.Name()), prefix)), "_", "-"))
+			names = append(names, spell(v, prefix))
 		}
 	}
 	return names

@@ -36,6 +36,13 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 	if maxRetries == 0 {
 		maxRetries = -1 // go-redis: -1 is none, 0 its default
 	}
+	// clientSettings gives a single client's options the settings every
+	// kind of Redis gets (Cluster and Sentinel get them below too).
+	clientSettings := func(opt *redis.Options) {
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.RedisDialTimeout, cfg.RedisReadTimeout, cfg.RedisWriteTimeout
+		opt.PoolSize, opt.MaxActiveConns, opt.PoolTimeout, opt.MaxRetries = pool, pool, cfg.RedisPoolTimeout, maxRetries
+		opt.ContextTimeoutEnabled = true
+	}
 	switch {
 	case cfg.RedisURL != "":
 		opt, err := parseRedisURL(cfg.RedisURL)
@@ -51,9 +58,7 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 		if opt.TLSConfig, err = redisTLS(cfg, opt.TLSConfig); err != nil {
 			return nil, nil, err
 		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.RedisDialTimeout, cfg.RedisReadTimeout, cfg.RedisWriteTimeout
-		opt.PoolSize, opt.MaxActiveConns, opt.PoolTimeout, opt.MaxRetries = pool, pool, cfg.RedisPoolTimeout, maxRetries
-		opt.ContextTimeoutEnabled = true
+		clientSettings(opt)
 		log.Info("using Redis", "url", redactURL(cfg.RedisURL), "tls", opt.TLSConfig != nil, "user", opt.Username)
 		rdb = redis.NewClient(opt)
 	case len(cfg.RedisCluster) > 0:
@@ -101,9 +106,7 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 		log.Warn("using the embedded in-process store: NOT DURABLE, all data is lost when quotad stops; set -redis-url for production " +
 			"(it listens on no port: only this process reaches it)")
 		opt := e.Options()
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.RedisDialTimeout, cfg.RedisReadTimeout, cfg.RedisWriteTimeout
-		opt.PoolSize, opt.MaxActiveConns, opt.PoolTimeout, opt.MaxRetries = pool, pool, cfg.RedisPoolTimeout, maxRetries
-		opt.ContextTimeoutEnabled = true
+		clientSettings(opt)
 		client := redis.NewClient(opt)
 		client.AddHook(hook)
 		return client, func() { client.Close(); e.Close() }, nil

@@ -519,14 +519,10 @@ end
 -- open_owner opens the workspace and the owner's account (see open_ws).
 local function open_owner(u, owner)
   preload(u, {{u.pre .. 'ws', K.L_WS}, {u.pre .. 'acct:' .. owner, K.L_ACCT}})
-  local w = ws_get(u)
-  if not w then return nil, nil, false end
+  if not ws_get(u) then return nil, nil, false end
   local a = acct_get(u, owner)
-  if not ready(u, w, a) then return w, a, false end
-  pool_tick(u, w, K.GRANT_STEPS)
-  local _, more = expire_due(u, w, a, K.EXPIRE_PER_CALL)
-  u.more = more
-  return w, a, true
+  local w, ok = open_ws(u, a)
+  return w, a, ok
 end
 
 -- catch_up releases more expired holds before a denial or a read, when

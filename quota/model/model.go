@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -356,23 +357,13 @@ func (m *Model) drawOrder() []*Grant {
 	slices.SortStableFunc(gs, func(a, b *Grant) int {
 		switch {
 		case a.Priority != b.Priority:
-			return -cmpInt(a.Priority, b.Priority)
+			return cmp.Compare(b.Priority, a.Priority)
 		case !a.Expiry.Equal(b.Expiry):
 			return a.Expiry.Compare(b.Expiry)
 		}
 		return a.Seq - b.Seq
 	})
 	return gs
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // poolAvailable is what the active grants have left.

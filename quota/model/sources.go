@@ -87,12 +87,19 @@ func (m *Model) spendable(o Owner) (total, own int64) {
 	if mb := m.members[o.Member]; o.Spender == "" && mb != nil {
 		own = max(m.seatAvailable(mb), 0) + max(m.freeAvailable(mb), 0)
 	}
-	pool := min(m.poolAvailable(), m.poolLimit(o))
-	ov := m.overageLimit(o)
+	pool, ov := m.poolAndOverage(o)
+	return own + pool + ov, own
+}
+
+// poolAndOverage is what the owner could hold now of the pool and of
+// overage (a spender's within the programmatic cap).
+func (m *Model) poolAndOverage(o Owner) (pool, ov int64) {
+	pool = min(m.poolAvailable(), m.poolLimit(o))
+	ov = m.overageLimit(o)
 	if o.Spender != "" {
 		ov = max(min(ov, m.progLeft()-pool), 0)
 	}
-	return own + pool + ov, own
+	return pool, ov
 }
 
 // draw takes up to want from the sources in order. It returns the parts

@@ -13,11 +13,7 @@ import (
 // only the pool and overage.
 func (m *Model) Balance(o Owner) quota.Balance {
 	total, _ := m.spendable(o)
-	pool := min(m.poolAvailable(), m.poolLimit(o))
-	ov := m.overageLimit(o)
-	if o.Spender != "" {
-		ov = max(min(ov, m.progLeft()-pool), 0)
-	}
+	pool, ov := m.poolAndOverage(o)
 	b := quota.Balance{WorkspaceID: m.WorkspaceID, MemberID: o.Member, Spendable: total,
 		PeriodStart: m.PeriodStart, PeriodEnd: m.PeriodEnd, PoolLow: m.poolLow()}
 	var mb *Member

@@ -250,7 +250,7 @@ func (m *Model) Commit(requestID string, q CommitRequest) Result {
 		total := own + r.pending()
 		var charged Parts
 		if wasHeld {
-			charged, r.Released, _ = m.settle(r, total)
+			charged, r.Released = m.settle(r, total)
 		}
 		r.PendingToken, r.PendingAction = 0, 0
 		fromHold := charged.Total()
@@ -285,7 +285,7 @@ func (m *Model) Refund(requestID string, q RefundRequest) Result {
 		}
 		m.voidKids(r, quota.StateRefunded, m.Now)
 		r.PendingToken, r.PendingAction = 0, 0
-		released, _ := m.release(r, false)
+		released := m.release(r, false)
 		r.State, r.Settled, r.Released = quota.StateRefunded, m.Now, released
 		return Result{Reservation: r}
 	})

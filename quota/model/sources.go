@@ -157,9 +157,10 @@ func (m *Model) spend(o Owner, d Parts) {
 // ended period, seat, free, grants, overage), and releases the rest:
 // back where it came from, or forfeited for seat credits of an ended
 // period and credits of a grant that has ended. It empties the hold and
-// returns what it charged (seat credits of any period as Seat), what it
-// released and what of that was forfeited.
-func (m *Model) settle(r *Reservation, used int64) (charged Parts, released, forfeited int64) {
+// returns what it charged (seat credits of any period as Seat) and what
+// it released (what of that was forfeited goes to the ledger).
+func (m *Model) settle(r *Reservation, used int64) (charged Parts, released int64) {
+	var forfeited int64
 	h := r.Hold
 	r.Hold = Parts{}
 	left := used
@@ -198,7 +199,7 @@ func (m *Model) settle(r *Reservation, used int64) (charged Parts, released, for
 	}
 	released = h.Total() - (used - left)
 	m.Ledger.Forfeited += forfeited
-	return charged, released, forfeited
+	return charged, released
 }
 
 // carve moves up to amount of p's hold to its descendant c, in p's order.
@@ -250,13 +251,13 @@ func nearestHeld(r *Reservation) *Reservation {
 
 // release ends r's hold: into its nearest held ancestor (with the costs
 // recorded under r, when costs), or back to the sources. It returns what
-// was released and what of that was forfeited.
-func (m *Model) release(r *Reservation, costs bool) (released, forfeited int64) {
+// was released.
+func (m *Model) release(r *Reservation, costs bool) int64 {
 	if q := nearestHeld(r); q != nil {
-		return merge(q, r, costs), 0
+		return merge(q, r, costs)
 	}
-	_, released, forfeited = m.settle(r, 0)
-	return released, forfeited
+	_, released := m.settle(r, 0)
+	return released
 }
 
 // runOpen is what the HELD children of root's run hold.

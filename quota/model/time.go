@@ -147,7 +147,7 @@ func (m *Model) expireDue() {
 // sources.
 func (m *Model) expire(r *Reservation) {
 	m.voidKids(r, quota.StateExpired, r.Deadline)
-	released, _ := m.release(r, true)
+	released := m.release(r, true)
 	r.State, r.Settled, r.Released = quota.StateExpired, r.Deadline, released
 }
 

@@ -62,6 +62,7 @@ load:
 # cost counts the CPU instructions Redis executes per Reserve, per Commit
 # and per reference.lua call (valgrind's callgrind on redis-server;
 # cmd/quotabench/callgrind.sh): steady on a busy machine, unlike times.
+# COST_KEEP=dir keeps the callgrind files, for callgrind_annotate.
 COST_N ?= 500
 cost:
 	bash cmd/quotabench/callgrind.sh $(COST_N)

@@ -14,6 +14,9 @@
 # zeroing the counters before each phase and reading them after. Commit is
 # the cycle less the Reserve. Needs valgrind, redis-server, redis-cli,
 # redis-benchmark and bc; run from the module's root (make cost).
+# COST_KEEP=dir keeps each phase's callgrind output there (reserve.cg,
+# cycle.cg, reference.cg) for callgrind_annotate: where the instructions
+# go, by C function of Redis and its Lua.
 set -euo pipefail
 N=${1:-500}
 T=$(mktemp -d)
@@ -37,25 +40,29 @@ bench() {
   QUOTA_TOKEN=$token "$T/quotabench" -addr "127.0.0.1:$QP" -workers 1 -workspaces 2 -members 20 \
     -seed 42 -keys roundrobin -timeout 60s "$@" >"$T/bench.log" 2>&1
 }
-# instructions prints the instructions counted since the last zeroing.
+# instructions prints the instructions counted since the last zeroing
+# (phase $1: its output is kept as $COST_KEEP/$1.cg when COST_KEEP is set).
 instructions() {
   callgrind_control -d "$VPID" >/dev/null 2>&1
-  grep -m1 '^totals:\|^summary:' "$(ls -t "$T"/cg."$VPID".* | head -1)" | awk '{print $2}'
+  local f
+  f=$(ls -t "$T"/cg."$VPID".* | head -1)
+  if [ -n "${COST_KEEP:-}" ]; then mkdir -p "$COST_KEEP" && cp "$f" "$COST_KEEP/$1.cg"; fi
+  grep -m1 '^totals:\|^summary:' "$f" | awk '{print $2}'
 }
 bench -setup -workload cycle -count 30
 callgrind_control -z "$VPID" >/dev/null 2>&1
 bench -setup=false -workload reserve -count "$N"
-R=$(instructions)
+R=$(instructions reserve)
 callgrind_control -z "$VPID" >/dev/null 2>&1
 bench -setup=false -workload cycle -count "$N"
-C=$(instructions)
+C=$(instructions cycle)
 callgrind_control -z "$VPID" >/dev/null 2>&1
 sha=$(redis-cli -p "$P" SCRIPT LOAD "$(cat cmd/quotabench/reference.lua)")
 pre='qbref:{ws:cost}:'
 redis-benchmark -p "$P" -c 1 -n "$N" -r 1000000 EVALSHA "$sha" 5 "${pre}acct:m__rand_int__" \
   "${pre}res:__rand_int__" "${pre}deadlines" "${pre}ledger" "${pre}idem:__rand_int__" \
   1700000000000 1000 1700000600000 r__rand_int__ r__rand_int__ m1 40000000000 >/dev/null 2>&1
-F=$(instructions)
+F=$(instructions reference)
 printf 'Redis instructions per call (callgrind, %d calls each):\n' "$N"
 printf '  Reserve        %9d  (%s x reference.lua)\n' $((R / N)) "$(echo "scale=2; $R / $F" | bc)"
 printf '  Commit         %9d  (%s x reference.lua)\n' $(((C - R) / N)) "$(echo "scale=2; ($C - $R) / $F" | bc)"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/quota-svc/quota/quota"
 	"github.com/quota-svc/quota/store/redistest"
@@ -172,5 +173,17 @@ func TestRunCostLimitIsExact(t *testing.T) {
 				r.Cost.TotalCost, r.Charged, r.Shortfall, quota.MaxRunCost)
 		}
 		e.invariant(o.Balance)
+		// The usage buckets add the same numbers up exactly: by agent
+		// and model, and the day's total (what was charged and left short).
+		day := e.clock().UTC().Truncate(24 * time.Hour)
+		agents, total := e.usage(quota.UsageByAgent, day, day.Add(24*time.Hour), 10)
+		halfCost := int64(2 * (500_000_000 - 1) * 1_000_000)
+		if g := agents["half"]; g.TokenCost != halfCost || g.Tokens != 2*(500_000_000-1) {
+			t.Errorf("usage of agent half: %d µcredits, %d tokens; want %d, %d", g.TokenCost, g.Tokens, halfCost, 2*(500_000_000-1))
+		}
+		if total.Cost != quota.MaxRunCost || total.Charged+total.Shortfall != quota.MaxRunCost || total.Charged != 8_000*C {
+			t.Errorf("usage total: cost %d, charged %d + shortfall %d; want %d = 8,000 credits + the rest",
+				total.Cost, total.Charged, total.Shortfall, quota.MaxRunCost)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -56,6 +57,37 @@ func emptyRecord(l *schema.Layout) record {
 func (r record) str(name string) string { return asStr(r.v[r.l.Index(name)]) }
 
 func (r record) int(name string) int64 { return asInt(r.v[r.l.Index(name)]) }
+
+// packInts packs integers as MessagePack values one after the other, each
+// in its shortest form (as cmsgpack.pack writes them), for a script that
+// reads them with one cmsgpack.unpack: cheaper in Redis's Lua than a
+// tonumber of text per value, and exact below 2^53.
+func packInts(vs ...int64) []byte {
+	b := make([]byte, 0, 9*len(vs))
+	for _, v := range vs {
+		switch {
+		case v >= -32 && v <= math.MaxInt8:
+			b = append(b, byte(v)) // positive or negative fixint
+		case v >= 0 && v <= math.MaxUint8:
+			b = append(b, 0xcc, byte(v))
+		case v >= 0 && v <= math.MaxUint16:
+			b = binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
+		case v >= 0 && v <= math.MaxUint32:
+			b = binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
+		case v >= 0:
+			b = binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
+		case v >= math.MinInt8:
+			b = append(b, 0xd0, byte(v))
+		case v >= math.MinInt16:
+			b = binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(v))
+		case v >= math.MinInt32:
+			b = binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
+		default:
+			b = binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
+		}
+	}
+	return b
+}
 
 // mpReader reads MessagePack.
 type mpReader struct {

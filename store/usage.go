@@ -38,17 +38,19 @@ var originFields = func() []string {
 // commitArgs are the Commit script's arguments after the common ones
 // (lua/fn_commit.lua): the reservation, its priced usage and what it adds
 // to the usage buckets, which quota.UsageOf adds up by agent, model and
-// tier.
+// tier. Numbers go packed (packInts), a few per argument: Redis's Lua
+// reads them with one cmsgpack.unpack instead of a tonumber each, which
+// was 5% of a Commit's Redis instructions.
 func commitArgs(op quota.CommitOp) []any {
 	u := quota.UsageOf(&op.Cost)
-	args := []any{op.Ref.Hex, op.Ref.Version, op.Cost.TokenCost, op.Cost.ActionCost, op.Agents, encodeCost(&op.Cost),
-		int(op.Ref.Origin), quota.DayOf(op.Now), u.Tokens, u.Actions, len(u.Agents) + len(u.Models) + len(u.Tiers)}
+	args := []any{op.Ref.Hex, op.Ref.Version, encodeCost(&op.Cost), int(op.Ref.Origin), quota.DayOf(op.Now),
+		packInts(op.Cost.TokenCost, op.Cost.ActionCost, op.Agents, u.Tokens, u.Actions)}
 	for _, gs := range []struct {
 		letter string
 		groups []quota.UsageGroup
 	}{{groupLetter[quota.UsageByAgent], u.Agents}, {groupLetter[quota.UsageByModel], u.Models}, {groupLetter[quota.UsageByTier], u.Tiers}} {
 		for _, g := range gs.groups {
-			args = append(args, gs.letter+g.Key, g.TokenCost, g.ActionCost, g.Tokens, g.Actions)
+			args = append(args, gs.letter+g.Key, packInts(g.TokenCost, g.ActionCost, g.Tokens, g.Actions))
 		}
 	}
 	return args

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -30,5 +31,26 @@ func TestUsageCounterOrderIsTheScripts(t *testing.T) {
 		if _, err := usageGroup("k", bad); err == nil {
 			t.Errorf("usageGroup(%q) read it", bad)
 		}
+	}
+}
+
+// TestPackIntsIsMessagePack reads packInts's output back with the records'
+// MessagePack reader: every value exact, in its shortest form at each
+// boundary (cmsgpack.unpack in the Commit script reads the same bytes).
+func TestPackIntsIsMessagePack(t *testing.T) {
+	vals := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1<<53 - 1, 1 << 53, math.MaxInt64,
+		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
+	sizes := []int{1, 1, 1, 2, 2, 3, 3, 5, 5, 9, 9, 9, 9, 1, 1, 2, 2, 3, 3, 5, 5, 9, 9}
+	b := packInts(vals...)
+	d := &mpReader{b: b}
+	for i, want := range vals {
+		before := len(d.b)
+		got := d.value()
+		if got != want || before-len(d.b) != sizes[i] {
+			t.Errorf("value %d: read %v in %d bytes, want %d in %d", i, got, before-len(d.b), want, sizes[i])
+		}
+	}
+	if d.err != nil || len(d.b) != 0 {
+		t.Errorf("after the values: err %v, %d bytes left", d.err, len(d.b))
 	}
 }

@@ -15,15 +15,16 @@
 -- uses: core account pool hold
 --
 -- KEYS[1]  q:{ws:<id>}:ws
--- args[1..7] common; [8] reservation hex; [9] its price version; [10] its
--- own token credits, [11] its own action credits (µcredits); [12] the
--- agents of its usage tree; [13] the priced usage (Go's encoding); [14]
--- the origin its id names (it was priced with it: another origin than
--- the reservation's is not found); [15] the UTC day of now (days since
--- 1970-01-01); [16] the tokens and [17] the actions (that ran) of its
--- usage tree; [18] n, then n groups of its usage by agent, model and
--- tier, 5 args each: the bucket field, token credits, action credits,
--- tokens, actions.
+-- args[1..7] common; [8] reservation hex; [9] its price version; [10] the
+-- priced usage (Go's encoding); [11] the origin its id names (it was
+-- priced with it: another origin than the reservation's is not found);
+-- [12] the UTC day of now (days since 1970-01-01); [13] its numbers,
+-- MessagePack integers one after the other (one cmsgpack.unpack, no
+-- tonumber of text): its own token credits and action credits
+-- (µcredits), the agents, the tokens and the actions (that ran) of its
+-- usage tree; then, for each group of its usage by agent, model and tier,
+-- 2 args: the bucket field, and its token credits, action credits,
+-- tokens and actions packed the same way.
 -- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met
 -- before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_LIMIT, limit}; {ERR, E_IDEM}; {ROLL, anchor}.
@@ -40,13 +41,13 @@
 -- charged with the ancestor). usek:<day> indexes the day's fields (score
 -- 0: read by lex range) and usedays the days (by day number, for the
 -- retention). One HMGET and one HSET per 1,000 fields, and a ZADD for
--- fields the day did not have yet: bounded by the request.
-local function usage_add(u, r, args, charged, sf)
-  local day = args[15]
+-- fields the day did not have yet: bounded by the request. nums are the
+-- commit's own numbers (args[13], unpacked).
+local function usage_add(u, r, args, nums, charged, sf)
+  local day = args[12]
   local key = u.pre .. 'use:' .. day
   local fields = {K.USE_MEMBER .. r.owner, K.USE_ORIGIN .. K.ORIGIN_NAME[r.origin]}
-  for j = 19, 18 + 5 * tonumber(args[18]), 5 do fields[#fields + 1] = args[j] end
-  local tok, act, ntok, nact = tonumber(args[10]), tonumber(args[11]), tonumber(args[16]), tonumber(args[17])
+  for j = 14, #args, 2 do fields[#fields + 1] = args[j] end
   for c = 1, #fields, 1000 do -- unpack takes a few thousand values at most
     local last = min(c + 999, #fields)
     local cur = redis.call('HMGET', key, unpack(fields, c, last))
@@ -55,10 +56,9 @@ local function usage_add(u, r, args, charged, sf)
       -- The increments, in the order of the layout schema.Usage (a
       -- test checks it): token and action credits, tokens, actions,
       -- commits, charged, shortfall.
-      local x1, x2, x3, x4, x5, x6, x7 = tok, act, ntok, nact, 1, charged, sf
+      local x1, x2, x3, x4, x5, x6, x7 = nums[1], nums[2], nums[4], nums[5], 1, charged, sf
       if i > 2 then
-        local j = 4 + 5 * i -- its field is args[j]
-        x1, x2, x3, x4 = tonumber(args[j + 1]), tonumber(args[j + 2]), tonumber(args[j + 3]), tonumber(args[j + 4])
+        x1, x2, x3, x4 = cmsgpack.unpack(args[2 * i + 9]) -- after its field, args[2 * i + 8]
         x5, x6, x7 = 0, 0, 0
       end
       local s = cur[i - c + 1]
@@ -86,10 +86,11 @@ local function commit(keys, args)
     {u.pre .. 'res:' .. u.rhex}, {u.pre .. 'ws', K.L_WS}})
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
-  local r = res_named(u, args[8], args[9], args[14])
+  local r = res_named(u, args[8], args[9], args[11])
   if not r then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
-  local otok, oact, agents = tonumber(args[10]), tonumber(args[11]), tonumber(args[12])
+  local nums = {cmsgpack.unpack(args[13])}
+  local otok, oact, agents = nums[1], nums[2], nums[3]
   local own = otok + oact
   local root = res_root(u, r)
   if not prev and root and (r.state == K.HELD or r.state == K.EXPIRED) then
@@ -115,7 +116,7 @@ local function commit(keys, args)
     root.rtok, root.rtot, root.nag = root.rtok + otok, root.rtot + own, root.nag + agents
     touch(u, root)
   end
-  r.otok, r.oact, r.cost, r.state, r.st = otok, oact, args[13], K.COMMITTED, u.now
+  r.otok, r.oact, r.cost, r.state, r.st = otok, oact, args[10], K.COMMITTED, u.now
   r.stok, r.sact = r.ktok, r.kact
   if was_held then unindex(u, r) end
   touch(u, r)
@@ -126,7 +127,7 @@ local function commit(keys, args)
     q.ktok, q.kact = q.ktok + otok, q.kact + oact
     r.rec = K.REC_RECORDED -- charged with its ancestor: its settlement amounts stay 0
     ledger(u, 'record', r.owner, res_id(r), {'cost', own, 'into', res_id(q), 'released', moved})
-    usage_add(u, r, args, 0, 0)
+    usage_add(u, r, args, nums, 0, 0)
     idem_put(u, 'K')
     finish(u, w, a)
     return reply_res(u, w, a, r)
@@ -154,7 +155,7 @@ local function commit(keys, args)
   ledger(u, 'commit', r.owner, res_id(r), {'cost', cost, 'own', own, 'from_hold', from_hold,
     'seat', r.c_seat, 'free', r.c_free, 'pool', r.c_pool, 'grants', r.c_grants,
     'overage', r.c_ov, 'released', released, 'forfeited', forfeited, 'shortfall', r.sf})
-  usage_add(u, r, args, r.ch, r.sf)
+  usage_add(u, r, args, nums, r.ch, r.sf)
   idem_put(u, 'K')
   finish(u, w, a)
   return reply_res(u, w, a, r)

@@ -97,10 +97,11 @@ func (s *Store) SetSeat(ctx context.Context, op quota.SeatOp) (quota.Balance, er
 
 // Reserve takes a hold.
 func (s *Store) Reserve(ctx context.Context, op quota.ReserveOp) (quota.Outcome, error) {
-	c := mutation(fnReserve, op.WorkspaceID, op.Idem, op.Now,
-		owner(op.MemberID, op.SpenderID), int(op.Ref.Origin), op.Ref.Version, op.Amount, op.Min,
-		op.Deadline.UnixMilli(), op.Parent.Hex, flag(op.AllowTopUp), capArg(op.RunTokenCap, op.HasRunTokenCap),
-		op.Parent.Version)
+	dl := op.Deadline.UnixMilli()
+	c := mutation(fnReserve, op.WorkspaceID, op.Idem, op.Now, owner(op.MemberID, op.SpenderID),
+		packInts(int64(op.Ref.Origin), op.Ref.Version, op.Amount, op.Min, dl, capArg(op.RunTokenCap, op.HasRunTokenCap),
+			op.Parent.Version),
+		dl, op.Parent.Hex, flag(op.AllowTopUp))
 	c.rhex = op.Ref.Hex
 	r, err := s.do(ctx, c)
 	if err != nil {

@@ -76,8 +76,10 @@ end
 
 -- unit starts a unit of work: the call's arguments and the records met.
 local function unit(keys, args)
-  return {now = tonumber(args[1]), nows = args[1], pre = args[2], rps = tonumber(args[3]) or 0,
-    rpe = tonumber(args[4]) or 0, req = args[5] or '', fp = args[6] or '',
+  local rps, rpe = 0, 0 -- "0" unless the call answers a ROLL: no tonumber then
+  if args[3] ~= '0' then rps, rpe = tonumber(args[3]) or 0, tonumber(args[4]) or 0 end
+  return {now = tonumber(args[1]), nows = args[1], pre = args[2], rps = rps,
+    rpe = rpe, req = args[5] or '', fp = args[6] or '',
     rhex = args[7] or '', keys = keys, args = args, recs = {}, raw = {}, dirty = {}}
 end
 

@@ -10,11 +10,13 @@
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..7] common (core.lua); [8] owner (a member id, K.SPENDER_MARK and a
--- spender id, or "" for a child: the parent's); [9] origin; [10] price
--- version; [11] amount, [12] minimum (µcredits; 0 and 0 for a free
--- Sidekick run); [13] deadline (ms); [14] parent hex ("" for a root); [15]
--- top-up allowed (1/0); [16] the run's token cap (a root's; K.CAP_UNLIMITED:
--- none); [17] the parent's price version.
+-- spender id, or "" for a child: the parent's); [9] its numbers,
+-- MessagePack integers one after the other (one cmsgpack.unpack, no
+-- tonumber of text): origin, price version, amount and minimum
+-- (µcredits; 0 and 0 for a free Sidekick run), deadline (ms), the run's
+-- token cap (a root's; K.CAP_UNLIMITED: none) and the parent's price
+-- version (0 for a root); [10] the deadline as text (for ZADD: no printf);
+-- [11] parent hex ("" for a root); [12] top-up allowed (1/0).
 -- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met
 -- before); {ERR, E_DENIED, K.F...}; {ERR, code}
 -- for E_PARENT_NOT_FOUND, E_PARENT_NOT_HELD, E_WS_NOT_FOUND, E_IDEM;
@@ -39,11 +41,11 @@ local function reserve(keys, args)
   if prev == false then return err_reply(K.E_IDEM) end
   if prev then return err_replay(prev) end
 
-  local owner, origin, pv = args[8], tonumber(args[9]), tonumber(args[10])
-  local want, least = tonumber(args[11]), tonumber(args[12])
+  local owner = args[8]
+  local origin, pv, want, least, dl, rcap, ppv = cmsgpack.unpack(args[9])
   local p, root
-  if args[14] ~= '' then
-    p = res_named(u, args[14], args[17], origin)
+  if args[11] ~= '' then
+    p = res_named(u, args[11], ppv, origin)
     if not p then
       return err_reply(K.E_PARENT_NOT_FOUND)
     end
@@ -61,10 +63,10 @@ local function reserve(keys, args)
 
   r = {owner = owner, origin = origin, state = K.HELD, fp = u.fp, pv = pv, req = want,
     h_seat = 0, h_old = 0, h_free = 0, h_pool = 0, h_ov = 0, h_grants = '', h_ps = a.ps,
-    dl = tonumber(args[13]), ct = u.now, st = 0, ch = 0, chh = 0, c_seat = 0, c_free = 0,
+    dl = dl, ct = u.now, st = 0, ch = 0, chh = 0, c_seat = 0, c_free = 0,
     c_pool = 0, c_ov = 0, c_grants = '', rel = 0, sf = 0, parent = '', root = '', depth = 1,
     seq = 0, rec = 0, otok = 0, oact = 0, ktok = 0, kact = 0, stok = 0, sact = 0,
-    rcap = tonumber(args[16]), rtok = 0, rtot = 0, nres = 1, nheld = 0, nag = 0, open = 0, nk = 0, cost = ''}
+    rcap = rcap, rtok = 0, rtot = 0, nres = 1, nheld = 0, nag = 0, open = 0, nk = 0, cost = ''}
   r.hex = hex
   local carved = 0
 
@@ -89,7 +91,7 @@ local function reserve(keys, args)
       local free = max(res_held(p) - p.ktok - p.kact, 0)
       take = min(allow, free)
       local function top_up()
-        if take < allow and args[15] == '1' then return min(allow - take, (spendable(w, a))) end
+        if take < allow and args[12] == '1' then return min(allow - take, (spendable(w, a))) end
         return 0
       end
       top = top_up()
@@ -99,7 +101,7 @@ local function reserve(keys, args)
       end
       if take + top < least then
         finish(u, w, a)
-        if args[15] ~= '1' then return deny(u, w, a, K.DENY_PARENT_HOLD, want, least, free, 0) end
+        if args[12] ~= '1' then return deny(u, w, a, K.DENY_PARENT_HOLD, want, least, free, 0) end
         return deny(u, w, a, K.DENY_SOURCES, want, least, free, 0)
       end
     end
@@ -130,9 +132,8 @@ local function reserve(keys, args)
     rec_new(u, u.pre .. 'res:' .. hex, K.L_RES, r)
     if want > 0 then hold_add(u, r, draw(u, w, a, min(want, avail), true)) end
   end
-  local dl = args[13] -- a string: Redis would format a number with printf
-  if r.dl ~= tonumber(dl) then dl = r.dl end
-  note_deadline(u, w, r, dl)
+  -- The deadline as text, unless the parent's cut it.
+  note_deadline(u, w, r, r.dl == dl and args[10] or r.dl)
   -- held: drawn from the sources; carved: moved from the parent's hold.
   ledger(u, 'reserve', owner, res_id(r), {'held', res_held(r) - carved, 'carved', carved,
     'seat', r.h_seat + r.h_old, 'free', r.h_free, 'pool', r.h_pool, 'grants', r.h_grants,

@@ -108,29 +108,31 @@ local function rec(u, key, L)
 end
 
 -- preload reads several records (and the raw values of other keys) in one
--- MGET, so that the rec calls that follow find them: specs is a list of
--- {key, layout} (layout nil: a raw value, kept in u.raw[key]). Keys that
--- are cached already are skipped.
+-- MGET, so that the rec calls that follow find them: specs is a flat list
+-- key, layout, key, layout, ... (layout false: a raw value, kept in
+-- u.raw[key]; flat, so that a read costs no table per key). Keys that are
+-- cached already are skipped.
 local function preload(u, specs)
-  local keys, want = {}, {}
-  for _, sp in ipairs(specs) do
-    if u.recs[sp[1]] == nil and (sp[2] or u.raw[sp[1]] == nil) then
-      keys[#keys + 1] = sp[1]
-      want[#want + 1] = sp
+  local keys, ls = {}, {}
+  for i = 1, #specs, 2 do
+    local k, L = specs[i], specs[i + 1]
+    if u.recs[k] == nil and (L or u.raw[k] == nil) then
+      keys[#keys + 1] = k
+      ls[#ls + 1] = L
     end
   end
   if #keys == 0 then return end
   local vals = redis.call('MGET', unpack(keys))
-  for i, sp in ipairs(want) do
-    local s, L = vals[i], sp[2]
+  for i, k in ipairs(keys) do
+    local s, L = vals[i], ls[i]
     if not L then
-      u.raw[sp[1]] = s
+      u.raw[k] = s
     elseif s then
       local t = L.dec(s)
-      t._k, t._L, t._raw = sp[1], L, s
-      u.recs[sp[1]] = t
+      t._k, t._L, t._raw = k, L, s
+      u.recs[k] = t
     else
-      u.recs[sp[1]] = false
+      u.recs[k] = false
     end
   end
 end

@@ -14,10 +14,7 @@
 -- before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION, from, to}; {ERR, E_DENIED, K.F...}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function extend(keys, args)
   local u = unit(keys, args)
-  -- One read for the reservation, the request's idempotency records and
-  -- the workspace; open_owner reads the account.
-  preload(u, {{u.pre .. 'res:' .. args[8], K.L_RES}, {u.pre .. 'idem:' .. u.req},
-    {u.pre .. 'res:' .. u.rhex}, {u.pre .. 'ws', K.L_WS}})
+  preload_res(u, args[8])
   local prev = idem_get(u)
   if prev == false then return err_reply(K.E_IDEM) end
   local r = res_named(u, args[8], args[9], args[12])

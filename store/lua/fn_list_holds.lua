@@ -45,7 +45,10 @@ local function list_holds(keys, args)
     want = min(want, 256) -- one MGET per 256 entries
     local page = redis.call('ZRANGE', key, pos, pos + want - 1, 'WITHSCORES')
     local specs = {}
-    for i = 1, #page, 2 do specs[#specs + 1] = {u.pre .. 'res:' .. page[i], K.L_RES} end
+    for i = 1, #page, 2 do
+      specs[#specs + 1] = u.pre .. 'res:' .. page[i]
+      specs[#specs + 1] = K.L_RES
+    end
     preload(u, specs)
     for i = 1, #page, 2 do
       local r = res_get(u, page[i])

@@ -72,7 +72,24 @@ local function pub(r, hex)
   return K.ORIGIN_LETTER[r.origin] .. '_' .. hex .. '_' .. fmt(r.pv)
 end
 
-local function res_id(r) return pub(r, r.hex) end
+-- res_id is r's public id, built once per call.
+local function res_id(r)
+  local id = r._id
+  if not id then
+    id = pub(r, r.hex)
+    r._id = id
+  end
+  return id
+end
+
+-- preload_res reads, in one MGET, what a call on the reservation with key
+-- hex starts from: it, the request's idempotency records (and the
+-- reservation a Reserve with this request id would have made) and the
+-- workspace; open_owner then reads the account.
+local function preload_res(u, hex)
+  preload(u, {u.pre .. 'res:' .. hex, K.L_RES, u.pre .. 'idem:' .. u.req, false,
+    u.pre .. 'res:' .. u.rhex, false, u.pre .. 'ws', K.L_WS})
+end
 
 local function res_held(r) return r.h_seat + r.h_old + r.h_free + r.h_pool + r.h_ov end
 
@@ -347,7 +364,10 @@ local function void_kids(u, w, a, r, state, st)
     local ids = redis.call('ZRANGE', u.pre .. 'kids:' .. q.hex, 0, -1)
     for i = 1, #ids, 256 do -- one MGET per 256 children
       local specs = {}
-      for j = i, math.min(i + 255, #ids) do specs[#specs + 1] = {u.pre .. 'res:' .. ids[j], K.L_RES} end
+      for j = i, math.min(i + 255, #ids) do
+        specs[#specs + 1] = u.pre .. 'res:' .. ids[j]
+        specs[#specs + 1] = K.L_RES
+      end
       preload(u, specs)
     end
     for _, id in ipairs(ids) do
@@ -494,7 +514,10 @@ local function res_vals(u, r)
   local roothex = r.root
   if roothex == '' then roothex = r.hex end
   local tok, act = r.otok + r.stok, r.oact + r.sact
-  return rec_raw(r), res_id(r), res_held(r), r.h_seat + r.h_old, pub(r, r.parent), pub(r, roothex),
+  local id = res_id(r)
+  local root_id = id
+  if roothex ~= r.hex then root_id = pub(r, roothex) end
+  return rec_raw(r), id, res_held(r), r.h_seat + r.h_old, pub(r, r.parent), root_id,
     root.rcap, root.rtok, root.nres, tok, act, tok + act, r.stok + r.sact
 end
 
@@ -518,7 +541,7 @@ end
 
 -- open_owner opens the workspace and the owner's account (see open_ws).
 local function open_owner(u, owner)
-  preload(u, {{u.pre .. 'ws', K.L_WS}, {u.pre .. 'acct:' .. owner, K.L_ACCT}})
+  preload(u, {u.pre .. 'ws', K.L_WS, u.pre .. 'acct:' .. owner, K.L_ACCT})
   if not ws_get(u) then return nil, nil, false end
   local a = acct_get(u, owner)
   local w, ok = open_ws(u, a)

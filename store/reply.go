@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,16 +27,26 @@ func newReply(raw any) (*reply, error) {
 		return nil, fmt.Errorf("unexpected reply status %v", v[0])
 	}
 	if st == schema.StatusPacked || st == schema.StatusPackedReplay {
-		if len(v) != 2 {
-			return nil, fmt.Errorf("a packed reply of %d values", len(v))
+		// The values are MessagePack one after the other, in one string
+		// or in several (parts the script did not concatenate).
+		if len(v) < 2 {
+			return nil, errors.New("a packed reply of no values")
 		}
-		s, ok := v[1].(string)
-		if !ok {
-			return nil, fmt.Errorf("a packed reply of a %T", v[1])
-		}
-		vals, err := unpackValues(s)
-		if err != nil {
-			return nil, err
+		var vals []any
+		for i, p := range v[1:] {
+			s, ok := p.(string)
+			if !ok {
+				return nil, fmt.Errorf("a packed reply of a %T", p)
+			}
+			part, err := unpackValues(s)
+			if err != nil {
+				return nil, err
+			}
+			if i == 0 {
+				vals = part
+			} else {
+				vals = append(vals, part...)
+			}
 		}
 		status := int64(schema.StatusOK)
 		if st == schema.StatusPackedReplay {

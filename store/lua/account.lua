@@ -41,7 +41,7 @@
 --   ev_low         ps of the period of the last low-balance event
 
 local function ws_get(u)
-  local w = rec(u, u.pre .. 'ws', K.L_WS)
+  local w = rec(u, u.kws, K.L_WS)
   return w
 end
 
@@ -58,8 +58,11 @@ local function ws_ready(u, w)
   touch(u, w)
 end
 
-local function acct_get(u, owner)
-  local a = rec(u, u.pre .. 'acct:' .. owner, K.L_ACCT)
+-- acct_get returns owner's account (key: its key, when the caller built
+-- it already).
+local function acct_get(u, owner, key)
+  key = key or u.pre .. 'acct:' .. owner
+  local a = rec(u, key, K.L_ACCT)
   if a then
     a.member, a.exists = owner, true
     return a
@@ -70,7 +73,7 @@ local function acct_get(u, owner)
   a.member = owner
   a.prog = string.sub(owner, 1, 1) == K.SPENDER_MARK
   a.exists = false
-  u.recs[u.pre .. 'acct:' .. owner] = a
+  u.recs[key] = a
   return a
 end
 

@@ -20,9 +20,10 @@
 --   * every key of a workspace starts with the prefix "q:{ws:<id>}:", so
 --     a call touches one cluster slot; the keys met along the way are
 --     built from it;
---   * a reply is {K.OK, <layout values>...}, or {K.PACKED, s} (for a
---     request id met before {K.PACKED_REPLAY, s}) where s holds those
---     values as MessagePack one after the other (packed),
+--   * a reply is {K.OK, <layout values>...}, or {K.PACKED, s...} (for a
+--     request id met before {K.PACKED_REPLAY, s...}) where the strings s,
+--     in order, hold those values as MessagePack one after the other
+--     (packed),
 --     {K.ERR, code, args...}, or {K.ROLL, anchor} when the
 --     workspace's or the member's billing period has ended and Go must
 --     pass the new period's bounds (computed by package quota) in args[3]
@@ -64,23 +65,26 @@ local function append(out, ...)
   return out
 end
 
--- packed is the reply {status, s} of a call whose values, in the order
--- of their layouts, are the MessagePack values one after the other of s:
--- the concatenation of a and b, each cmsgpack.pack of a part. One string
--- crosses to Redis's reply instead of a value each. status is K.PACKED,
--- or K.PACKED_REPLAY for a request id met before.
+-- packed is the reply {status, a[, b]} of a call whose values, in the
+-- order of their layouts, are the MessagePack values one after the other
+-- of a and then b, each cmsgpack.pack of a part (Go reads the parts in
+-- order: no concatenation here). One string per part crosses to Redis's
+-- reply instead of a value each. status is K.PACKED, or K.PACKED_REPLAY
+-- for a request id met before.
 local function packed(status, a, b)
-  if b then return {status, a .. b} end
-  return {status, a}
+  return {status, a, b}
 end
 
 -- unit starts a unit of work: the call's arguments and the records met.
+-- kws and kidem are the keys of the workspace and of the request's
+-- idempotency record, built once.
 local function unit(keys, args)
   local rps, rpe = 0, 0 -- "0" unless the call answers a ROLL: no tonumber then
   if args[3] ~= '0' then rps, rpe = tonumber(args[3]) or 0, tonumber(args[4]) or 0 end
-  return {now = tonumber(args[1]), nows = args[1], pre = args[2], rps = rps,
-    rpe = rpe, req = args[5] or '', fp = args[6] or '',
-    rhex = args[7] or '', keys = keys, args = args, recs = {}, raw = {}, dirty = {}}
+  local pre, req = args[2], args[5] or ''
+  return {now = tonumber(args[1]), nows = args[1], pre = pre, rps = rps,
+    rpe = rpe, req = req, fp = args[6] or '', rhex = args[7] or '', keys = keys, args = args,
+    recs = {}, raw = {}, dirty = {}, kws = pre .. 'ws', kidem = pre .. 'idem:' .. req}
 end
 
 -- touch marks a record to be written by flush.
@@ -158,7 +162,7 @@ end
 -- gtimes, so that no entry point can leave it stale.
 local function flush(u)
   if u.gtimes then
-    local w = u.recs[u.pre .. 'ws']
+    local w = u.recs[u.kws]
     local first = redis.call('ZRANGE', u.pre .. 'gtimes', 0, 0, 'WITHSCORES')
     w.g_next = tonumber(first[2]) or 0
     u.gtimes = false
@@ -223,7 +227,7 @@ end
 -- Reserve, which checked it already).
 local function idem_get(u, own)
   if u.req == '' then return nil end
-  local key = u.pre .. 'idem:' .. u.req
+  local key = u.kidem
   local s = u.raw[key]
   if s == nil then s = redis.call('GET', key) end
   if s then
@@ -244,7 +248,7 @@ end
 -- idem_put records the outcome of this request id.
 local function idem_put(u, outcome)
   if u.req == '' then return end
-  redis.call('SET', u.pre .. 'idem:' .. u.req, u.fp .. '|' .. outcome, 'PX', K.IDEM_TTL_MS_S)
+  redis.call('SET', u.kidem, u.fp .. '|' .. outcome, 'PX', K.IDEM_TTL_MS_S)
 end
 
 -- err_reply builds {K.ERR, code, args...}.

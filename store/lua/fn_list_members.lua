@@ -22,7 +22,7 @@ local function list_members(keys, args)
   if args[8] ~= '' then lo = '(' .. args[8] end
   local ids = redis.call('ZRANGEBYLEX', u.pre .. 'members', lo, '+', 'LIMIT', '0', fmt(limit + 1))
   local n = min(#ids, limit)
-  local specs = {u.pre .. 'ws', K.L_WS}
+  local specs = {u.kws, K.L_WS}
   for i = 1, n do
     specs[#specs + 1] = u.pre .. 'acct:' .. ids[i]
     specs[#specs + 1] = K.L_ACCT

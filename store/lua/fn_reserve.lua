@@ -26,7 +26,7 @@ local function reserve(keys, args)
   local hex = u.rhex
   -- One read for what a root Reserve needs: its own key (a retry), the
   -- request's idempotency record, the workspace and the owner's account.
-  local specs = {u.pre .. 'res:' .. hex, K.L_RES, u.pre .. 'idem:' .. u.req, false, u.pre .. 'ws', K.L_WS}
+  local specs = {u.pre .. 'res:' .. hex, K.L_RES, u.kidem, false, u.kws, K.L_WS}
   if args[8] ~= '' then specs[7], specs[8] = u.pre .. 'acct:' .. args[8], K.L_ACCT end
   preload(u, specs)
   local r = res_get(u, hex)

@@ -13,7 +13,7 @@ local function set_workspace(keys, args)
   local w = ws_get(u)
   if prev and w then return put_workspace({K.OK}, w) end
   if not w then
-    w = rec_new(u, u.pre .. 'ws', K.L_WS, {anchor = 0, pooled = 0, pcap = K.CAP_UNLIMITED,
+    w = rec_new(u, u.kws, K.L_WS, {anchor = 0, pooled = 0, pcap = K.CAP_UNLIMITED,
       ov_on = 0, ov_cap = 0, prog_cap = K.CAP_UNLIMITED, wps = 0, wpe = 0, ov_used = 0,
       ov_held = 0, prog_used = 0, prog_held = 0, p_granted = 0, p_avail = 0, p_pend = 0,
       p_live = 0, p_held = 0, p_spent = 0, p_forf = 0, ev_pool = 0, g_seq = 0, g_next = 0, d_next = 0})

@@ -87,8 +87,8 @@ end
 -- reservation a Reserve with this request id would have made) and the
 -- workspace; open_owner then reads the account.
 local function preload_res(u, hex)
-  preload(u, {u.pre .. 'res:' .. hex, K.L_RES, u.pre .. 'idem:' .. u.req, false,
-    u.pre .. 'res:' .. u.rhex, false, u.pre .. 'ws', K.L_WS})
+  preload(u, {u.pre .. 'res:' .. hex, K.L_RES, u.kidem, false, u.pre .. 'res:' .. u.rhex, false,
+    u.kws, K.L_WS})
 end
 
 local function res_held(r) return r.h_seat + r.h_old + r.h_free + r.h_pool + r.h_ov end
@@ -541,9 +541,10 @@ end
 
 -- open_owner opens the workspace and the owner's account (see open_ws).
 local function open_owner(u, owner)
-  preload(u, {u.pre .. 'ws', K.L_WS, u.pre .. 'acct:' .. owner, K.L_ACCT})
+  local key = u.pre .. 'acct:' .. owner
+  preload(u, {u.kws, K.L_WS, key, K.L_ACCT})
   if not ws_get(u) then return nil, nil, false end
-  local a = acct_get(u, owner)
+  local a = acct_get(u, owner, key)
   local w, ok = open_ws(u, a)
   return w, a, ok
 end

@@ -36,7 +36,7 @@ func TestUsageCounterOrderIsTheScripts(t *testing.T) {
 
 // TestPackIntsIsMessagePack reads packInts's output back with the records'
 // MessagePack reader: every value exact, in its shortest form at each
-// boundary (cmsgpack.unpack in the Commit script reads the same bytes).
+// boundary (TestPackedNumbersReadExactlyInLua reads the same bytes in Lua).
 func TestPackIntsIsMessagePack(t *testing.T) {
 	vals := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1<<53 - 1, 1 << 53, math.MaxInt64,
 		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}

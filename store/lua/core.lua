@@ -79,8 +79,8 @@ end
 -- kws and kidem are the keys of the workspace and of the request's
 -- idempotency record, built once.
 local function unit(keys, args)
-  local rps, rpe = 0, 0 -- "0" unless the call answers a ROLL: no tonumber then
-  if args[3] ~= '0' then rps, rpe = tonumber(args[3]) or 0, tonumber(args[4]) or 0 end
+  local rps, rpe = 0, 0 -- "0" unless the call answers a ROLL (whose end is never 0): no tonumber then
+  if args[4] ~= '0' then rps, rpe = tonumber(args[3]) or 0, tonumber(args[4]) or 0 end
   local pre, req = args[2], args[5] or ''
   return {now = tonumber(args[1]), nows = args[1], pre = pre, rps = rps,
     rpe = rpe, req = req, fp = args[6] or '', rhex = args[7] or '', keys = keys, args = args,

@@ -83,9 +83,12 @@ do
       return n, pos + 5
     end
     if c == 0xd3 then
-      local n = uint(s, pos + 1, 8)
-      if n >= 9223372036854775808 then n = n - 18446744073709551616 end
-      return n, pos + 9
+      if string.byte(s, pos + 1) < 128 then return uint(s, pos + 1, 8), pos + 9 end
+      -- Negative: minus one minus the complement of its bytes, so that
+      -- every value down to -2^53 stays exact in a double.
+      local m = 0
+      for i = pos + 1, pos + 8 do m = m * 256 + 255 - string.byte(s, i) end
+      return -m - 1, pos + 9
     end
     local w = ({[0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4})[c]
     if w then

@@ -120,8 +120,9 @@ var (
 // Script reply statuses. StatusReplay is StatusOK for a request id met
 // before: the call changed nothing and answers the first outcome again.
 // StatusPacked and StatusPackedReplay are StatusOK and StatusReplay whose
-// values come in one string, MessagePack values one after the other (a
-// reply of many values is cheaper for Redis to send that way).
+// values come in one string or a few, in order, each MessagePack values
+// one after the other (a reply of many values is cheaper for Redis to send
+// that way, and parts spare the script a concatenation).
 const (
 	StatusErr          = 0
 	StatusOK           = 1

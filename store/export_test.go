@@ -1,0 +1,17 @@
+package store
+
+// Exported for the tests of package store_test, which can use redistest
+// (redistest imports store, so store's own tests cannot).
+
+// PackInts is packInts.
+var PackInts = packInts
+
+// MsgpackLua is lua/msgpack.lua, the MessagePack codec of the stand-alone
+// scripts.
+func MsgpackLua() string {
+	b, err := luaFS.ReadFile("lua/msgpack.lua")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}

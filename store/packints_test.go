@@ -1,0 +1,50 @@
+package store_test
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"testing"
+
+	"github.com/quota-svc/quota/store"
+	"github.com/quota-svc/quota/store/redistest"
+)
+
+// TestPackedNumbersReadExactlyInLua reads store.PackInts's output in Lua,
+// as the scripts do: with Redis's built-in cmsgpack, and with
+// lua/msgpack.lua (the stand-alone scripts' codec, for the embedded server
+// and a Redis without Functions) on every backend. Every value of every
+// encoding width must come back exact, down to -(2^53-1).
+func TestPackedNumbersReadExactlyInLua(t *testing.T) {
+	vals := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1<<53 - 1,
+		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, -(1 << 40) - 1, -(1<<53 - 1)}
+	read := `local t = {cmsgpack.unpack(ARGV[1])}
+local out = {}
+for i = 1, #t do out[i] = string.format('%.0f', t[i]) end
+return out`
+	packed := string(store.PackInts(vals...))
+	for _, b := range redistest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rdb := b.New(t)
+			// msgpack.lua's cmsgpack is a local: it shadows Redis's own.
+			scripts := map[string]string{"msgpack.lua": store.MsgpackLua() + "\n" + read}
+			if b.Name != "embedded" {
+				scripts["cmsgpack"] = read
+			}
+			for name, script := range scripts {
+				res, err := rdb.Eval(context.Background(), script, nil, packed).StringSlice()
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if len(res) != len(vals) {
+					t.Fatalf("%s: %d values, want %d", name, len(res), len(vals))
+				}
+				for i, v := range vals {
+					if res[i] != strconv.FormatInt(v, 10) {
+						t.Errorf("%s: value %d read as %s", name, v, res[i])
+					}
+				}
+			}
+		})
+	}
+}

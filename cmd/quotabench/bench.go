@@ -198,11 +198,11 @@ func (s *summary) failures() error {
 // measured runs one load phase with progress lines and, when rdb is not
 // nil, reads what it cost Redis (nil when the statistics are unavailable).
 func measured(ctx context.Context, rdb redis.UniversalClient, progress io.Writer, name string, p plan, st *stats, op opFunc) (phaseResult, *redisRun) {
-	var before cmdStats
+	var before redisStats
 	var mem0 int64
 	var statErr error
 	if rdb != nil {
-		before, statErr = readCommandStats(ctx, rdb)
+		before, statErr = readRedisStats(ctx, rdb)
 		if statErr == nil {
 			mem0, statErr = usedMemory(ctx, rdb)
 		}
@@ -220,10 +220,10 @@ func measured(ctx context.Context, rdb redis.UniversalClient, progress io.Writer
 	if rdb == nil {
 		return r, nil
 	}
-	var after cmdStats
+	var after redisStats
 	var mem1 int64
 	if statErr == nil {
-		after, statErr = readCommandStats(ctx, rdb)
+		after, statErr = readRedisStats(ctx, rdb)
 	}
 	if statErr == nil {
 		mem1, statErr = usedMemory(ctx, rdb)

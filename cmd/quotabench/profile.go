@@ -40,7 +40,7 @@ func runProfile(ctx context.Context, c client, rdb redis.UniversalClient, keys k
 	var phases []profilePhase
 	phase := func(name, rpc string, f func(ctx context.Context, st *stats, i int) error) error {
 		st := newStats([]string{rpc}, nil)
-		before, err := readCommandStats(ctx, rdb)
+		before, err := readRedisStats(ctx, rdb)
 		if err != nil {
 			return err
 		}
@@ -55,7 +55,7 @@ func runProfile(ctx context.Context, c client, rdb redis.UniversalClient, keys k
 		if err != nil {
 			return err
 		}
-		after, err := readCommandStats(ctx, rdb)
+		after, err := readRedisStats(ctx, rdb)
 		if err != nil {
 			return err
 		}

@@ -49,6 +49,11 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	if sum.MainRedis.Scripts.Usec <= 0 {
 		t.Errorf("script µs = %d, want some", sum.MainRedis.Scripts.Usec)
 	}
+	// 400 script calls take milliseconds of Redis CPU: even a kernel that
+	// accounts CPU by ticks reports some.
+	if cpu := sum.MainRedis.Scripts.CPUUsec; cpu <= 0 || cpu > 60_000_000 {
+		t.Errorf("Redis CPU over 200 cycles = %d µs, want some and less than the test's time", cpu)
+	}
 
 	c := sum.Compare
 	if c == nil {

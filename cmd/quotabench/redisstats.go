@@ -46,8 +46,9 @@ type recordKind struct {
 	Stream bool
 }
 
-// scriptCommands are the commands that run quota's scripts: EVALSHA and
-// EVAL today, FCALL once the store moves to Redis Functions.
+// scriptCommands are the commands that run quota's scripts: FCALL (Redis
+// Functions, Redis 7 and later), EVALSHA and EVAL (a server without
+// Functions), and their read-only forms.
 var scriptCommands = []string{"evalsha", "eval", "fcall", "evalsha_ro", "eval_ro", "fcall_ro"}
 
 // cmdStat is one command's line of INFO commandstats.
@@ -62,13 +63,38 @@ type cmdStat struct {
 // cmdStats is INFO commandstats, by lower-case command name.
 type cmdStats map[string]cmdStat
 
-// readCommandStats returns INFO commandstats.
-func readCommandStats(ctx context.Context, rdb redis.UniversalClient) (cmdStats, error) {
-	s, err := rdb.Info(ctx, "commandstats").Result()
+// redisStats is one reading of INFO commandstats and cpu.
+type redisStats struct {
+	cmds cmdStats
+	// cpuUsec is the CPU time Redis's main process has used so far
+	// (used_cpu_user + used_cpu_sys), in µs.
+	cpuUsec int64
+}
+
+// readRedisStats returns INFO commandstats and Redis's CPU time, in one
+// call.
+func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats, error) {
+	s, err := rdb.Info(ctx, "commandstats", "cpu").Result()
 	if err != nil {
-		return nil, fmt.Errorf("INFO commandstats: %w", err)
+		return redisStats{}, fmt.Errorf("INFO commandstats cpu: %w", err)
 	}
-	return parseCommandStats(s), nil
+	return redisStats{cmds: parseCommandStats(s), cpuUsec: parseCPU(s)}, nil
+}
+
+// parseCPU reads used_cpu_user and used_cpu_sys (seconds, with
+// microseconds) from INFO cpu and returns their sum in µs.
+func parseCPU(info string) int64 {
+	var sum int64
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (k != "used_cpu_user" && k != "used_cpu_sys") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			sum += int64(f*1e6 + 0.5)
+		}
+	}
+	return sum
 }
 
 // parseCommandStats reads the lines "cmdstat_<name>:calls=N,usec=N,...".
@@ -104,18 +130,23 @@ type scriptUsage struct {
 	// Calls counts the script calls that ran (failed calls, mostly
 	// NOSCRIPT, are left out), Usec the µs they took in all.
 	Calls, Usec int64
+	// CPUUsec is the CPU time Redis used meanwhile, for everything it did
+	// (the scripts, reading and answering their commands, any other
+	// client), in µs.
+	CPUUsec int64
 	// By is the delta of each script command that was called.
 	By map[string]cmdStat
 }
 
 // scriptDelta returns the script commands' usage from before to after.
-func scriptDelta(before, after cmdStats) scriptUsage {
-	u := scriptUsage{By: map[string]cmdStat{}}
+func scriptDelta(before, after redisStats) scriptUsage {
+	u := scriptUsage{By: map[string]cmdStat{}, CPUUsec: after.cpuUsec - before.cpuUsec}
 	for _, c := range scriptCommands {
+		b, a := before.cmds[c], after.cmds[c]
 		d := cmdStat{
-			Calls:  after[c].Calls - before[c].Calls,
-			Failed: after[c].Failed - before[c].Failed,
-			Usec:   after[c].Usec - before[c].Usec,
+			Calls:  a.Calls - b.Calls,
+			Failed: a.Failed - b.Failed,
+			Usec:   a.Usec - b.Usec,
 		}
 		if d.Calls == 0 {
 			continue
@@ -128,12 +159,13 @@ func scriptDelta(before, after cmdStats) scriptUsage {
 }
 
 // PerCall returns the mean µs per script call, 0 with no call.
-func (u scriptUsage) PerCall() float64 {
-	if u.Calls == 0 {
-		return 0
-	}
-	return float64(u.Usec) / float64(u.Calls)
-}
+func (u scriptUsage) PerCall() float64 { return ratio(u.Usec, u.Calls) }
+
+// CPUPerCall returns Redis's CPU µs per script call, 0 with no call.
+// Unlike PerCall, a wall-clock time, it leaves out the moments Redis
+// waited for a core (the shared placement), and it counts all of Redis's
+// work for the call: reading the command and writing the reply too.
+func (u scriptUsage) CPUPerCall() float64 { return ratio(u.CPUUsec, u.Calls) }
 
 // String renders the breakdown by command, e.g. "evalsha 2000 calls
 // 180000 µs" (", 3 failed" when some failed).

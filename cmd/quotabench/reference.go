@@ -148,23 +148,28 @@ func (s *summary) ourReserve() *redisRun {
 func writeReference(w io.Writer, r reference, ours *redisRun) {
 	fmt.Fprintf(w, "\n== reference: the minimal Reserve script (reference.lua), %d workers, closed loop, same keys\n", r.Phase.Plan.Workers)
 	h := r.Phase.Stats.op[kindReserve]
-	t := [][]string{{"script", "ops", "ops/s", "p50 ms", "p99 ms", "failed", "redis µs/call"}}
-	refUs, ourUs := 0.0, 0.0
-	refCol, ourCol := "-", "-"
+	t := [][]string{{"script", "ops", "ops/s", "p50 ms", "p99 ms", "failed", "redis µs/call", "cpu µs/call"}}
+	refUs, ourUs, refCPU, ourCPU := 0.0, 0.0, 0.0, 0.0
+	refCol, ourCol, refCPUCol, ourCPUCol := "-", "-", "-", "-"
 	if r.Redis != nil {
 		refUs, _ = perCallOf(r.Redis.Scripts, "evalsha", "eval")
-		refCol = fmt.Sprintf("%.1f", refUs)
+		refCPU = r.Redis.Scripts.CPUPerCall()
+		refCol, refCPUCol = fmt.Sprintf("%.1f", refUs), fmt.Sprintf("%.1f", refCPU)
 	}
 	t = append(t, []string{"reference.lua", strconv.FormatInt(r.Phase.Stats.ops.Load(), 10), fmt.Sprintf("%.1f", r.Phase.OpsPerSec()),
-		ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), strconv.FormatInt(r.Phase.Stats.failed.Load(), 10), refCol})
+		ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), strconv.FormatInt(r.Phase.Stats.failed.Load(), 10), refCol, refCPUCol})
 	if ours != nil {
 		ourUs, _ = perCallOf(ours.Scripts, "fcall", "evalsha", "eval")
-		ourCol = fmt.Sprintf("%.1f", ourUs)
-		t = append(t, []string{"quota reserve (phase above)", "", "", "", "", "", ourCol})
+		ourCPU = ours.Scripts.CPUPerCall()
+		ourCol, ourCPUCol = fmt.Sprintf("%.1f", ourUs), fmt.Sprintf("%.1f", ourCPU)
+		t = append(t, []string{"quota reserve (phase above)", "", "", "", "", "", ourCol, ourCPUCol})
 	}
 	writeTable(w, "", t)
 	if refUs > 0 && ourUs > 0 {
 		fmt.Fprintf(w, "ratio quota/reference  %.2f (Redis µs per Reserve call)\n", ourUs/refUs)
+	}
+	if refCPU > 0 && ourCPU > 0 {
+		fmt.Fprintf(w, "ratio quota/reference  %.2f (Redis CPU µs per Reserve call)\n", ourCPU/refCPU)
 	}
 	writeOutcomes(w, r.Phase.Stats)
 }

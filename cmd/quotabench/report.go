@@ -154,6 +154,7 @@ func writeRedisRun(w io.Writer, r phaseResult, rr redisRun) {
 	u := rr.Scripts
 	fmt.Fprintf(w, "redis        %.1f µs per script call, %d script calls (%.2f per op) [%s]\n",
 		u.PerCall(), u.Calls, ratio(u.Calls, ops), u)
+	fmt.Fprintf(w, "redis cpu    %.1f µs of Redis CPU per script call (all of Redis's work, not waiting for a core)\n", u.CPUPerCall())
 	fmt.Fprintf(w, "redis memory used_memory %+d bytes, %.0f bytes per run (%d runs)\n", rr.MemDelta, ratio(rr.MemDelta, runs), runs)
 }
 
@@ -188,15 +189,15 @@ func writeComparison(w io.Writer, c comparison) {
 	if c.Reused {
 		fmt.Fprintln(w, "(the gRPC side is the main phase above)")
 	}
-	t := [][]string{{"path", "ops", "ops/s", "p50 ms", "p99 ms", "failed", "redis µs/call"}}
+	t := [][]string{{"path", "ops", "ops/s", "p50 ms", "p99 ms", "failed", "redis µs/call", "cpu µs/call"}}
 	row := func(name string, r phaseResult, rr *redisRun) {
 		h := r.Stats.op[kindReserve]
-		perCall := "-"
+		perCall, cpu := "-", "-"
 		if rr != nil {
-			perCall = fmt.Sprintf("%.1f", rr.Scripts.PerCall())
+			perCall, cpu = fmt.Sprintf("%.1f", rr.Scripts.PerCall()), fmt.Sprintf("%.1f", rr.Scripts.CPUPerCall())
 		}
 		t = append(t, []string{name, strconv.FormatInt(r.Stats.ops.Load(), 10), fmt.Sprintf("%.1f", r.OpsPerSec()),
-			ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), strconv.FormatInt(r.Stats.failed.Load(), 10), perCall})
+			ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), strconv.FormatInt(r.Stats.failed.Load(), 10), perCall, cpu})
 	}
 	row("gRPC Reserve", c.GRPC, c.GRPCRedis)
 	row("raw store.Reserve", c.Raw, c.RawRedis)
@@ -207,13 +208,13 @@ func writeComparison(w io.Writer, c comparison) {
 
 // writeProfile prints the µs per script call of each profile phase.
 func writeProfile(w io.Writer, phases []profilePhase) {
-	fmt.Fprintln(w, "\n== profile: Redis µs per script call, one RPC per phase (INFO commandstats delta)")
-	t := [][]string{{"phase", "calls", "failed", "script calls", "µs/call", "RPC p50 ms", "RPC p99 ms"}}
+	fmt.Fprintln(w, "\n== profile: Redis µs per script call, one RPC per phase (INFO commandstats and cpu deltas)")
+	t := [][]string{{"phase", "calls", "failed", "script calls", "µs/call", "cpu µs/call", "RPC p50 ms", "RPC p99 ms"}}
 	for _, p := range phases {
 		h := p.Stats.rpc[p.RPC]
 		t = append(t, []string{p.Name, strconv.FormatInt(p.Calls, 10), strconv.FormatInt(p.Failed, 10),
 			strconv.FormatInt(p.Scripts.Calls, 10), fmt.Sprintf("%.1f", p.Scripts.PerCall()),
-			ms(h.Quantile(0.5)), ms(h.Quantile(0.99))})
+			fmt.Sprintf("%.1f", p.Scripts.CPUPerCall()), ms(h.Quantile(0.5)), ms(h.Quantile(0.99))})
 	}
 	writeTable(w, "", t)
 	fmt.Fprintln(w, "(script calls above calls are quotad's sweeper, one per workspace a second, or a ROLL at a period's end)")

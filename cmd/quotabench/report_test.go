@@ -135,7 +135,7 @@ func TestCommandStatsDelta(t *testing.T) {
 	if got, want := after["evalsha"], (cmdStat{Calls: 10, Failed: 1, Usec: 1500}); got != want {
 		t.Errorf("parsed evalsha = %+v, want %+v", got, want)
 	}
-	u := scriptDelta(before, after)
+	u := scriptDelta(redisStats{cmds: before, cpuUsec: 1_000_000}, redisStats{cmds: after, cpuUsec: 1_001_200})
 	if u.Calls != 12 || u.Usec != 1550 {
 		t.Errorf("scriptDelta = %d calls, %d µs; want 12 calls (a failed one left out), 1550 µs", u.Calls, u.Usec)
 	}
@@ -145,7 +145,10 @@ func TestCommandStatsDelta(t *testing.T) {
 	if got, want := u.String(), "eval 2 calls 400 µs, evalsha 6 calls 900 µs (1 failed), fcall 5 calls 250 µs"; got != want {
 		t.Errorf("String = %q, want %q", got, want)
 	}
-	if got := scriptDelta(after, after); got.Calls != 0 || got.PerCall() != 0 || got.String() != "no script call" {
+	if got, want := fmt.Sprintf("%.1f", u.CPUPerCall()), "100.0"; got != want {
+		t.Errorf("CPUPerCall = %s, want %s (1,200 µs over 12 calls)", got, want)
+	}
+	if got := scriptDelta(redisStats{cmds: after}, redisStats{cmds: after}); got.Calls != 0 || got.PerCall() != 0 || got.String() != "no script call" {
 		t.Errorf("scriptDelta of no change = %+v (%s)", got, got)
 	}
 }
@@ -187,5 +190,15 @@ func TestWriteTable(t *testing.T) {
 	want := "  name    µs/call\n  a           1.5\n  longer       10\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("writeTable (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseCPU reads Redis's CPU time from INFO cpu: user and system, in
+// µs, the children's left out.
+func TestParseCPU(t *testing.T) {
+	info := "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.000001\r\nused_cpu_sys_children:9.000000\r\n" +
+		"used_cpu_user_children:9.000000\r\n"
+	if got, want := parseCPU(info), int64(3_250_001); got != want {
+		t.Errorf("parseCPU = %d µs, want %d", got, want)
 	}
 }

@@ -181,7 +181,7 @@ local function flush(u)
   else
     redis.call('MSET', unpack(kv))
   end
-  u.dirty = {}
+  for i = n, 1, -1 do u.dirty[i] = nil end
 end
 
 -- xadd appends to a stream with an id at quotad's clock, so that entries

@@ -131,16 +131,18 @@ local function commit(keys, args)
   end
 
   local cost = own + r.ktok + r.kact
-  local c = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
-  local released, forfeited = 0, 0
+  local c, released, forfeited
   if was_held then
     c, released, forfeited = settle(u, w, a, r, cost)
     r.rel = released
+  else
+    c, released, forfeited = {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}, 0, 0
   end
   r.ktok, r.kact = 0, 0
   local from_hold = c.seat + c.free + c.pool + c.ov
   if cost > from_hold then
     local d = draw(u, w, a, cost - from_hold, false)
+    if d.grants[1] and c.grants == NO_GRANTS then c.grants = {} end -- NO_GRANTS is shared: never added to
     for _, e in ipairs(d.grants) do parts_add(c.grants, e[1], e[2]) end
     c.seat, c.free, c.pool, c.ov = c.seat + d.seat, c.free + d.free, c.pool + d.pool, c.ov + d.ov
   end

@@ -209,19 +209,21 @@ end
 -- (earlier-period seat credits, seat, free, pool grants, overage), and
 -- releases the rest: back where it came from, or forfeited for seat
 -- credits of an ended period and grants that have ended. It empties the
--- hold and returns the charge per source ({seat, free, pool, grants, ov}),
--- what was released and what of that was forfeited.
+-- hold and returns the charge per source ({seat, free, pool, grants, ov};
+-- grants is the shared, read-only NO_GRANTS when no pool credit was
+-- held), what was released and what of that was forfeited.
 local function settle(u, w, a, r, used)
   normalize(u, a, r)
-  local c = {seat = 0, free = 0, pool = 0, grants = {}, ov = 0}
+  local c = {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}
   local held = res_held(r)
+  -- Each source in turn takes what it can of what is left to charge.
   local left = used
-  local function take(h)
-    local x = min(left, h)
-    left = left - x
-    return x
-  end
-  local u_old, u_seat, u_free = take(r.h_old), take(r.h_seat), take(r.h_free)
+  local u_old = min(left, r.h_old)
+  left = left - u_old
+  local u_seat = min(left, r.h_seat)
+  left = left - u_seat
+  local u_free = min(left, r.h_free)
+  left = left - u_free
   c.seat, c.free = u_old + u_seat, u_free
   local forfeited = r.h_old - u_old
   if r.h_old + r.h_seat + r.h_free > 0 then
@@ -233,14 +235,17 @@ local function settle(u, w, a, r, used)
     acct_touch(u, a)
   end
   if r.h_pool + r.h_ov > 0 then
+    c.grants = {}
     for _, e in ipairs(parts_decode(r.h_grants)) do
-      local x = take(e[2])
+      local x = min(left, e[2])
+      left = left - x
       forfeited = forfeited + pool_settle(u, w, e[1], e[2], x)
       c.pool = c.pool + x
       if x > 0 then c.grants[#c.grants + 1] = {e[1], x} end
     end
     w.p_held, w.p_spent = w.p_held - r.h_pool, w.p_spent + c.pool
-    c.ov = take(r.h_ov)
+    c.ov = min(left, r.h_ov)
+    left = left - c.ov
     w.ov_held, w.ov_used = w.ov_held - r.h_ov, w.ov_used + c.ov
     if a.prog then
       w.prog_held = w.prog_held - r.h_pool - r.h_ov

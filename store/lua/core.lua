@@ -17,6 +17,10 @@
 --     so the arithmetic is exact;
 --   * every time is Unix milliseconds passed in by quotad (never the Redis
 --     clock), so that tests can move time;
+--   * numbers come as decimal text, except on the hot paths (Reserve,
+--     Commit), which take theirs packed, MessagePack integers one after
+--     the other in one argument (store.packInts), read with one
+--     cmsgpack.unpack: a tonumber of text costs Redis ~1.5k instructions;
 --   * every key of a workspace starts with the prefix "q:{ws:<id>}:", so
 --     a call touches one cluster slot; the keys met along the way are
 --     built from it;

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/quota-svc/quota/quota"
-	"github.com/quota-svc/quota/store"
 	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -49,11 +48,7 @@ func BenchmarkRootCommitOfAFullRun(b *testing.B) {
 		b.Run("children_"+state, func(b *testing.B) {
 			rdb := redistest.Backends()[0].New(b)
 			ctx := context.Background()
-			now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-			svc := quota.NewService(store.New(rdb), quota.Config{Now: func() time.Time { return now }})
-			if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "full", SubscriptionStart: anchor}); err != nil {
-				b.Fatal(err)
-			}
+			svc := fixedService(b, rdb, "full")
 			var redisMicros int64
 			for i := 0; b.Loop(); i++ {
 				b.StopTimer()

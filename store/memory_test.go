@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/quota-svc/quota/quota"
-	"github.com/quota-svc/quota/store"
 	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -47,22 +45,9 @@ func usage(t *testing.T, rdb redis.UniversalClient, pattern string) (total int64
 func TestRecordsAreCompact(t *testing.T) {
 	rdb := redistest.Backends()[0].New(t)
 	ctx := context.Background()
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	svc := quota.NewService(store.New(rdb), quota.Config{Now: func() time.Time { return now }})
-	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "mem", SubscriptionStart: anchor}); err != nil {
-		t.Fatal(err)
-	}
 	const members = 10
-	for i := range members {
-		if _, err := svc.SetSeat(ctx, quota.Idem{RequestID: fmt.Sprintf("seat-%d", i), Fingerprint: "s"}, "mem", fmt.Sprintf("member-%d", i), quota.SeatMax); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := quota.AgentRun{AgentID: "main",
-		Models:    []quota.ModelUsage{{Model: "gpt-5-mini", InputTokens: 100, OutputTokens: 10}},
-		Actions:   []quota.ToolAction{{Tool: "web_search"}},
-		SubAgents: []quota.AgentRun{{AgentID: "sub", Models: []quota.ModelUsage{{Model: "gpt-5-mini", InputTokens: 50}}}},
-	}
+	svc := fixedService(t, rdb, "mem", numbered("member-", members)...)
+	run := agentRun("sub")
 	// Request ids of a typical caller: UUIDs.
 	req := func(kind string, i int) quota.Idem {
 		id := fmt.Sprintf("%08x-%04x-4%03x-8%03x-%012x", i, i%65536, i%4096, i%4096, i)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/quota-svc/quota/quota"
-	"github.com/quota-svc/quota/store"
 	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -95,19 +94,8 @@ func BenchmarkReserveCommit(b *testing.B) {
 		b.Run(be.Name, func(b *testing.B) {
 			rdb := be.New(b)
 			ctx := context.Background()
-			now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-			svc := quota.NewService(store.New(rdb), quota.Config{Now: func() time.Time { return now }})
-			if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "bench", SubscriptionStart: anchor}); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := svc.SetSeat(ctx, quota.Idem{RequestID: "seat", Fingerprint: "seat"}, "bench", "m", quota.SeatMax); err != nil {
-				b.Fatal(err)
-			}
-			run := quota.AgentRun{AgentID: "main",
-				Models:    []quota.ModelUsage{{Model: "gpt-5-mini", InputTokens: 100, OutputTokens: 10}},
-				Actions:   []quota.ToolAction{{Tool: "web_search"}},
-				SubAgents: []quota.AgentRun{{AgentID: "sub", Models: []quota.ModelUsage{{Model: "gpt-5-mini", InputTokens: 50}}}},
-			}
+			svc := fixedService(b, rdb, "bench", "m")
+			run := agentRun("sub")
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {

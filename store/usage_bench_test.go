@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/quota-svc/quota/quota"
-	"github.com/quota-svc/quota/store"
 	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -44,22 +43,9 @@ func redisCPU(b *testing.B, rdb redis.UniversalClient) float64 {
 func BenchmarkCommitRedisTime(b *testing.B) {
 	rdb := redistest.Backends()[0].New(b)
 	ctx := context.Background()
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	svc := quota.NewService(store.New(rdb), quota.Config{Now: func() time.Time { return now }})
-	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "bench", SubscriptionStart: anchor}); err != nil {
-		b.Fatal(err)
-	}
 	const members = 100
-	for m := range members {
-		if _, err := svc.SetSeat(ctx, quota.Idem{RequestID: fmt.Sprint("seat", m), Fingerprint: "s"}, "bench", fmt.Sprint("m", m), quota.SeatMax); err != nil {
-			b.Fatal(err)
-		}
-	}
-	run := quota.AgentRun{AgentID: "main",
-		Models:    []quota.ModelUsage{{Model: "gpt-5-mini", InputTokens: 100, OutputTokens: 10}},
-		Actions:   []quota.ToolAction{{Tool: "web_search"}},
-		SubAgents: []quota.AgentRun{{AgentID: "researcher", Models: []quota.ModelUsage{{Model: "gpt-5-mini", InputTokens: 50}}}},
-	}
+	svc := fixedService(b, rdb, "bench", numbered("m", members)...)
+	run := agentRun("researcher")
 	var ids []string
 	for i := range b.N {
 		o, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: quota.Idem{RequestID: fmt.Sprint("r", i), Fingerprint: "f"},

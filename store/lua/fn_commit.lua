@@ -136,7 +136,7 @@ local function commit(keys, args)
     c, released, forfeited = settle(u, w, a, r, cost)
     r.rel = released
   else
-    c, released, forfeited = {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}, 0, 0
+    c, released, forfeited = no_parts(), 0, 0
   end
   r.ktok, r.kact = 0, 0
   local from_hold = c.seat + c.free + c.pool + c.ov

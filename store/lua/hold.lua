@@ -148,14 +148,20 @@ local function normalize(u, a, r)
 end
 
 -- NO_GRANTS is the grants of a draw that took none from the pool: read
--- only, shared.
+-- only, shared (whoever adds a grant makes a table of its own first).
 local NO_GRANTS = {}
+
+-- no_parts returns µcredits per source, none yet: what draw returns, and
+-- what settle charges, {seat, free, pool, grants, ov}.
+local function no_parts()
+  return {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}
+end
 
 -- draw takes up to want from the sources in order (seat, free, pool,
 -- overage), as holds (hold = true) or as spending, within every cap.
 -- Returns the parts: {seat, free, pool, grants, ov}.
 local function draw(u, w, a, want, hold)
-  local d = {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}
+  local d = no_parts()
   local left = want
   if a.exists then
     d.seat = min(left, max(avail_seat(a), 0))
@@ -214,7 +220,7 @@ end
 -- held), what was released and what of that was forfeited.
 local function settle(u, w, a, r, used)
   normalize(u, a, r)
-  local c = {seat = 0, free = 0, pool = 0, grants = NO_GRANTS, ov = 0}
+  local c = no_parts()
   local held = res_held(r)
   -- Each source in turn takes what it can of what is left to charge.
   local left = used

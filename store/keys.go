@@ -4,7 +4,7 @@ package store
 // all of them hash to one Redis Cluster slot and one call can touch them
 // together. Ids are restricted by the API to [A-Za-z0-9._:@-], so no id can
 // close the hash tag. Under the prefix (records are described in the
-// headers of lua/account.lua, lua/pool.lua and lua/hold.lua):
+// headers of lua/account.lua, lua/pool.lua, lua/hold.lua and lua/usage.lua):
 //
 //	ws               string: the workspace, its policy, period and pool sums
 //	acct:<member>    string: a member's account
@@ -22,8 +22,10 @@ package store
 //	events           stream: low-balance events
 //	members          zset: every member with an account, score 0 (by id)
 //	use:<day>        hash: a UTC day's usage buckets, one field per group
-//	usek:<day>       zset: the fields of use:<day> but "d", score 0
+//	usek:<day>       zset: the fields of use:<day>, score 0
 //	usedays          zset: the days that have buckets (retention)
+//	usepend          list: the usage queue, what commits add to the
+//	                 buckets until a batch folds it in (lua/usage.lua)
 //	ledger_trimmed   string: set once the sweeper trimmed the ledger (the
 //	                 audit replays the ledger only while it is whole)
 //	wait             string: the barrier written before WAIT with

@@ -18,7 +18,7 @@ import (
 )
 
 // The Lua code (lua/*.lua) is made of modules (gen_const, core, account,
-// pool, hold: each builds on the ones before) and entry points (fn_*.lua),
+// pool, hold, usage: each builds on the ones before) and entry points (fn_*.lua),
 // each a local function of (keys, args) whose header says which modules it
 // uses. It runs in one of two ways, chosen when the store first talks to
 // Redis:
@@ -45,7 +45,7 @@ var luaFS embed.FS
 
 // moduleOrder is the order modules are loaded in; each may use the ones
 // before it.
-var moduleOrder = []string{"gen_const", "core", "account", "pool", "hold"}
+var moduleOrder = []string{"gen_const", "core", "account", "pool", "hold", "usage"}
 
 // entry is one entry point.
 type entry struct {

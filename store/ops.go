@@ -33,6 +33,7 @@ var (
 	fnRetain         = mustEntry("retain")
 	fnListRun        = mustEntry("list_run")
 	fnAdjust         = mustEntry("adjust")
+	fnFoldUsage      = mustEntry("fold_usage")
 )
 
 // mutation returns the common parts of a call for a mutation.

@@ -65,28 +65,50 @@ func (r record) int(name string) int64 { return asInt(r.v[r.l.Index(name)]) }
 func packInts(vs ...int64) []byte {
 	b := make([]byte, 0, 9*len(vs))
 	for _, v := range vs {
-		switch {
-		case v >= -32 && v <= math.MaxInt8:
-			b = append(b, byte(v)) // positive or negative fixint
-		case v >= 0 && v <= math.MaxUint8:
-			b = append(b, 0xcc, byte(v))
-		case v >= 0 && v <= math.MaxUint16:
-			b = binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
-		case v >= 0 && v <= math.MaxUint32:
-			b = binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
-		case v >= 0:
-			b = binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
-		case v >= math.MinInt8:
-			b = append(b, 0xd0, byte(v))
-		case v >= math.MinInt16:
-			b = binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(v))
-		case v >= math.MinInt32:
-			b = binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
-		default:
-			b = binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
-		}
+		b = appendInt(b, v)
 	}
 	return b
+}
+
+// appendInt appends v to b as a MessagePack integer in its shortest form.
+func appendInt(b []byte, v int64) []byte {
+	switch {
+	case v >= -32 && v <= math.MaxInt8:
+		return append(b, byte(v)) // positive or negative fixint
+	case v >= 0 && v <= math.MaxUint8:
+		return append(b, 0xcc, byte(v))
+	case v >= 0 && v <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
+	case v >= 0 && v <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
+	case v >= 0:
+		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
+	case v >= math.MinInt8:
+		return append(b, 0xd0, byte(v))
+	case v >= math.MinInt16:
+		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(v))
+	case v >= math.MinInt32:
+		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(v))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
+	}
+}
+
+// appendStr appends s to b as a MessagePack string (as cmsgpack.pack
+// writes a Lua string).
+func appendStr(b []byte, s string) []byte {
+	n := len(s)
+	switch {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		b = append(b, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	}
+	return append(b, s...)
 }
 
 // mpReader reads MessagePack.

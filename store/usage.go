@@ -12,13 +12,15 @@ import (
 	"github.com/quota-svc/quota/store/internal/schema"
 )
 
-// Usage buckets (lua/fn_commit.lua, usage_add): for each UTC day of a
-// workspace, the hash use:<day> holds one field per group, a counter of
-// layout schema.Usage, written by the Commit script; usek:<day> indexes
-// its fields with score 0, so that a page of groups is read by lex range;
-// usedays lists the days, for the retention (lua/fn_retain.lua). A field
-// is a letter and the group's key. A day's total is the sum of its
-// origins'.
+// Usage buckets (lua/usage.lua): for each UTC day of a workspace, the
+// hash use:<day> holds one field per group, a counter of layout
+// schema.Usage; usek:<day> indexes its fields with score 0, so that a page
+// of groups is read by lex range; usedays lists the days, for the
+// retention (lua/fn_retain.lua). A field is a letter and the group's key.
+// A day's total is the sum of its origins'. The Commit script queues what
+// it adds to them (usepend) and the buckets take it in batches; Usage
+// folds the rest of the queue before it reads (foldUsage), so that a
+// report counts every commit acknowledged before it.
 
 // groupLetter is the first letter of the bucket fields of a grouping.
 var groupLetter = map[quota.UsageGrouping]string{
@@ -36,25 +38,64 @@ var originFields = func() []string {
 }()
 
 // commitArgs are the Commit script's arguments after the common ones
-// (lua/fn_commit.lua): the reservation, its priced usage and what it adds
-// to the usage buckets, which quota.UsageOf adds up by agent, model and
-// tier. Numbers go packed (packInts), a few per argument: Redis's Lua
-// reads them with one cmsgpack.unpack instead of a tonumber each, which
-// was 5% of a Commit's Redis instructions.
+// (lua/fn_commit.lua): the reservation, its priced usage and its usage
+// entries (lua/usage.lua), what it adds to the usage buckets, which
+// quota.UsageOf adds up by agent, model and tier. Numbers go packed as
+// MessagePack (packInts, appendInt): Redis's Lua reads them with one
+// cmsgpack.unpack instead of a tonumber each, which was 5% of a Commit's
+// Redis instructions, and the script queues the entries as they come.
 func commitArgs(op quota.CommitOp) []any {
 	u := quota.UsageOf(&op.Cost)
-	args := []any{op.Ref.Hex, op.Ref.Version, encodeCost(&op.Cost), int(op.Ref.Origin), quota.DayOf(op.Now),
-		packInts(op.Cost.TokenCost, op.Cost.ActionCost, op.Agents, u.Tokens, u.Actions)}
+	day := quota.DayOf(op.Now)
+	// The first entry: Go's part of the own kind (the script puts the
+	// owner, charged and shortfall before it), then groups; the other
+	// entries are of the more kind ("", the day, then groups).
+	entry := packInts(day, int64(op.Ref.Origin), op.Cost.TokenCost, op.Cost.ActionCost, u.Tokens, u.Actions)
+	var more []any
+	n := 0
 	for _, gs := range []struct {
 		letter string
 		groups []quota.UsageGroup
 	}{{groupLetter[quota.UsageByAgent], u.Agents}, {groupLetter[quota.UsageByModel], u.Models}, {groupLetter[quota.UsageByTier], u.Tiers}} {
 		for _, g := range gs.groups {
-			args = append(args, gs.letter+g.Key, packInts(g.TokenCost, g.ActionCost, g.Tokens, g.Actions))
+			if n == schema.UsageEntryGroups {
+				more = append(more, entry)
+				entry, n = appendInt(appendStr(nil, ""), day), 0
+			}
+			entry = appendStr(entry, gs.letter+g.Key)
+			entry = appendInt(appendInt(appendInt(appendInt(entry, g.TokenCost), g.ActionCost), g.Tokens), g.Actions)
+			n++
 		}
 	}
-	return args
+	if more != nil {
+		more = append(more, entry)
+		entry, more = more[0].([]byte), more[1:]
+	}
+	args := []any{op.Ref.Hex, op.Ref.Version, encodeCost(&op.Cost), int(op.Ref.Origin), entry,
+		packInts(op.Cost.TokenCost, op.Cost.ActionCost, op.Agents)}
+	return append(args, more...)
 }
+
+// foldUsage folds the workspace's usage queue into its buckets
+// (lua/fn_fold_usage.lua), a batch per call, until it is empty: at most
+// maxFolds calls, which a queue the Commits keep short (they fold it
+// from schema.UsageFoldAt entries on) never needs.
+func (s *Store) foldUsage(ctx context.Context, ws string) error {
+	for range maxFolds {
+		raw, err := s.exec(ctx, fnFoldUsage, []string{wsKey(ws)}, []any{0, wsPrefix(ws)})
+		if err != nil {
+			return err
+		}
+		if v, _ := raw.([]any); len(v) != 2 || asInt(v[1]) == 0 {
+			return nil
+		}
+	}
+	return quota.Unavailable(fmt.Errorf("store: the usage queue of workspace %s is still not empty after %d folds", ws, maxFolds))
+}
+
+// maxFolds bounds foldUsage's calls: 10,000 entries at most (each a
+// commit's, or 256 groups of one).
+const maxFolds = 10000 / schema.UsageFoldEntries
 
 // usageGroup reads a bucket field's value (nil: none) as a group: a
 // counter of layout schema.Usage, its fields' MessagePack values one
@@ -93,6 +134,9 @@ func (s *Store) Usage(ctx context.Context, op quota.UsageOp) (quota.UsagePage, e
 		letter = "g" // unused: days are read from their totals
 	case letter == "":
 		return page, quota.Invalid("group_by", "unknown grouping %d", op.GroupBy)
+	}
+	if err := s.foldUsage(ctx, op.WorkspaceID); err != nil {
+		return page, err
 	}
 	totals := make([]*redis.SliceCmd, days)
 	ranges := make([]*redis.StringSliceCmd, days)

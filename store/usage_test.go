@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/quota-svc/quota/quota"
 	"github.com/quota-svc/quota/store"
+	"github.com/quota-svc/quota/store/internal/schema"
 )
 
 // randomTree is a usage tree of random agents, models (one the price table
@@ -480,6 +481,13 @@ func TestUsageBucketsAreDeletedAfterTheRetention(t *testing.T) {
 			}
 			return exist
 		}
+		// The commits are queued (lua/usage.lua); a report folds them in.
+		if n, err := e.rdb.LLen(e.ctx, "q:{ws:ws1}:usepend").Result(); err != nil || n != 4 {
+			t.Fatalf("usage queue before the first report: %d entries, %v", n, err)
+		}
+		if got, _ := e.usage(quota.UsageByDay, start, e.clock(), 10); len(got) != 4 {
+			t.Fatalf("usage before the retention: %+v", got)
+		}
 		if n := len(keys()); n != 9 {
 			t.Fatalf("usage keys before the retention: %v", keys())
 		}
@@ -511,4 +519,76 @@ func dayNum(date string) string {
 		panic(err)
 	}
 	return fmt.Sprint(quota.DayOf(d))
+}
+
+// TestUsageQueueFoldsInBatches checks the usage queue (lua/usage.lua): a
+// Commit queues what it adds to the buckets, the Commit that finds
+// schema.UsageFoldAt entries folds them, a commit of many groups is split
+// into entries of at most schema.UsageEntryGroups groups, a report folds
+// what is left before it reads, and the sweeper folds too; the reports
+// count every commit exactly once.
+func TestUsageQueueFoldsInBatches(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		queued := func() int64 {
+			t.Helper()
+			n, err := e.rdb.LLen(e.ctx, "q:{ws:ws1}:usepend").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		e.seat("ann", quota.SeatMax)
+		commit := func(run quota.AgentRun) {
+			t.Helper()
+			if _, err := e.commit(e.mustReserve("ann", 10*C).ID, run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 31 commits stay queued; the 32nd folds the batch.
+		for i := range schema.UsageFoldAt - 1 {
+			commit(actions(1))
+			if n := queued(); n != int64(i+1) {
+				t.Fatalf("after %d commits: %d entries queued", i+1, n)
+			}
+		}
+		commit(actions(1))
+		if n := queued(); n != 0 {
+			t.Fatalf("after %d commits: %d entries queued, want 0 (folded)", schema.UsageFoldAt, n)
+		}
+		// A run of 600 agents: three entries (256 + 256 + 88 groups, the
+		// first with the commit's own figures).
+		big := quota.AgentRun{AgentID: "main", Actions: []quota.ToolAction{{Tool: "data_retrieval"}}}
+		for i := range 599 {
+			big.SubAgents = append(big.SubAgents, quota.AgentRun{AgentID: fmt.Sprintf("sub-%03d", i),
+				Actions: []quota.ToolAction{{Tool: "data_retrieval"}}})
+		}
+		commit(big)
+		if n := queued(); n != 3 {
+			t.Fatalf("a commit of 600 agents queued %d entries, want 3", n)
+		}
+		// A report folds them before it reads.
+		agents, total := e.usage(quota.UsageByAgent, time.Time{}, time.Time{}, 1000)
+		if n := queued(); n != 0 {
+			t.Fatalf("after a report: %d entries queued", n)
+		}
+		// 632 data_retrieval actions, 3 credits each.
+		want := quota.UsageGroup{Cost: 1896 * C, ActionCost: 1896 * C, Actions: 632, Commits: 33, Charged: 1896 * C}
+		if total != want {
+			t.Errorf("total %+v, want %+v", total, want)
+		}
+		if len(agents) != 600 || agents["main"].Actions != 33 || agents["sub-598"].Actions != 1 {
+			t.Errorf("%d agents; main %+v, sub-598 %+v", len(agents), agents["main"], agents["sub-598"])
+		}
+		// The sweeper folds a batch of every workspace.
+		commit(actions(1))
+		if _, err := e.svc.Sweep(e.ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if n := queued(); n != 0 {
+			t.Fatalf("after a sweep: %d entries queued", n)
+		}
+		if _, total := e.usage(quota.UsageByMember, time.Time{}, time.Time{}, 10); total.Commits != 34 || total.Actions != 633 {
+			t.Errorf("total after the sweep %+v, want 34 commits and 633 actions", total)
+		}
+	})
 }

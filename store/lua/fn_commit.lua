@@ -10,73 +10,25 @@
 -- Children still held are voided first. Never fails for lack of credits.
 -- An expired reservation may still be committed. The run's totals are
 -- counters on its root: the work is bounded by the reservation's held
--- children, never by the run's history. The same step adds the commit to
--- its day's usage buckets (usage_add below).
--- uses: core account pool hold
+-- children, never by the run's history. The same step queues what the
+-- commit adds to its day's usage buckets (usage.lua).
+-- uses: core account pool hold usage
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..7] common; [8] reservation hex; [9] its price version; [10] the
 -- priced usage (Go's encoding); [11] the origin its id names (it was
 -- priced with it: another origin than the reservation's is not found);
--- [12] the UTC day of now (days since 1970-01-01); [13] its numbers,
--- MessagePack integers one after the other (one cmsgpack.unpack, no
--- tonumber of text): its own token credits and action credits
--- (µcredits), the agents, the tokens and the actions (that ran) of its
--- usage tree; then, for each group of its usage by agent, model and tier,
--- 2 args: the bucket field, and its token credits, action credits,
--- tokens and actions packed the same way.
+-- [12] Go's part of the commit's first usage entry (usage.lua): the UTC
+-- day of now, the origin, its token and action credits, tokens and
+-- actions, and its first groups by agent, model and tier, MessagePack
+-- values one after the other; [13] its numbers, MessagePack integers one
+-- after the other (one cmsgpack.unpack, no tonumber of text): its own
+-- token credits and action credits (µcredits) and the agents of its usage
+-- tree; [14...] its other usage entries (a commit with more than
+-- schema.UsageEntryGroups groups).
 -- Reply: {OK, K.R..., K.B...} ({REPLAY, ...} for a request id met
 -- before); {ERR, E_NOT_FOUND}; {ERR, E_TRANSITION,
 -- from, to}; {ERR, E_LIMIT, limit}; {ERR, E_IDEM}; {ROLL, anchor}.
-
--- usage_add adds a commit of r to the usage buckets of its day (README,
--- "Usage reports"): q:{ws:<id>}:use:<day> is a hash of one field per
--- group, each a counter of layout schema.Usage (seven MessagePack
--- integers one after the other, unpacked into locals: no table is built):
--- "m<owner>" a member (or "~" and a spender), "g<origin name>"
--- (the three of a day add up to its total), and the fields Go passes:
--- "a<agent id>", "o<model>", "t<tier name>". Member and origin get the
--- commit's own cost, its tokens and actions, one commit and what it
--- charged and left short (0 for a cost recorded under an ancestor: it is
--- charged with the ancestor). usek:<day> indexes the day's fields (score
--- 0: read by lex range) and usedays the days (by day number, for the
--- retention). One HMGET and one HSET per 1,000 fields, and a ZADD for
--- fields the day did not have yet: bounded by the request. nums are the
--- commit's own numbers (args[13], unpacked).
-local function usage_add(u, r, args, nums, charged, sf)
-  local day = args[12]
-  local key = u.pre .. 'use:' .. day
-  local fields = {K.USE_MEMBER .. r.owner, K.USE_ORIGIN .. K.ORIGIN_NAME[r.origin]}
-  for j = 14, #args, 2 do fields[#fields + 1] = args[j] end
-  for c = 1, #fields, 1000 do -- unpack takes a few thousand values at most
-    local last = min(c + 999, #fields)
-    local cur = redis.call('HMGET', key, unpack(fields, c, last))
-    local kv, new = {}, {}
-    for i = c, last do
-      -- The increments, in the order of the layout schema.Usage (a
-      -- test checks it): token and action credits, tokens, actions,
-      -- commits, charged, shortfall.
-      local x1, x2, x3, x4, x5, x6, x7 = nums[1], nums[2], nums[4], nums[5], 1, charged, sf
-      if i > 2 then
-        x1, x2, x3, x4 = cmsgpack.unpack(args[2 * i + 9]) -- after its field, args[2 * i + 8]
-        x5, x6, x7 = 0, 0, 0
-      end
-      local s = cur[i - c + 1]
-      if s then
-        local y1, y2, y3, y4, y5, y6, y7 = cmsgpack.unpack(s)
-        x1, x2, x3, x4, x5, x6, x7 = x1 + y1, x2 + y2, x3 + y3, x4 + y4, x5 + y5, x6 + y6, x7 + y7
-      else
-        new[#new + 1] = 0
-        new[#new + 1] = fields[i]
-        if i == 2 then redis.call('ZADD', u.pre .. 'usedays', day, day) end -- an origin's first that day
-      end
-      kv[#kv + 1] = fields[i]
-      kv[#kv + 1] = cmsgpack.pack(x1, x2, x3, x4, x5, x6, x7)
-    end
-    redis.call('HSET', key, unpack(kv))
-    if #new > 0 then redis.call('ZADD', u.pre .. 'usek:' .. day, unpack(new)) end
-  end
-end
 
 local function commit(keys, args)
   local u = unit(keys, args)
@@ -86,8 +38,7 @@ local function commit(keys, args)
   local r = res_named(u, args[8], args[9], args[11])
   if not r then return err_reply(K.E_NOT_FOUND) end
   if prev and prev ~= 'K' then return err_replay(prev) end
-  local nums = {cmsgpack.unpack(args[13])}
-  local otok, oact, agents = nums[1], nums[2], nums[3]
+  local otok, oact, agents = cmsgpack.unpack(args[13])
   local own = otok + oact
   local root = res_root(u, r)
   if not prev and root and (r.state == K.HELD or r.state == K.EXPIRED) then
@@ -124,7 +75,7 @@ local function commit(keys, args)
     q.ktok, q.kact = q.ktok + otok, q.kact + oact
     r.rec = K.REC_RECORDED -- charged with its ancestor: its settlement amounts stay 0
     ledger(u, 'record', r.owner, res_id(r), {'cost', own, 'into', res_id(q), 'released', moved})
-    usage_add(u, r, args, nums, 0, 0)
+    usage_push(u, r, 0, 0, args[12], args, 14)
     idem_put(u, 'K')
     finish(u, w, a)
     return reply_res(u, w, a, r)
@@ -154,7 +105,7 @@ local function commit(keys, args)
   ledger(u, 'commit', r.owner, res_id(r), {'cost', cost, 'own', own, 'from_hold', from_hold,
     'seat', r.c_seat, 'free', r.c_free, 'pool', r.c_pool, 'grants', r.c_grants,
     'overage', r.c_ov, 'released', released, 'forfeited', forfeited, 'shortfall', r.sf})
-  usage_add(u, r, args, nums, r.ch, r.sf)
+  usage_push(u, r, r.ch, r.sf, args[12], args, 14)
   idem_put(u, 'K')
   finish(u, w, a)
   return reply_res(u, w, a, r)

@@ -9,8 +9,9 @@
 -- The usage buckets of the days before a cutoff day are deleted, oldest
 -- first, a bounded number of days per call (usedays, the index of the
 -- days that have buckets, is the cursor; UNLINK frees a large hash
--- outside the call).
--- uses: core
+-- outside the call). A batch of the usage queue is folded into the
+-- buckets first (usage.lua), so that it never waits for a report.
+-- uses: core usage
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..2] common; [8] runs cutoff (ms): roots settled before it are
@@ -73,6 +74,7 @@ end
 
 local function retain(keys, args)
   local u = unit(keys, args)
+  usage_fold(u.pre)
   local cutoff, limit = tonumber(args[8]), tonumber(args[9])
   local runs, more = 0, false
   if cutoff > 0 then

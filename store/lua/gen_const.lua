@@ -73,6 +73,7 @@ K.EXPIRE_PER_CALL = 32
 K.EXPIRE_MORE = 256
 K.GRANT_STEPS = 64
 K.IDEM_TTL_MS_S = '172800000'
+K.FOLD_AT, K.FOLD_ENTRIES, K.FOLD_GROUPS = 32, 32, 512
 
 -- Records: each layout's codec. A record is its fields in order, as
 -- MessagePack values one after the other (cmsgpack: no number goes

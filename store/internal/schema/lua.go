@@ -50,6 +50,20 @@ const (
 	// IdempotencyRetention is how long a request id's record is kept: the
 	// API promises at least 24 hours.
 	IdempotencyRetention = 48 * time.Hour
+	// UsageFoldAt is how many entries the usage queue (usepend) holds
+	// when a Commit folds a batch of them into the usage buckets
+	// (lua/usage.lua); UsageFoldEntries is how many entries one fold takes
+	// at most, and UsageFoldGroups how many groups: a fold stops taking
+	// entries once it has that many (each entry holds at most
+	// UsageEntryGroups of its commit's groups, so one fold updates fewer
+	// than UsageFoldGroups+UsageEntryGroups+2 bucket fields).
+	UsageFoldAt      = 32
+	UsageFoldEntries = 32
+	UsageFoldGroups  = 512
+	// UsageEntryGroups is how many groups (agents, models and tiers) Go
+	// puts in one entry of the usage queue; a commit with more pushes
+	// several.
+	UsageEntryGroups = 256
 )
 
 // errorNames names the error codes the scripts return.
@@ -158,7 +172,8 @@ func Lua() []byte {
 	p("K.EXPIRE_PER_CALL = %d\n", ExpirePerCall)
 	p("K.EXPIRE_MORE = %d\n", ExpireMore)
 	p("K.GRANT_STEPS = %d\n", GrantTransitionsPerCall)
-	p("K.IDEM_TTL_MS_S = '%d'\n\n", IdempotencyRetention.Milliseconds())
+	p("K.IDEM_TTL_MS_S = '%d'\n", IdempotencyRetention.Milliseconds())
+	p("K.FOLD_AT, K.FOLD_ENTRIES, K.FOLD_GROUPS = %d, %d, %d\n\n", UsageFoldAt, UsageFoldEntries, UsageFoldGroups)
 
 	p("-- Records: each layout's codec. A record is its fields in order, as\n")
 	p("-- MessagePack values one after the other (cmsgpack: no number goes\n")

@@ -73,7 +73,7 @@ var (
 // MessagePack values of their fields one after the other (no array
 // header), which cmsgpack.unpack returns as several values and
 // cmsgpack.pack(a, b, ...) writes, so that no table is built. The script
-// (lua/fn_commit.lua, usage_add) names them in this order; a test checks
+// (lua/usage.lua, usage_fold) names them in this order; a test checks
 // that the order stays.
 var (
 	// Usage: one group's usage of one day, a field of the hash

@@ -77,9 +77,10 @@ func commitArgs(op quota.CommitOp) []any {
 }
 
 // foldUsage folds the workspace's usage queue into its buckets
-// (lua/fn_fold_usage.lua), a batch per call, until it is empty: at most
-// maxFolds calls, which a queue the Commits keep short (they fold it
-// from schema.UsageFoldAt entries on) never needs.
+// (lua/fn_fold_usage.lua), a batch per call, until it is empty. The
+// Commits keep the queue below schema.UsageFoldAt entries plus one
+// commit's (each folds as many as it queues once it holds that many), so
+// this takes a call or two; maxFolds bounds it all the same.
 func (s *Store) foldUsage(ctx context.Context, ws string) error {
 	for range maxFolds {
 		raw, err := s.exec(ctx, fnFoldUsage, []string{wsKey(ws)}, []any{0, wsPrefix(ws)})
@@ -93,9 +94,8 @@ func (s *Store) foldUsage(ctx context.Context, ws string) error {
 	return quota.Unavailable(fmt.Errorf("store: the usage queue of workspace %s is still not empty after %d folds", ws, maxFolds))
 }
 
-// maxFolds bounds foldUsage's calls: 10,000 entries at most (each a
-// commit's, or 256 groups of one).
-const maxFolds = 10000 / schema.UsageFoldEntries
+// maxFolds bounds foldUsage's calls, far above what the queue needs.
+const maxFolds = 100
 
 // usageGroup reads a bucket field's value (nil: none) as a group: a
 // counter of layout schema.Usage, its fields' MessagePack values one

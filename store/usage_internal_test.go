@@ -9,7 +9,7 @@ import (
 	"github.com/quota-svc/quota/store/internal/schema"
 )
 
-// TestUsageCounterOrderIsTheScripts guards lua/fn_commit.lua's usage_add,
+// TestUsageCounterOrderIsTheScripts guards lua/usage.lua's usage_fold,
 // which names a usage counter's values by position.
 func TestUsageCounterOrderIsTheScripts(t *testing.T) {
 	var names []string
@@ -17,7 +17,7 @@ func TestUsageCounterOrderIsTheScripts(t *testing.T) {
 		names = append(names, f.Name)
 	}
 	if got, want := strings.Join(names, " "), "tcost acost tokens actions commits charged sf"; got != want {
-		t.Errorf("schema.Usage is %q; usage_add adds %q, in that order: change both", got, want)
+		t.Errorf("schema.Usage is %q; usage_fold adds %q, in that order: change both", got, want)
 	}
 	// Seven integers one after the other, as cmsgpack.pack(a, b, ...)
 	// writes them: 1, 200, 300 (uint16), 70000 (uint32), 0, 5, 2^40.

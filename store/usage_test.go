@@ -524,9 +524,9 @@ func dayNum(date string) string {
 // TestUsageQueueFoldsInBatches checks the usage queue (lua/usage.lua): a
 // Commit queues what it adds to the buckets, the Commit that finds
 // schema.UsageFoldAt entries folds them, a commit of many groups is split
-// into entries of at most schema.UsageEntryGroups groups, a report folds
-// what is left before it reads, and the sweeper folds too; the reports
-// count every commit exactly once.
+// into entries of at most schema.UsageEntryGroups groups, large commits do
+// not grow the queue, a report folds what is left before it reads, and the
+// sweeper folds too; the reports count every commit exactly once.
 func TestUsageQueueFoldsInBatches(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		queued := func() int64 {
@@ -538,6 +538,7 @@ func TestUsageQueueFoldsInBatches(t *testing.T) {
 			return n
 		}
 		e.seat("ann", quota.SeatMax)
+		e.grant(100_000*C, 0, e.clock().Add(30*24*time.Hour)) // the large commits below cost more than a seat has
 		commit := func(run quota.AgentRun) {
 			t.Helper()
 			if _, err := e.commit(e.mustReserve("ann", 10*C).ID, run); err != nil {
@@ -579,6 +580,30 @@ func TestUsageQueueFoldsInBatches(t *testing.T) {
 		if len(agents) != 600 || agents["main"].Actions != 33 || agents["sub-598"].Actions != 1 {
 			t.Errorf("%d agents; main %+v, sub-598 %+v", len(agents), agents["main"], agents["sub-598"])
 		}
+		// Commits of 900 agents (4 entries each, ids of 40 bytes: MessagePack
+		// str8) never grow the queue: once it is full, each commit folds as
+		// many entries as it queued.
+		for c := range 20 {
+			run := quota.AgentRun{AgentID: "main"}
+			for i := range 899 {
+				run.SubAgents = append(run.SubAgents, quota.AgentRun{
+					AgentID: fmt.Sprintf("a-rather-long-sub-agent-name-%02d-%06d", c%2, i),
+					Actions: []quota.ToolAction{{Tool: "data_retrieval"}}})
+			}
+			commit(run)
+			if n := queued(); n > schema.UsageFoldAt-1+4 {
+				t.Fatalf("after %d commits of 900 agents: %d entries queued", c+1, n)
+			}
+		}
+		agents, total = e.usage(quota.UsageByAgent, time.Time{}, time.Time{}, 1000)
+		want = quota.UsageGroup{Cost: 1896*C + 20*899*3*C, ActionCost: 1896*C + 20*899*3*C,
+			Actions: 632 + 20*899, Commits: 53, Charged: 1896*C + 20*899*3*C}
+		if total != want {
+			t.Errorf("total after the large commits %+v, want %+v", total, want)
+		}
+		if long := agents["a-rather-long-sub-agent-name-01-000898"]; len(agents) != 600+2*899 || long.Actions != 10 {
+			t.Errorf("%d agents; a long one: %+v", len(agents), long)
+		}
 		// The sweeper folds a batch of every workspace.
 		commit(actions(1))
 		if _, err := e.svc.Sweep(e.ctx, 10); err != nil {
@@ -587,8 +612,8 @@ func TestUsageQueueFoldsInBatches(t *testing.T) {
 		if n := queued(); n != 0 {
 			t.Fatalf("after a sweep: %d entries queued", n)
 		}
-		if _, total := e.usage(quota.UsageByMember, time.Time{}, time.Time{}, 10); total.Commits != 34 || total.Actions != 633 {
-			t.Errorf("total after the sweep %+v, want 34 commits and 633 actions", total)
+		if _, total := e.usage(quota.UsageByMember, time.Time{}, time.Time{}, 10); total.Commits != 54 || total.Actions != 633+20*899 {
+			t.Errorf("total after the sweep %+v, want 54 commits and %d actions", total, 633+20*899)
 		}
 	})
 }

@@ -50,21 +50,27 @@ instructions() {
   if [ -n "${COST_KEEP:-}" ]; then mkdir -p "$COST_KEEP" && cp "$f" "$COST_KEEP/$1.cg"; fi
   grep -m1 '^totals:\|^summary:' "$f" | awk '{print $2}'
 }
+# fold_usage folds what Commits left in the usage queues (store/lua/usage.lua)
+# into the buckets, as a usage report would.
+fold_usage() {
+  local fn
+  fn=$(redis-cli -p "$P" FUNCTION LIST | grep -m1 -o 'quota_[0-9a-f]*_fold_usage')
+  for ws in bench-0 bench-1; do
+    for _ in $(seq 100); do
+      [ "$(redis-cli -p "$P" FCALL "$fn" 1 "q:{ws:$ws}:ws" 0 "q:{ws:$ws}:" | tail -1)" = 0 ] && break
+    done
+  done
+}
 bench -setup -workload cycle -count 30
+fold_usage
 callgrind_control -z "$VPID" >/dev/null 2>&1
 bench -setup=false -workload reserve -count "$N"
 R=$(instructions reserve)
 callgrind_control -z "$VPID" >/dev/null 2>&1
 bench -setup=false -workload cycle -count "$N"
-# The Commits queue their usage and fold it into the buckets a batch at a
-# time (store/lua/usage.lua); fold what they left queued, as a usage report
-# would, so that the Commit's count has all of its work.
-fold=$(redis-cli -p "$P" FUNCTION LIST | grep -m1 -o 'quota_[0-9a-f]*_fold_usage')
-for ws in bench-0 bench-1; do
-  for _ in $(seq 100); do
-    [ "$(redis-cli -p "$P" FCALL "$fold" 1 "q:{ws:$ws}:ws" 0 "q:{ws:$ws}:" | tail -1)" = 0 ] && break
-  done
-done
+# The Commits queue their usage and fold it a batch at a time; fold what
+# they left queued, so that the Commit's count has all of its work.
+fold_usage
 C=$(instructions cycle)
 callgrind_control -z "$VPID" >/dev/null 2>&1
 sha=$(redis-cli -p "$P" SCRIPT LOAD "$(cat cmd/quotabench/reference.lua)")

@@ -75,9 +75,10 @@ local function commit(keys, args)
     q.ktok, q.kact = q.ktok + otok, q.kact + oact
     r.rec = K.REC_RECORDED -- charged with its ancestor: its settlement amounts stay 0
     ledger(u, 'record', r.owner, res_id(r), {'cost', own, 'into', res_id(q), 'released', moved})
-    usage_push(u, r, 0, 0, args[12], args, 14)
+    local due = usage_push(u, r, 0, 0, args[12], args, 14)
     idem_put(u, 'K')
     finish(u, w, a)
+    usage_fold_due(u, due)
     return reply_res(u, w, a, r)
   end
 
@@ -105,8 +106,9 @@ local function commit(keys, args)
   ledger(u, 'commit', r.owner, res_id(r), {'cost', cost, 'own', own, 'from_hold', from_hold,
     'seat', r.c_seat, 'free', r.c_free, 'pool', r.c_pool, 'grants', r.c_grants,
     'overage', r.c_ov, 'released', released, 'forfeited', forfeited, 'shortfall', r.sf})
-  usage_push(u, r, r.ch, r.sf, args[12], args, 14)
+  local due = usage_push(u, r, r.ch, r.sf, args[12], args, 14)
   idem_put(u, 'K')
   finish(u, w, a)
+  usage_fold_due(u, due)
   return reply_res(u, w, a, r)
 end

@@ -5,10 +5,12 @@
 -- them to the workspace's list q:{ws:<id>}:usepend (usage_push: one RPUSH
 -- of strings Go packed, but for the owner, charged and shortfall), and
 -- usage_fold brings the buckets up to date, a bounded batch at a time:
--- the Commit that finds K.FOLD_AT entries queued folds them, the retention
--- sweep folds a batch, and quotad folds the queue before it reads a usage
--- report (fn_fold_usage.lua), so that a report counts every commit
--- acknowledged before it. A batch reads and writes each bucket field
+-- the Commit whose entries bring the queue to K.FOLD_AT entries folds, as
+-- its last step, at least as many entries as it queued (so the queue
+-- stays below K.FOLD_AT plus one commit's entries, however large the
+-- commits), the retention sweep folds a batch, and quotad folds the whole
+-- queue before it reads a usage report (fn_fold_usage.lua), so that a
+-- report counts every commit acknowledged before it. A batch reads and writes each bucket field
 -- once, however many of its commits add to it: a Commit's own work is one
 -- command, and the commits of a batch share the reads and writes of the
 -- fields they have in common (the origin, the agents, models and tiers).
@@ -42,7 +44,8 @@
 
 -- usage_fold folds the first entries of the workspace's usage queue into
 -- the buckets: at most K.FOLD_ENTRIES entries, and no more once
--- K.FOLD_GROUPS groups are taken. pre is the workspace's key prefix.
+-- K.FOLD_GROUPS groups are taken (at least one entry: fewer than
+-- K.FOLD_GROUPS + schema.UsageEntryGroups + 2 groups in all). pre is the workspace's key prefix.
 -- Returns how many entries it folded and whether more may be queued.
 local function usage_fold(pre)
   local key = pre .. 'usepend'
@@ -134,17 +137,30 @@ local function usage_fold(pre)
 end
 
 -- usage_push queues what the commit of r adds to the usage buckets: own is
--- Go's part of its first entry (args[12] of a Commit), more the arguments
--- from index i on, its other entries (none for most commits). It folds a
--- batch when the queue has reached K.FOLD_AT entries.
+-- Go's part of its first entry (args[12] of a Commit), and the arguments
+-- from index i on its other entries (none for most commits). It returns
+-- how many entries the commit must fold before it answers (0 until the
+-- queue holds K.FOLD_AT entries): as many as it queued, so that the queue
+-- never grows, however large the commits.
 local function usage_push(u, r, charged, sf, own, args, i)
-  local key = u.pre .. 'usepend'
   local first = cmsgpack.pack(r.owner, charged, sf) .. own
   local n
   if #args >= i then
-    n = redis.call('RPUSH', key, first, unpack(args, i, #args))
+    n = redis.call('RPUSH', u.pre .. 'usepend', first, unpack(args, i, #args))
   else
-    n = redis.call('RPUSH', key, first)
+    n = redis.call('RPUSH', u.pre .. 'usepend', first)
   end
-  if n >= K.FOLD_AT then usage_fold(u.pre) end
+  if n < K.FOLD_AT then return 0 end
+  return #args - i + 2
+end
+
+-- usage_fold_due folds at least want entries of the queue (usage_push's
+-- result), a batch at a time; the Commit calls it last, once everything
+-- else it writes is written.
+local function usage_fold_due(u, want)
+  while want > 0 do
+    local n, more = usage_fold(u.pre)
+    if n == 0 or not more then return end
+    want = want - n
+  end
 end

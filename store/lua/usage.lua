@@ -10,10 +10,11 @@
 -- stays below K.FOLD_AT plus one commit's entries, however large the
 -- commits), the retention sweep folds a batch, and quotad folds the whole
 -- queue before it reads a usage report (fn_fold_usage.lua), so that a
--- report counts every commit acknowledged before it. A batch reads and writes each bucket field
--- once, however many of its commits add to it: a Commit's own work is one
--- command, and the commits of a batch share the reads and writes of the
--- fields they have in common (the origin, the agents, models and tiers).
+-- report counts every commit acknowledged before it. A batch reads and
+-- writes each bucket field once, however many of its commits add to it: a
+-- Commit's own work is one command, and the commits of a batch share the
+-- reads and writes of the fields they have in common (the origin, the
+-- agents, models and tiers).
 -- Each entry is folded exactly once: a fold takes the first entries of
 -- the list and removes them in the same atomic call.
 --
@@ -45,8 +46,9 @@
 -- usage_fold folds the first entries of the workspace's usage queue into
 -- the buckets: at most K.FOLD_ENTRIES entries, and no more once
 -- K.FOLD_GROUPS groups are taken (at least one entry: fewer than
--- K.FOLD_GROUPS + schema.UsageEntryGroups + 2 groups in all). pre is the workspace's key prefix.
--- Returns how many entries it folded and whether more may be queued.
+-- K.FOLD_GROUPS + schema.UsageEntryGroups + 2 groups in all). pre is the
+-- workspace's key prefix. Returns how many entries it folded and whether
+-- more may be queued.
 local function usage_fold(pre)
   local key = pre .. 'usepend'
   local entries = redis.call('LRANGE', key, 0, K.FOLD_ENTRIES - 1)

@@ -15,3 +15,6 @@ func MsgpackLua() string {
 	}
 	return string(b)
 }
+
+// AppendStr is appendStr.
+var AppendStr = appendStr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/quota-svc/quota/store"
@@ -42,6 +43,44 @@ return out`
 				for i, v := range vals {
 					if res[i] != strconv.FormatInt(v, 10) {
 						t.Errorf("%s: value %d read as %s", name, v, res[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPackedStringsReadExactlyInLua reads store.AppendStr's output (the
+// bucket fields of the usage queue's entries) in Lua, with Redis's
+// cmsgpack and with lua/msgpack.lua on every backend, at every string
+// encoding's boundaries.
+func TestPackedStringsReadExactlyInLua(t *testing.T) {
+	var packed []byte
+	var want []string
+	for _, n := range []int{0, 1, 31, 32, 255, 256, 65535, 65536} {
+		s := strings.Repeat("ab", n/2+1)[:n]
+		packed = store.AppendStr(packed, s)
+		want = append(want, s)
+	}
+	read := `return {cmsgpack.unpack(ARGV[1])}`
+	for _, b := range redistest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rdb := b.New(t)
+			scripts := map[string]string{"msgpack.lua": store.MsgpackLua() + "\n" + read}
+			if b.Name != "embedded" {
+				scripts["cmsgpack"] = read
+			}
+			for name, script := range scripts {
+				res, err := rdb.Eval(context.Background(), script, nil, string(packed)).StringSlice()
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if len(res) != len(want) {
+					t.Fatalf("%s: %d strings, want %d", name, len(res), len(want))
+				}
+				for i, s := range want {
+					if res[i] != s {
+						t.Errorf("%s: a string of %d bytes read as one of %d", name, len(s), len(res[i]))
 					}
 				}
 			}

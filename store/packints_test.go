@@ -23,7 +23,23 @@ func TestPackedNumbersReadExactlyInLua(t *testing.T) {
 local out = {}
 for i = 1, #t do out[i] = string.format('%.0f', t[i]) end
 return out`
-	packed := string(store.PackInts(vals...))
+	eachLuaReader(t, read, string(store.PackInts(vals...)), func(t *testing.T, name string, res []string) {
+		if len(res) != len(vals) {
+			t.Fatalf("%s: %d values, want %d", name, len(res), len(vals))
+		}
+		for i, v := range vals {
+			if res[i] != strconv.FormatInt(v, 10) {
+				t.Errorf("%s: value %d read as %s", name, v, res[i])
+			}
+		}
+	})
+}
+
+// eachLuaReader runs the script read on packed (its ARGV[1]) with Redis's
+// built-in cmsgpack and with lua/msgpack.lua (the stand-alone scripts'
+// codec) on every backend (the embedded server has no cmsgpack of its
+// own), and passes check what each returned.
+func eachLuaReader(t *testing.T, read, packed string, check func(t *testing.T, name string, res []string)) {
 	for _, b := range redistest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			rdb := b.New(t)
@@ -37,14 +53,7 @@ return out`
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				if len(res) != len(vals) {
-					t.Fatalf("%s: %d values, want %d", name, len(res), len(vals))
-				}
-				for i, v := range vals {
-					if res[i] != strconv.FormatInt(v, 10) {
-						t.Errorf("%s: value %d read as %s", name, v, res[i])
-					}
-				}
+				check(t, name, res)
 			}
 		})
 	}
@@ -62,28 +71,14 @@ func TestPackedStringsReadExactlyInLua(t *testing.T) {
 		packed = store.AppendStr(packed, s)
 		want = append(want, s)
 	}
-	read := `return {cmsgpack.unpack(ARGV[1])}`
-	for _, b := range redistest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			rdb := b.New(t)
-			scripts := map[string]string{"msgpack.lua": store.MsgpackLua() + "\n" + read}
-			if b.Name != "embedded" {
-				scripts["cmsgpack"] = read
+	eachLuaReader(t, `return {cmsgpack.unpack(ARGV[1])}`, string(packed), func(t *testing.T, name string, res []string) {
+		if len(res) != len(want) {
+			t.Fatalf("%s: %d strings, want %d", name, len(res), len(want))
+		}
+		for i, s := range want {
+			if res[i] != s {
+				t.Errorf("%s: a string of %d bytes read as one of %d", name, len(s), len(res[i]))
 			}
-			for name, script := range scripts {
-				res, err := rdb.Eval(context.Background(), script, nil, string(packed)).StringSlice()
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				if len(res) != len(want) {
-					t.Fatalf("%s: %d strings, want %d", name, len(res), len(want))
-				}
-				for i, s := range want {
-					if res[i] != s {
-						t.Errorf("%s: a string of %d bytes read as one of %d", name, len(s), len(res[i]))
-					}
-				}
-			}
-		})
-	}
+		}
+	})
 }

@@ -50,8 +50,7 @@ func commitArgs(op quota.CommitOp) []any {
 	// The first entry: Go's part of the own kind (the script puts the
 	// owner, charged and shortfall before it), then groups; the other
 	// entries are of the more kind ("", the day, then groups).
-	entry := packInts(day, int64(op.Ref.Origin), op.Cost.TokenCost, op.Cost.ActionCost, u.Tokens, u.Actions)
-	var more []any
+	entries := [][]byte{packInts(day, int64(op.Ref.Origin), op.Cost.TokenCost, op.Cost.ActionCost, u.Tokens, u.Actions)}
 	n := 0
 	for _, gs := range []struct {
 		letter string
@@ -59,21 +58,19 @@ func commitArgs(op quota.CommitOp) []any {
 	}{{groupLetter[quota.UsageByAgent], u.Agents}, {groupLetter[quota.UsageByModel], u.Models}, {groupLetter[quota.UsageByTier], u.Tiers}} {
 		for _, g := range gs.groups {
 			if n == schema.UsageEntryGroups {
-				more = append(more, entry)
-				entry, n = appendInt(appendStr(nil, ""), day), 0
+				entries, n = append(entries, appendInt(appendStr(nil, ""), day)), 0
 			}
-			entry = appendStr(entry, gs.letter+g.Key)
-			entry = appendInt(appendInt(appendInt(appendInt(entry, g.TokenCost), g.ActionCost), g.Tokens), g.Actions)
+			e := appendStr(entries[len(entries)-1], gs.letter+g.Key)
+			entries[len(entries)-1] = appendInt(appendInt(appendInt(appendInt(e, g.TokenCost), g.ActionCost), g.Tokens), g.Actions)
 			n++
 		}
 	}
-	if more != nil {
-		more = append(more, entry)
-		entry, more = more[0].([]byte), more[1:]
-	}
-	args := []any{op.Ref.Hex, op.Ref.Version, encodeCost(&op.Cost), int(op.Ref.Origin), entry,
+	args := []any{op.Ref.Hex, op.Ref.Version, encodeCost(&op.Cost), int(op.Ref.Origin), entries[0],
 		packInts(op.Cost.TokenCost, op.Cost.ActionCost, op.Agents)}
-	return append(args, more...)
+	for _, e := range entries[1:] {
+		args = append(args, e)
+	}
+	return args
 }
 
 // foldUsage folds the workspace's usage queue into its buckets

@@ -42,6 +42,11 @@ type Config struct {
 	// (Prometheus); empty turns it off. -metrics-listen, default
 	// "127.0.0.1:9464".
 	MetricsListen string
+	// Pprof also serves Go's runtime profiles (net/http/pprof, under
+	// /debug/pprof/) on MetricsListen, to find where quotad's CPU and
+	// memory go. Off by default: profiles show the process's internals, so
+	// the address must stay private. -pprof, default false.
+	Pprof bool
 
 	// RedisURL is a redis:// or rediss:// URL of one Redis server, as
 	// redis.ParseURL reads it (user, password, database, TLS). -redis-url,
@@ -307,6 +312,9 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("-metrics-listen %q: %v", c.MetricsListen, err)
 		}
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		bad("-pprof serves on -metrics-listen, which is empty")
 	}
 	if redises > 1 {
 		bad("set at most one of -redis-url, -redis-cluster and -redis-sentinel-master/-redis-sentinel-addrs")

@@ -139,6 +139,7 @@ allow-unauthenticated: true
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "two Redis", args: []string{"-redis-url", "redis://a:1", "-redis-cluster", "b:2"}, wantErr: "at most one"},
 		{name: "sentinel without addresses", args: []string{"-redis-sentinel-master", "m"}, wantErr: "go together"},
+		{name: "pprof without a metrics listener", args: []string{"-pprof", "-metrics-listen", ""}, wantErr: "-pprof serves on -metrics-listen"},
 		{name: "default TTL above max", args: []string{"-default-ttl", "25h"}, wantErr: "-max-ttl"},
 		{name: "zero sweep interval", env: map[string]string{"QUOTA_SWEEP_INTERVAL": "0s"}, wantErr: "-sweep-interval"},
 		{name: "zero store timeout", args: []string{"-store-timeout", "0s"}, wantErr: "-store-timeout must be positive"},

@@ -49,6 +49,7 @@ Environment only (secrets are never flags):
 	str(&cfg.Listen, "listen", "gRPC listen `address`")
 	str(&cfg.HealthListen, "health-listen", "`address` of a plaintext gRPC listener serving only health, for probes; empty turns it off")
 	str(&cfg.MetricsListen, "metrics-listen", "HTTP `address` serving Prometheus /metrics; empty turns it off")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "also serve Go's profiles (/debug/pprof/) on -metrics-listen: keep that address private")
 
 	str(&cfg.RedisURL, "redis-url", "redis:// or rediss:// `URL` of Redis; with no Redis set, the embedded store is used: NOT durable")
 	fs.Var((*listValue)(&cfg.RedisCluster), "redis-cluster", "comma-separated seed `addresses` of a Redis Cluster")

@@ -242,7 +242,7 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 			return fmt.Errorf("-metrics-listen: %w", err)
 		}
 		metricsAddr = mlis.Addr().String()
-		bg.Go(func() { serveMetrics(bgCtx, mlis, reg, log) })
+		bg.Go(func() { serveMetrics(bgCtx, mlis, reg, cfg.Pprof, log) })
 		log.Info("metrics on http://"+metricsAddr+"/metrics", "addr", metricsAddr)
 	}
 	bg.Go(func() { sweepLoop(bgCtx, cfg.SweepInterval, svc, m, log) })

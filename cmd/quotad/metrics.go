@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -191,15 +192,32 @@ func result(err error) string {
 	return "ok"
 }
 
-// serveMetrics serves /metrics of reg on lis until ctx ends.
-func serveMetrics(ctx context.Context, lis net.Listener, reg *prometheus.Registry, log *slog.Logger) {
+// pprofWriteTimeout bounds a reply of the metrics listener when it also
+// serves profiles (-pprof): a CPU profile or trace is written once its
+// ?seconds=N (default 30) are over, so N must stay below it.
+const pprofWriteTimeout = 2 * time.Minute
+
+// serveMetrics serves /metrics of reg on lis until ctx ends, and Go's
+// profiles under /debug/pprof/ when withPprof (-pprof).
+func serveMetrics(ctx context.Context, lis net.Listener, reg *prometheus.Registry, withPprof bool, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	writeTimeout := 30 * time.Second
+	if withPprof {
+		// net/http/pprof's own routes, on this mux only (importing it
+		// registers them on http.DefaultServeMux too, which nothing serves).
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		writeTimeout = pprofWriteTimeout
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}

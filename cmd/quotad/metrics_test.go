@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -277,5 +279,66 @@ func TestMonitoringUsesExportedMetrics(t *testing.T) {
 				t.Error("no metric of quotad is named")
 			}
 		})
+	}
+}
+
+// TestPprofIsServedOnlyWhenAsked checks -pprof: Go's profiles are on the
+// metrics listener with it, and absent without it (the default); a CPU
+// profile longer than the listener's usual 30 s write bound is allowed.
+func TestPprofIsServedOnlyWhenAsked(t *testing.T) {
+	get := func(addr, path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	off := startQuotad(t, "embedded")
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap"} {
+		if code, _ := get(off.Addrs.Metrics, path); code != http.StatusNotFound {
+			t.Errorf("without -pprof, GET %s: %d, want 404", path, code)
+		}
+	}
+
+	on := startQuotad(t, "embedded", func(c *Config) { c.Pprof = true })
+	if code, body := get(on.Addrs.Metrics, "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("with -pprof, GET /debug/pprof/: %d, %.200q", code, body)
+	}
+	if code, body := get(on.Addrs.Metrics, "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Errorf("with -pprof, GET /debug/pprof/heap: %d, %.200q", code, body)
+	}
+	// pprof refuses a profile longer than the server's write timeout
+	// before it starts one; 31 s is past the 30 s quotad uses without
+	// -pprof. The request is cancelled once the answer's status is known.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+on.Addrs.Metrics+"/debug/pprof/profile?seconds=31", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- -1
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		t.Errorf("a 31 s CPU profile answered at once with %d: refused as longer than the write timeout?", code)
+	case <-time.After(time.Second):
+		// Still profiling: accepted.
+	}
+	if _, err := http.Get("http://" + on.Addrs.Metrics + "/metrics"); err != nil {
+		t.Errorf("GET /metrics with -pprof: %v", err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // tests): the fields of its layout, by name.
 type record struct {
 	l *schema.Layout
-	v []any // int64 or string
+	v []value
 }
 
 // errRecord is a record this code cannot read.
@@ -36,10 +36,33 @@ func decodeRecord(raw string, l *schema.Layout) (record, error) {
 // unpackValues reads MessagePack values one after the other: a record,
 // or a packed reply (lua/core.lua, packed). It reads what Redis's
 // cmsgpack and lua/msgpack.lua write: integers, strings (or binary) and
-// nil.
-func unpackValues(s string) ([]any, error) {
-	d := &mpReader{b: []byte(s)}
-	var vals []any
+// nil. It counts the values first, so that the slice is allocated once,
+// and its strings share s's memory (no copy).
+func unpackValues(s string) ([]value, error) {
+	n, err := countValues(s)
+	if err != nil {
+		return nil, err
+	}
+	return readValues(make([]value, 0, n), s)
+}
+
+// countValues returns how many MessagePack values s holds.
+func countValues(s string) (int, error) {
+	d := mpReader{b: s}
+	n := 0
+	for len(d.b) > 0 && d.err == nil {
+		d.next()
+		n++
+	}
+	if d.err != nil {
+		return 0, fmt.Errorf("%w: %v", errRecord, d.err)
+	}
+	return n, nil
+}
+
+// readValues appends the MessagePack values of s to vals.
+func readValues(vals []value, s string) ([]value, error) {
+	d := mpReader{b: s}
 	for len(d.b) > 0 && d.err == nil {
 		vals = append(vals, d.value())
 	}
@@ -51,12 +74,12 @@ func unpackValues(s string) ([]any, error) {
 
 // emptyRecord is a record of l whose fields are all 0 and "".
 func emptyRecord(l *schema.Layout) record {
-	return record{l: l, v: make([]any, l.Len())}
+	return record{l: l, v: make([]value, l.Len())} // nil values: 0 and ""
 }
 
-func (r record) str(name string) string { return asStr(r.v[r.l.Index(name)]) }
+func (r record) str(name string) string { return r.v[r.l.Index(name)].str() }
 
-func (r record) int(name string) int64 { return asInt(r.v[r.l.Index(name)]) }
+func (r record) int(name string) int64 { return r.v[r.l.Index(name)].int() }
 
 // packInts packs integers as MessagePack values one after the other, each
 // in its shortest form (as cmsgpack.pack writes them), for a script that
@@ -111,19 +134,20 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// mpReader reads MessagePack.
+// mpReader reads MessagePack from a string: the strings it returns are
+// substrings of it.
 type mpReader struct {
-	b   []byte
+	b   string
 	err error
 }
 
-func (d *mpReader) take(n int) []byte {
+func (d *mpReader) take(n int) string {
 	if d.err != nil {
-		return nil
+		return ""
 	}
 	if n < 0 || n > len(d.b) {
 		d.err = errors.New("short input")
-		return nil
+		return ""
 	}
 	out := d.b[:n]
 	d.b = d.b[n:]
@@ -133,63 +157,130 @@ func (d *mpReader) take(n int) []byte {
 func (d *mpReader) uint(n int) uint64 {
 	b := d.take(n)
 	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
+	for i := 0; i < len(b); i++ {
+		v = v<<8 | uint64(b[i])
 	}
 	return v
 }
 
-// value reads one scalar: an int64, a string, or nil.
-func (d *mpReader) value() any {
-	b := d.take(1)
-	if b == nil {
-		return nil
+// Kinds of value next reads.
+const (
+	mpNil = iota
+	mpInt
+	mpStr
+)
+
+// next reads one scalar: its kind, and the integer or the string it holds.
+func (d *mpReader) next() (kind uint8, n int64, s string) {
+	if d.err != nil || len(d.b) == 0 {
+		d.take(1)
+		return mpNil, 0, ""
 	}
-	c := b[0]
+	c := d.b[0]
+	d.b = d.b[1:]
 	switch {
 	case c <= 0x7f:
-		return int64(c)
+		return mpInt, int64(c), ""
 	case c >= 0xe0:
-		return int64(int8(c))
+		return mpInt, int64(int8(c)), ""
 	case c >= 0xa0 && c <= 0xbf:
-		return string(d.take(int(c - 0xa0)))
+		return mpStr, 0, d.take(int(c - 0xa0))
 	}
 	switch c {
 	case 0xc0:
-		return nil
+		return mpNil, 0, ""
 	case 0xc2:
-		return int64(0)
+		return mpInt, 0, ""
 	case 0xc3:
-		return int64(1)
+		return mpInt, 1, ""
 	case 0xcc:
-		return int64(d.uint(1))
+		return mpInt, int64(d.uint(1)), ""
 	case 0xcd:
-		return int64(d.uint(2))
+		return mpInt, int64(d.uint(2)), ""
 	case 0xce:
-		return int64(d.uint(4))
+		return mpInt, int64(d.uint(4)), ""
 	case 0xcf:
-		return int64(d.uint(8))
+		return mpInt, int64(d.uint(8)), ""
 	case 0xd0:
-		return int64(int8(d.uint(1)))
+		return mpInt, int64(int8(d.uint(1))), ""
 	case 0xd1:
-		return int64(int16(d.uint(2)))
+		return mpInt, int64(int16(d.uint(2))), ""
 	case 0xd2:
-		return int64(int32(d.uint(4)))
+		return mpInt, int64(int32(d.uint(4))), ""
 	case 0xd3:
-		return int64(d.uint(8))
+		return mpInt, int64(d.uint(8)), ""
 	case 0xca:
-		return int64(math.Float32frombits(uint32(d.uint(4))))
+		return mpInt, int64(math.Float32frombits(uint32(d.uint(4)))), ""
 	case 0xcb:
-		return int64(math.Float64frombits(d.uint(8)))
+		return mpInt, int64(math.Float64frombits(d.uint(8))), ""
 	case 0xd9, 0xc4:
-		return string(d.take(int(d.uint(1))))
+		return mpStr, 0, d.take(int(d.uint(1)))
 	case 0xda, 0xc5:
-		return string(d.take(int(d.uint(2))))
+		return mpStr, 0, d.take(int(d.uint(2)))
 	case 0xdb, 0xc6:
-		return string(d.take(int(d.uint(4))))
+		return mpStr, 0, d.take(int(d.uint(4)))
 	}
 	d.err = errors.New("unsupported type byte " + strconv.Itoa(int(c)))
-	return nil
+	return mpNil, 0, ""
+}
+
+// value reads one scalar.
+func (d *mpReader) value() value {
+	kind, n, s := d.next()
+	return value{s: s, n: n, kind: kind}
+}
+
+// value is one scalar of a record or of a script's reply: an integer, a
+// string, or nil. A struct rather than an any, so that reading a reply
+// boxes no integer (an allocation each).
+type value struct {
+	s    string
+	n    int64
+	kind uint8 // mpNil, mpInt or mpStr
+}
+
+// valueOf is the value of what go-redis read from a RESP reply: an int64,
+// a string, or anything else (nil).
+func valueOf(x any) value {
+	switch x := x.(type) {
+	case int64:
+		return value{n: x, kind: mpInt}
+	case string:
+		return value{s: x, kind: mpStr}
+	}
+	return value{}
+}
+
+// int is the value as an integer: a string is read as a decimal (0 if it
+// is not one), nil is 0.
+func (v value) int() int64 {
+	switch v.kind {
+	case mpInt:
+		return v.n
+	case mpStr:
+		n, _ := strconv.ParseInt(v.s, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// str is the value as text: an integer in decimal, nil as "".
+func (v value) str() string {
+	switch v.kind {
+	case mpStr:
+		return v.s
+	case mpInt:
+		return strconv.FormatInt(v.n, 10)
+	}
+	return ""
+}
+
+// String formats the value for error messages.
+func (v value) String() string {
+	if v.kind == mpNil {
+		return "nil"
+	}
+	return v.str()
 }
 
 // Record decodes a record of kind "ws", "acct", "res" or "grant" (the value
@@ -208,9 +299,9 @@ func Record(raw string, kind string) (map[string]any, error) {
 	out := make(map[string]any, l.Len())
 	for i, f := range l.Fields {
 		if f.Str {
-			out[f.Name] = asStr(r.v[i])
+			out[f.Name] = r.v[i].str()
 		} else {
-			out[f.Name] = asInt(r.v[i])
+			out[f.Name] = r.v[i].int()
 		}
 	}
 	return out, nil

@@ -13,7 +13,7 @@ import (
 // reply is a script's reply: a status, then values read in order.
 type reply struct {
 	status int64
-	v      []any
+	v      []value
 	pos    int
 }
 
@@ -32,20 +32,24 @@ func newReply(raw any) (*reply, error) {
 		if len(v) < 2 {
 			return nil, errors.New("a packed reply of no values")
 		}
-		var vals []any
-		for i, p := range v[1:] {
+		// Counted first, so that the values' slice is allocated once.
+		n := 0
+		for _, p := range v[1:] {
 			s, ok := p.(string)
 			if !ok {
 				return nil, fmt.Errorf("a packed reply of a %T", p)
 			}
-			part, err := unpackValues(s)
+			c, err := countValues(s)
 			if err != nil {
 				return nil, err
 			}
-			if i == 0 {
-				vals = part
-			} else {
-				vals = append(vals, part...)
+			n += c
+		}
+		vals := make([]value, 0, n)
+		for _, p := range v[1:] {
+			var err error
+			if vals, err = readValues(vals, p.(string)); err != nil {
+				return nil, err
 			}
 		}
 		status := int64(schema.StatusOK)
@@ -54,13 +58,17 @@ func newReply(raw any) (*reply, error) {
 		}
 		return &reply{status: status, v: vals}, nil
 	}
-	return &reply{status: st, v: v, pos: 1}, nil
+	vals := make([]value, len(v))
+	for i, x := range v {
+		vals[i] = valueOf(x)
+	}
+	return &reply{status: st, v: vals, pos: 1}, nil
 }
 
-func (r *reply) next() any {
+func (r *reply) next() value {
 	if r.pos >= len(r.v) {
 		r.pos++
-		return nil
+		return value{}
 	}
 	x := r.v[r.pos]
 	r.pos++
@@ -68,36 +76,22 @@ func (r *reply) next() any {
 }
 
 // int reads an integer (a decimal string is read too).
-func (r *reply) int() int64 { return asInt(r.next()) }
+func (r *reply) int() int64 { return r.next().int() }
 
 // str reads text (an integer is read as its decimal form).
-func (r *reply) str() string { return asStr(r.next()) }
+func (r *reply) str() string { return r.next().str() }
 
-func asInt(x any) int64 {
-	switch x := x.(type) {
-	case int64:
-		return x
-	case string:
-		v, _ := strconv.ParseInt(x, 10, 64)
-		return v
-	}
-	return 0
-}
+// asInt reads an integer of a RESP reply (a decimal string is read too).
+func asInt(x any) int64 { return valueOf(x).int() }
 
-func asStr(x any) string {
-	switch x := x.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	}
-	return ""
-}
+// asStr reads text of a RESP reply (an integer is read as its decimal
+// form).
+func asStr(x any) string { return valueOf(x).str() }
 
 // vals are the values of one layout in a reply.
 type vals struct {
 	l *schema.Layout
-	v []any
+	v []value
 }
 
 // layout reads the values of l.
@@ -111,16 +105,16 @@ func (r *reply) layout(l *schema.Layout) vals {
 	return v
 }
 
-func (v vals) get(name string) any {
+func (v vals) get(name string) value {
 	i := v.l.Index(name)
 	if i >= len(v.v) {
-		return nil
+		return value{}
 	}
 	return v.v[i]
 }
 
-func (v vals) int(name string) int64  { return asInt(v.get(name)) }
-func (v vals) str(name string) string { return asStr(v.get(name)) }
+func (v vals) int(name string) int64  { return v.get(name).int() }
+func (v vals) str(name string) string { return v.get(name).str() }
 func (v vals) bool(name string) bool  { return v.int(name) != 0 }
 
 // err turns an ERR reply into a quota error.

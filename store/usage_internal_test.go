@@ -42,11 +42,11 @@ func TestPackIntsIsMessagePack(t *testing.T) {
 		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt32, math.MinInt32 - 1, math.MinInt64}
 	sizes := []int{1, 1, 1, 2, 2, 3, 3, 5, 5, 9, 9, 9, 9, 1, 1, 2, 2, 3, 3, 5, 5, 9, 9}
 	b := packInts(vals...)
-	d := &mpReader{b: b}
+	d := &mpReader{b: string(b)}
 	for i, want := range vals {
 		before := len(d.b)
 		got := d.value()
-		if got != want || before-len(d.b) != sizes[i] {
+		if got.kind != mpInt || got.n != want || before-len(d.b) != sizes[i] {
 			t.Errorf("value %d: read %v in %d bytes, want %d in %d", i, got, before-len(d.b), want, sizes[i])
 		}
 	}

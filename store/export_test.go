@@ -18,3 +18,6 @@ func MsgpackLua() string {
 
 // AppendStr is appendStr.
 var AppendStr = appendStr
+
+// MaxFolds is maxFolds: a usage report's bound of fold calls.
+const MaxFolds = maxFolds

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -614,6 +615,55 @@ func TestUsageQueueFoldsInBatches(t *testing.T) {
 		}
 		if _, total := e.usage(quota.UsageByMember, time.Time{}, time.Time{}, 10); total.Commits != 54 || total.Actions != 633+20*899 {
 			t.Errorf("total after the sweep %+v, want 54 commits and %d actions", total, 633+20*899)
+		}
+	})
+}
+
+// TestAReportOverAnOvergrownQueueIsUnavailableThenCatchesUp checks the
+// bound of a report's fold (store.MaxFolds calls of schema.UsageFoldEntries
+// entries). The Commits never leave such a queue (once it is full, each
+// folds as many entries as it queues), so the test builds one: a report
+// over it is UNAVAILABLE once it folded its share, and a retry folds the
+// rest and counts every entry once.
+func TestAReportOverAnOvergrownQueueIsUnavailableThenCatchesUp(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		const key = "q:{ws:ws1}:usepend"
+		e.seat("ann", quota.SeatMax)
+		if _, err := e.commit(e.mustReserve("ann", 10*C).ID, actions(1)); err != nil {
+			t.Fatal(err)
+		}
+		entry, err := e.rdb.LIndex(e.ctx, key, 0).Result()
+		if err != nil {
+			t.Fatalf("the commit's queued entry: %v", err)
+		}
+		// The same commit queued again, until the queue holds more than one
+		// report folds.
+		extra := store.MaxFolds*schema.UsageFoldEntries + 100
+		copies := make([]any, 500)
+		for i := range copies {
+			copies[i] = entry
+		}
+		for pushed := 0; pushed < extra; pushed += len(copies) {
+			if err := e.rdb.RPush(e.ctx, key, copies[:min(len(copies), extra-pushed)]...).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = e.svc.GetUsage(e.ctx, quota.UsageRequest{WorkspaceID: "ws1", GroupBy: quota.UsageByMember})
+		if !errors.Is(err, quota.ErrUnavailable) || !strings.Contains(err.Error(), "still not empty after 100 folds") {
+			t.Fatalf("a report over %d queued entries: %v, want UNAVAILABLE (still not empty after 100 folds)", extra+1, err)
+		}
+		if n := e.rdb.LLen(e.ctx, key).Val(); n != int64(extra+1-store.MaxFolds*schema.UsageFoldEntries) {
+			t.Fatalf("after the first report: %d entries queued, want %d", n, extra+1-store.MaxFolds*schema.UsageFoldEntries)
+		}
+		members, total := e.usage(quota.UsageByMember, time.Time{}, time.Time{}, 10)
+		if n := e.rdb.LLen(e.ctx, key).Val(); n != 0 {
+			t.Fatalf("after the retry: %d entries queued", n)
+		}
+		want := quota.UsageGroup{Cost: int64(extra+1) * 3 * C, ActionCost: int64(extra+1) * 3 * C,
+			Actions: int64(extra + 1), Commits: int64(extra + 1), Charged: int64(extra+1) * 3 * C}
+		if total != want || members["ann"] != (quota.UsageGroup{Key: "ann", Cost: want.Cost, ActionCost: want.ActionCost,
+			Actions: want.Actions, Commits: want.Commits, Charged: want.Charged}) {
+			t.Errorf("total %+v, ann %+v, want %+v each", total, members["ann"], want)
 		}
 	})
 }

@@ -100,6 +100,10 @@ type Outcome struct {
 	// Added is what an Extend added to the hold (Service.Extend sets it:
 	// 0 for a free run's, which holds nothing).
 	Added int64
+	// Carved is what a child's Reserve or Extend moved into its hold from
+	// an ancestor's (credits the run held already); the rest was drawn from
+	// the sources. 0 for any other call, and on a replay.
+	Carved int64
 }
 
 // WorkspaceOp sets a workspace.

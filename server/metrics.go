@@ -71,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
 			grpcprom.WithHistogramBuckets([]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}),
 		)),
-		reserved:  byOrigin("quota_reserved_microcredits_total", "µcredits held by Reserve and added by Extend."),
+		reserved:  byOrigin("quota_reserved_microcredits_total", "µcredits drawn from the sources into holds by Reserve and Extend (not what a child carves out of an ancestor's hold)."),
 		committed: byOrigin("quota_committed_microcredits_total", "µcredits charged by Commit (from the hold and beyond it)."),
 		released:  byOrigin("quota_released_microcredits_total", "µcredits of holds released unused by Commit."),
 		refunded:  byOrigin("quota_refunded_microcredits_total", "µcredits of holds released by Refund."),

@@ -24,7 +24,7 @@ func (s *quotaServer) Reserve(ctx context.Context, req *quotav1.ReserveRequest) 
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.metrics.held(&out, out.Reservation.Held)
+	s.metrics.held(&out, out.Reservation.Held-out.Carved) // a child's carved credits were held already
 	return &quotav1.ReserveResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 
@@ -86,7 +86,7 @@ func (s *quotaServer) Extend(ctx context.Context, req *quotav1.ExtendRequest) (*
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	s.metrics.held(&out, out.Added)
+	s.metrics.held(&out, out.Added-out.Carved) // what a child carved from its ancestor was held already
 	return &quotav1.ExtendResponse{Reservation: reservationToProto(&out.Reservation), Balance: balanceToProto(&out.Balance)}, nil
 }
 

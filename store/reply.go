@@ -288,7 +288,8 @@ func reservation(ws string, v vals) (quota.Reservation, error) {
 
 // outcome reads a reservation and its owner's balance.
 func (r *reply) outcome(ws string) (quota.Outcome, error) {
-	res, err := reservation(ws, r.layout(schema.ReplyReservation))
+	rv := r.layout(schema.ReplyReservation)
+	res, err := reservation(ws, rv)
 	if err != nil {
 		return quota.Outcome{}, err
 	}
@@ -296,7 +297,7 @@ func (r *reply) outcome(ws string) (quota.Outcome, error) {
 	if err != nil {
 		return quota.Outcome{}, err
 	}
-	return quota.Outcome{Reservation: res, Balance: b, Replayed: r.status == schema.StatusReplay}, nil
+	return quota.Outcome{Reservation: res, Balance: b, Replayed: r.status == schema.StatusReplay, Carved: rv.int("carved")}, nil
 }
 
 // sourceAmounts lists the non-zero amounts per source, in draw order: seat,

@@ -142,6 +142,65 @@ func TestMetricsArePresentAndMoveWithTraffic(t *testing.T) {
 	}
 }
 
+// TestReservedMetricCountsEachCreditOnce checks that
+// quota_reserved_microcredits_total counts what a Reserve drew from the
+// sources: a child's hold carved out of its parent's was counted when the
+// parent reserved it, and only a child's top-up is new.
+func TestReservedMetricCountsEachCreditOnce(t *testing.T) {
+	q := startQuotad(t, "redis")
+	c, _ := connect(t, q.Addrs.GRPC)
+	w := walkthrough(t, c, "ws-carve")
+	var before int64
+	reserved := func() int64 {
+		t.Helper()
+		return int64(sum(scrape(t, q.Addrs.Metrics), "quota_reserved_microcredits_total", "origin", "conversation"))
+	}
+	reserve := func(id string, amount int64, parent string, topUp bool) *quotav1.ReserveResponse {
+		t.Helper()
+		r, err := c.quota.Reserve(rpcCtx(t), &quotav1.ReserveRequest{
+			WorkspaceId: w.ws, MemberId: w.member, RequestId: id, Amount: amount,
+			Origin: quotav1.Origin_ORIGIN_CONVERSATION, ParentReservationId: parent, AllowTopUp: topUp,
+		})
+		if err != nil {
+			t.Fatalf("Reserve %s: %v", id, err)
+		}
+		return r
+	}
+	extend := func(id, res string, add int64) {
+		t.Helper()
+		if _, err := c.quota.Extend(rpcCtx(t), &quotav1.ExtendRequest{
+			WorkspaceId: w.ws, ReservationId: res, RequestId: id, AddAmount: add,
+		}); err != nil {
+			t.Fatalf("Extend %s: %v", id, err)
+		}
+	}
+	counted := func(when string, want int64) {
+		t.Helper()
+		if got := reserved() - before; got != want {
+			t.Errorf("%s: %d counted, want %d", when, got, want)
+		}
+	}
+	before = reserved()
+	root := reserve("root", 10*credit, "", false).GetReservation().GetReservationId()
+	counted("a root Reserve of 10 credits", 10*credit)
+	// Carved out of the root's 10: counted already.
+	child := reserve("child-1", 4*credit, root, false).GetReservation().GetReservationId()
+	counted("a child carved 4 credits", 10*credit)
+	extend("extend-1", child, 3*credit)
+	counted("the child's Extend carved 3 more", 10*credit)
+	// The root's last 3 carved, 6 topped up from the seat.
+	if h := reserve("child-2", 9*credit, root, true).GetReservation().GetHeld(); h != 9*credit {
+		t.Fatalf("child-2 holds %d, want %d", h, 9*credit)
+	}
+	counted("a child carved 3 credits and topped up 6", 16*credit)
+	extend("extend-2", child, 2*credit)
+	counted("the child's Extend drew 2 from the seat (the root has none left)", 18*credit)
+	// Replays count nothing.
+	reserve("child-2", 9*credit, root, true)
+	extend("extend-2", child, 2*credit)
+	counted("replays", 18*credit)
+}
+
 // exportedNames returns the name of every metric family quotad registers,
 // with the _bucket, _sum and _count series of histograms, from the
 // collectors' descriptions (a labelled family with no series yet is

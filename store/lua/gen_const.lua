@@ -173,7 +173,7 @@ K.iB = {acct = 1, exists = 2, ps = 3, pe = 4, s_avail = 5, f_avail = 6,
   pool_used = 13, ov = 14, pcap = 15, low = 16, pool_low = 17}
 K.iR = {res = 1, id = 2, held = 3, held_seat = 4, parent = 5, root = 6,
   run_cap = 7, run_tok = 8, run_res = 9, tok = 10, act = 11, total = 12,
-  recorded = 13}
+  recorded = 13, carved = 14}
 K.iW = {ws = 1, low = 2}
 K.iG = {id = 1, grant = 2, avail = 3}
 K.iF = {kind = 1, owner = 2, rank = 3, want = 4, least = 5, spendable = 6,

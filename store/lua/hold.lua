@@ -519,7 +519,7 @@ local function run_cap_left(u, r)
 end
 
 -- res_vals returns a reservation (layout K.R), in order: as stored, and
--- what it derives.
+-- what it derives; carved is u.carved, set by a child's Reserve or Extend.
 local function res_vals(u, r)
   local root = res_root(u, r) or r
   local roothex = r.root
@@ -529,7 +529,7 @@ local function res_vals(u, r)
   local root_id = id
   if roothex ~= r.hex then root_id = pub(r, roothex) end
   return rec_raw(r), id, res_held(r), r.h_seat + r.h_old, pub(r, r.parent), root_id,
-    root.rcap, root.rtok, root.nres, tok, act, tok + act, r.stok + r.sact
+    root.rcap, root.rtok, root.nres, tok, act, tok + act, r.stok + r.sact, u.carved or 0
 end
 
 -- put_res appends a reservation (layout K.R) to out.

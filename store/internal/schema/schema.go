@@ -93,9 +93,11 @@ var (
 	ReplyBalance = layout("B", `acct:s exists ps pe s_avail f_avail allocated avail held_now
 		spent_now spendable pool pool_used ov pcap low pool_low`)
 	// ReplyReservation is a reservation; ids are the public ones, and the
-	// run's figures (run_*) are its root's.
+	// run's figures (run_*) are its root's. carved is what the call moved
+	// into the hold from an ancestor's (a child's Reserve or Extend; 0
+	// otherwise, and on a replay).
 	ReplyReservation = layout("R", `res:s id:s held held_seat parent:s root:s run_cap run_tok
-		run_res tok act total recorded`)
+		run_res tok act total recorded carved`)
 	// ReplyWorkspace is a workspace, its settings and its pool.
 	ReplyWorkspace = layout("W", `ws:s low`)
 	// ReplyGrant is a pool grant as of now.

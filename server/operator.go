@@ -11,17 +11,31 @@ import (
 // adjustments. Both keep the caller's token name and reason in the
 // ledger.
 
-// RefundReservation voids a held reservation for an operator.
-func (s *adminServer) RefundReservation(ctx context.Context, req *quotav1.RefundReservationRequest) (*quotav1.RefundReservationResponse, error) {
+// refundMessage is a RefundRequest or an operator's
+// RefundReservationRequest.
+type refundMessage interface {
+	mutation
+	GetWorkspaceId() string
+	GetReservationId() string
+}
+
+// checkRefund checks the ids of a Refund or a RefundReservation and
+// returns its idempotency key.
+func checkRefund(req refundMessage) (quota.Idem, error) {
 	err := firstError(
 		checkID("workspace_id", req.GetWorkspaceId()),
 		checkID("reservation_id", req.GetReservationId()),
 		checkID("request_id", req.GetRequestId()),
 	)
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return quota.Idem{}, err
 	}
-	idem, err := idemOf(req)
+	return idemOf(req)
+}
+
+// RefundReservation voids a held reservation for an operator.
+func (s *adminServer) RefundReservation(ctx context.Context, req *quotav1.RefundReservationRequest) (*quotav1.RefundReservationResponse, error) {
+	idem, err := checkRefund(req)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -160,15 +160,7 @@ func commitFromProto(req *quotav1.CommitRequest) (quota.CommitRequest, error) {
 
 // Refund voids a hold.
 func (s *quotaServer) Refund(ctx context.Context, req *quotav1.RefundRequest) (*quotav1.RefundResponse, error) {
-	err := firstError(
-		checkID("workspace_id", req.GetWorkspaceId()),
-		checkID("reservation_id", req.GetReservationId()),
-		checkID("request_id", req.GetRequestId()),
-	)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	idem, err := idemOf(req)
+	idem, err := checkRefund(req)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

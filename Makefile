@@ -42,13 +42,16 @@ bench:
 # quotad and quotabench to the others (as in production, where Redis has a
 # core of its own); needs taskset and 2 CPUs or more. quotad serves its
 # metrics and Go profiles (-pprof) on LOAD_METRICS; LOAD_PPROF=file saves a
-# CPU profile of quotad there, LOAD_PPROF_SECONDS long, taken from the
-# second second of the run (`go tool pprof -top file` reads it).
+# CPU profile of quotad there, LOAD_PPROF_SECONDS long, started
+# LOAD_PPROF_DELAY seconds after quotad (past quotabench's setup: give a
+# -duration that covers both, and no -raw, whose phase would be profiled
+# too); `go tool pprof -top file` reads it.
 LOAD_REDIS_PORT ?= 6390
 LOAD_ADDR ?= 127.0.0.1:7090
 LOAD_METRICS ?= 127.0.0.1:9490
 LOAD_PPROF ?=
 LOAD_PPROF_SECONDS ?= 8
+LOAD_PPROF_DELAY ?= 4
 LOAD_FLAGS ?= -workload cycle -duration 10s -raw -profile
 LOAD_PIN ?=
 ifeq ($(LOAD_PIN),1)
@@ -63,7 +66,7 @@ load:
 	token=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'); \
 	QUOTA_TOKENS="{tokens: [{name: load, token: \"$$token\", role: admin}]}" \
 	  $(QUOTA_PIN) $$tmp/quotad -listen $(LOAD_ADDR) -metrics-listen $(LOAD_METRICS) -pprof -redis-url redis://127.0.0.1:$(LOAD_REDIS_PORT) -log-level warn & qpid=$$!; \
-	if [ -n "$(LOAD_PPROF)" ]; then (sleep 2; curl -sSf -o $(LOAD_PPROF) 'http://$(LOAD_METRICS)/debug/pprof/profile?seconds=$(LOAD_PPROF_SECONDS)') & fi; \
+	if [ -n "$(LOAD_PPROF)" ]; then (sleep $(LOAD_PPROF_DELAY); curl -sSf -o $(LOAD_PPROF) 'http://$(LOAD_METRICS)/debug/pprof/profile?seconds=$(LOAD_PPROF_SECONDS)' || echo "make load: no CPU profile in $(LOAD_PPROF) (did the run end first?)" >&2) & fi; \
 	QUOTA_TOKEN=$$token $(QUOTA_PIN) $$tmp/quotabench -addr $(LOAD_ADDR) -redis redis://127.0.0.1:$(LOAD_REDIS_PORT) $(LOAD_FLAGS)
 
 # cost counts the CPU instructions Redis executes per Reserve, per Commit

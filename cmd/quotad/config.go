@@ -43,9 +43,10 @@ type Config struct {
 	// "127.0.0.1:9464".
 	MetricsListen string
 	// Pprof also serves Go's runtime profiles (net/http/pprof, under
-	// /debug/pprof/) on MetricsListen, to find where quotad's CPU and
-	// memory go. Off by default: profiles show the process's internals, so
-	// the address must stay private. -pprof, default false.
+	// /debug/pprof/, but not the command line) on MetricsListen, to find
+	// where quotad's CPU and memory go. Off by default: profiles show the
+	// process's internals, so the address must stay private. -pprof,
+	// default false.
 	Pprof bool
 
 	// RedisURL is a redis:// or rediss:// URL of one Redis server, as

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -192,32 +194,45 @@ func result(err error) string {
 	return "ok"
 }
 
-// pprofWriteTimeout bounds a reply of the metrics listener when it also
-// serves profiles (-pprof): a CPU profile or trace is written once its
-// ?seconds=N (default 30) are over, so N must stay below it.
-const pprofWriteTimeout = 2 * time.Minute
+// maxProfileSeconds bounds ?seconds= of a CPU profile or trace (-pprof),
+// so that no caller can hold the process's one profiler indefinitely
+// (net/http/pprof moves the write deadline out by as long as asked).
+const maxProfileSeconds = 120
+
+// boundedSeconds refuses a profile or trace longer than maxProfileSeconds
+// with 400, before h starts it.
+func boundedSeconds(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s := r.FormValue("seconds"); s != "" {
+			if n, err := strconv.ParseFloat(s, 64); err == nil && n > maxProfileSeconds {
+				http.Error(w, fmt.Sprintf("seconds must be at most %d", maxProfileSeconds), http.StatusBadRequest)
+				return
+			}
+		}
+		h(w, r)
+	}
+}
 
 // serveMetrics serves /metrics of reg on lis until ctx ends, and Go's
-// profiles under /debug/pprof/ when withPprof (-pprof).
+// profiles under /debug/pprof/ when withPprof (-pprof). The command line
+// (pprof's cmdline) is not served: -redis-url may hold a password.
 func serveMetrics(ctx context.Context, lis net.Listener, reg *prometheus.Registry, withPprof bool, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	writeTimeout := 30 * time.Second
 	if withPprof {
-		// net/http/pprof's own routes, on this mux only (importing it
-		// registers them on http.DefaultServeMux too, which nothing serves).
+		// net/http/pprof's routes but cmdline, on this mux only (importing
+		// it registers them on http.DefaultServeMux too, which nothing
+		// serves). Index serves the named profiles (heap, goroutine, ...).
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/profile", boundedSeconds(pprof.Profile))
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		writeTimeout = pprofWriteTimeout
+		mux.HandleFunc("/debug/pprof/trace", boundedSeconds(pprof.Trace))
 	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      writeTimeout,
+		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}

@@ -521,3 +521,53 @@ func TestRunCapCountsOpenChildren(t *testing.T) {
 		}
 	})
 }
+
+// TestOutcomeCarvedIsWhatMovedFromAnAncestor checks Outcome.Carved (which
+// quota_reserved_microcredits_total subtracts): what a child's Reserve or
+// Extend moved from an ancestor's hold, 0 for a root, a replay or any
+// other call.
+func TestOutcomeCarvedIsWhatMovedFromAnAncestor(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.seat("ann", quota.SeatMax)
+		rootOut, err := e.reserve("ann", 10*C, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rootOut.Carved != 0 {
+			t.Errorf("a root Reserve: carved %d", rootOut.Carved)
+		}
+		root := rootOut.Reservation.ID
+		childReq := quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", ParentID: root, Amount: 4 * C, TTL: time.Minute}
+		o, err := e.svc.Reserve(e.ctx, childReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Carved != 4*C || o.Reservation.Held != 4*C {
+			t.Errorf("a child of 4 credits: carved %d, held %d", o.Carved, o.Reservation.Held)
+		}
+		child := o.Reservation.ID
+		if again, err := e.svc.Reserve(e.ctx, childReq); err != nil || !again.Replayed || again.Carved != 0 {
+			t.Errorf("the child's Reserve replayed: replayed %v, carved %d, err %v", again.Replayed, again.Carved, err)
+		}
+		// The root has 6 credits free: an Extend of 8 carves 6 and draws 2.
+		ext := quota.ExtendRequest{Idem: e.id(), WorkspaceID: "ws1", ReservationID: child, AddAmount: 8 * C}
+		o, err = e.svc.Extend(e.ctx, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Carved != 6*C || o.Added != 8*C || o.Reservation.Held != 12*C {
+			t.Errorf("an Extend of 8 credits: carved %d, added %d, held %d; want 6, 8 and 12 credits", o.Carved, o.Added, o.Reservation.Held)
+		}
+		if again, err := e.svc.Extend(e.ctx, ext); err != nil || !again.Replayed || again.Carved != 0 {
+			t.Errorf("the Extend replayed: replayed %v, carved %d, err %v", again.Replayed, again.Carved, err)
+		}
+		// The root is empty now: a child with a top-up draws it all.
+		o, err = e.child(root, 3*C, 0, true)
+		if err != nil || o.Carved != 0 || o.Reservation.Held != 3*C {
+			t.Errorf("a topped-up child of an empty root: carved %d, held %d, err %v", o.Carved, o.Reservation.Held, err)
+		}
+		if o, err := e.commit(child, actions(1)); err != nil || o.Carved != 0 {
+			t.Errorf("a Commit: carved %d, err %v", o.Carved, err)
+		}
+	})
+}

@@ -72,6 +72,5 @@ local function extend(keys, args)
     'grants', parts_encode(d.grants), 'overage', d.ov, 'deadline', r.dl})
   idem_put(u, 'K')
   finish(u, w, a)
-  u.carved = carved
-  return reply_res(u, w, a, r)
+  return reply_res(u, w, a, r, nil, carved)
 end

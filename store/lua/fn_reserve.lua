@@ -139,6 +139,5 @@ local function reserve(keys, args)
     'seat', r.h_seat + r.h_old, 'free', r.h_free, 'pool', r.h_pool, 'grants', r.h_grants,
     'overage', r.h_ov, 'parent', pub(r, r.parent)})
   finish(u, w, a)
-  u.carved = carved
-  return reply_res(u, w, a, r)
+  return reply_res(u, w, a, r, nil, carved)
 end

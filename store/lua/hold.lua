@@ -519,8 +519,9 @@ local function run_cap_left(u, r)
 end
 
 -- res_vals returns a reservation (layout K.R), in order: as stored, and
--- what it derives; carved is u.carved, set by a child's Reserve or Extend.
-local function res_vals(u, r)
+-- what it derives; carved is what a child's Reserve or Extend moved from
+-- an ancestor's hold (nil: 0).
+local function res_vals(u, r, carved)
   local root = res_root(u, r) or r
   local roothex = r.root
   if roothex == '' then roothex = r.hex end
@@ -529,7 +530,7 @@ local function res_vals(u, r)
   local root_id = id
   if roothex ~= r.hex then root_id = pub(r, roothex) end
   return rec_raw(r), id, res_held(r), r.h_seat + r.h_old, pub(r, r.parent), root_id,
-    root.rcap, root.rtok, root.nres, tok, act, tok + act, r.stok + r.sact, u.carved or 0
+    root.rcap, root.rtok, root.nres, tok, act, tok + act, r.stok + r.sact, carved or 0
 end
 
 -- put_res appends a reservation (layout K.R) to out.
@@ -580,9 +581,11 @@ end
 
 -- reply_res is the reply of a reservation call, packed: the reservation
 -- and the owner's account (layouts K.R, K.B). status is K.PACKED, or
--- K.PACKED_REPLAY (reply_again).
-local function reply_res(u, w, a, r, status)
-  return packed(status or K.PACKED, cmsgpack.pack(res_vals(u, r)), cmsgpack.pack(bal_vals(w, a)))
+-- K.PACKED_REPLAY (reply_again); carved: see res_vals. (carved is passed
+-- down rather than kept in u: one more key would outgrow the unit's
+-- 16-slot table and cost a rehash, ~4k instructions.)
+local function reply_res(u, w, a, r, status, carved)
+  return packed(status or K.PACKED, cmsgpack.pack(res_vals(u, r, carved)), cmsgpack.pack(bal_vals(w, a)))
 end
 
 -- reply_again is reply_res for a request id met before: the call changed

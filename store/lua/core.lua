@@ -121,18 +121,20 @@ end
 -- u.raw[key]; flat, so that a read costs no table per key). Keys that are
 -- cached already are skipped.
 local function preload(u, specs)
-  local keys, ls = {}, {}
+  -- Sized for the hot paths' four keys at once: a table grown one key at
+  -- a time is rehashed at every power of two.
+  local keys, ls, n = {false, false, false, false}, {false, false, false, false}, 0
   for i = 1, #specs, 2 do
     local k, L = specs[i], specs[i + 1]
     if u.recs[k] == nil and (L or u.raw[k] == nil) then
-      keys[#keys + 1] = k
-      ls[#ls + 1] = L
+      n = n + 1
+      keys[n], ls[n] = k, L
     end
   end
-  if #keys == 0 then return end
-  local vals = redis.call('MGET', unpack(keys))
-  for i, k in ipairs(keys) do
-    local s, L = vals[i], ls[i]
+  if n == 0 then return end
+  local vals = redis.call('MGET', unpack(keys, 1, n))
+  for i = 1, n do
+    local k, s, L = keys[i], vals[i], ls[i]
     if not L then
       u.raw[k] = s
     elseif s then

@@ -194,9 +194,10 @@ func result(err error) string {
 	return "ok"
 }
 
-// maxProfileSeconds bounds ?seconds= of a CPU profile or trace (-pprof),
-// so that no caller can hold the process's one profiler indefinitely
-// (net/http/pprof moves the write deadline out by as long as asked).
+// maxProfileSeconds bounds ?seconds= of a CPU profile, a trace or a delta
+// profile (-pprof), so that no caller can hold the process's one profiler,
+// or a handler, indefinitely (net/http/pprof moves the write deadline out
+// by as long as asked).
 const maxProfileSeconds = 120
 
 // boundedSeconds refuses a profile or trace longer than maxProfileSeconds
@@ -223,7 +224,7 @@ func serveMetrics(ctx context.Context, lis net.Listener, reg *prometheus.Registr
 		// net/http/pprof's routes but cmdline, on this mux only (importing
 		// it registers them on http.DefaultServeMux too, which nothing
 		// serves). Index serves the named profiles (heap, goroutine, ...).
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/", boundedSeconds(pprof.Index))
 		mux.HandleFunc("/debug/pprof/profile", boundedSeconds(pprof.Profile))
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", boundedSeconds(pprof.Trace))

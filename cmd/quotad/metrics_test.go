@@ -344,7 +344,8 @@ func TestMonitoringUsesExportedMetrics(t *testing.T) {
 // TestPprofIsServedOnlyWhenAsked checks -pprof: Go's profiles are on the
 // metrics listener with it, and absent without it (the default); the
 // command line never is (-redis-url may hold a password), and a CPU
-// profile or trace longer than maxProfileSeconds is refused.
+// profile, trace or delta profile longer than maxProfileSeconds is
+// refused.
 func TestPprofIsServedOnlyWhenAsked(t *testing.T) {
 	get := func(addr, path string) (int, string) {
 		t.Helper()
@@ -376,7 +377,7 @@ func TestPprofIsServedOnlyWhenAsked(t *testing.T) {
 	if code, body := get(on.Addrs.Metrics, "/debug/pprof/cmdline"); code != http.StatusNotFound || strings.Contains(body, "quotad") {
 		t.Errorf("with -pprof, GET /debug/pprof/cmdline: %d, %.200q; want 404", code, body)
 	}
-	for _, path := range []string{"/debug/pprof/profile", "/debug/pprof/trace"} {
+	for _, path := range []string{"/debug/pprof/profile", "/debug/pprof/trace", "/debug/pprof/heap"} {
 		tooLong := fmt.Sprintf("%s?seconds=%d", path, maxProfileSeconds+1)
 		if code, body := get(on.Addrs.Metrics, tooLong); code != http.StatusBadRequest || !strings.Contains(body, "at most 120") {
 			t.Errorf("with -pprof, GET %s: %d, %.200q; want 400", tooLong, code, body)

@@ -87,6 +87,7 @@ fuzz:
 	go test ./quota -run '^$$' -fuzz '^FuzzTokenCost$$' -fuzztime $(FUZZTIME)
 	go test ./server -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)
 	go test ./server -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	go test ./store -run '^$$' -fuzz '^FuzzUnpackValues$$' -fuzztime $(FUZZTIME)
 
 # ci runs every check.
 ci: lint check-gen test

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"math"
+	"testing"
+)
+
+// FuzzUnpackValues feeds the MessagePack reader of script replies and
+// records arbitrary bytes: it never panics, countValues and readValues
+// agree (the slice is allocated from the count), and values written by
+// appendInt and appendStr read back as written, whatever precedes them
+// (the fuzzed bytes, when they are whole values).
+func FuzzUnpackValues(f *testing.F) {
+	f.Add([]byte{}, int64(0), "")
+	f.Add([]byte{0x01, 0xa3, 'a', 'b', 'c', 0xc0}, int64(-1), "member-1")
+	f.Add([]byte{0xcf, 0, 0, 0, 0, 0, 0, 0, 1}, int64(math.MaxInt64), "x")
+	f.Add([]byte{0xd9, 0x05, 'a'}, int64(1<<53), "")             // a str8 cut short
+	f.Add([]byte{0xdb, 0xff, 0xff, 0xff, 0xff}, int64(-129), "") // a length past the end
+	f.Add([]byte{0xc1}, int64(256), "")                          // an unused type byte
+	f.Fuzz(func(t *testing.T, prefix []byte, n int64, s string) {
+		vals, err := unpackValues(string(prefix))
+		c, cerr := countValues(string(prefix))
+		if (err == nil) != (cerr == nil) || (err == nil && c != len(vals)) {
+			t.Fatalf("unpackValues: %d values, err %v; countValues: %d, err %v", len(vals), err, c, cerr)
+		}
+		if err != nil {
+			return
+		}
+		b := appendStr(appendInt(append([]byte{}, prefix...), n), s)
+		all, err := unpackValues(string(b))
+		if err != nil || len(all) != len(vals)+2 {
+			t.Fatalf("%d whole values, then %d and %q: read %d values, err %v", len(vals), n, s, len(all), err)
+		}
+		if got := all[len(vals)]; got.kind != mpInt || got.n != n {
+			t.Errorf("appendInt(%d) read back as %+v", n, got)
+		}
+		if got := all[len(vals)+1]; got.kind != mpStr || got.s != s {
+			t.Errorf("appendStr(%q) read back as %+v", s, got)
+		}
+	})
+}

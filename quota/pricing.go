@@ -194,6 +194,12 @@ func pricingNameProblem(id string) string {
 // does not modify t and is safe for concurrent use on a table that no one
 // mutates.
 func (t *PriceTable) Price(origin Origin, run AgentRun) (RunCost, error) {
+	return priceWith(t, nil, origin, run)
+}
+
+// priceWith is Price with t's index, ix, when the caller has it (a
+// PriceVersion indexes its table once); nil indexes t.
+func priceWith(t *PriceTable, ix *priceIndex, origin Origin, run AgentRun) (RunCost, error) {
 	if origin != OriginConversation && origin != OriginSidekick && origin != OriginAutomation {
 		return RunCost{}, Invalid("origin", "must be CONVERSATION, SIDEKICK or AUTOMATION, got %d", origin)
 	}
@@ -203,9 +209,11 @@ func (t *PriceTable) Price(origin Origin, run AgentRun) (RunCost, error) {
 	if t == nil {
 		return RunCost{}, fmt.Errorf("quota: no price table")
 	}
-	ix, err := t.index()
-	if err != nil {
-		return RunCost{}, fmt.Errorf("quota: the price table is invalid: %v", err)
+	if ix == nil {
+		var err error
+		if ix, err = t.index(); err != nil {
+			return RunCost{}, fmt.Errorf("quota: the price table is invalid: %v", err)
+		}
 	}
 	p := &pricer{ix: ix, origin: origin}
 	root, err := p.agent(&run)

@@ -25,6 +25,17 @@ type PriceVersion struct {
 	// for version 0).
 	Created   time.Time
 	CreatedBy string
+
+	// ix is Table validated and indexed, once, when a Service first meets
+	// the version (versionCache.put); nil until then, or for a table that
+	// does not validate (price then reports it).
+	ix *priceIndex
+}
+
+// price prices run with the version's table (Table.Price), indexed once
+// rather than at every call.
+func (v *PriceVersion) price(origin Origin, run AgentRun) (RunCost, error) {
+	return priceWith(&v.Table, v.ix, origin, run)
 }
 
 // DefaultPriceVersion is version 0: DefaultPriceTable.
@@ -62,6 +73,9 @@ func (c *versionCache) put(pv *PriceVersion) {
 	defer c.mu.Unlock()
 	if c.byV == nil {
 		c.byV, c.used = map[int64]*PriceVersion{}, map[int64]uint64{}
+	}
+	if pv.ix == nil {
+		pv.ix, _ = pv.Table.index() // an invalid table stays nil: price reports it
 	}
 	c.tick++
 	c.byV[pv.Version], c.used[pv.Version] = pv, c.tick

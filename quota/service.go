@@ -62,8 +62,8 @@ func (c Config) Validate() error {
 func NewService(st Store, cfg Config) *Service {
 	s := &Service{st: st, cfg: cfg.withDefaults()}
 	v := DefaultPriceVersion()
-	s.current.Store(&v)
 	s.versions.put(&v)
+	s.current.Store(&v)
 	return s
 }
 
@@ -73,7 +73,7 @@ func (s *Service) Config() Config { return s.cfg }
 // EstimateCost prices an agent chain with the version in force.
 func (s *Service) EstimateCost(origin Origin, run AgentRun) (RunCost, int64, error) {
 	v := s.current.Load()
-	c, err := v.Table.Price(origin, run)
+	c, err := v.price(origin, run)
 	return c, v.Version, err
 }
 
@@ -284,7 +284,7 @@ func (s *Service) Commit(ctx context.Context, r CommitRequest) (Outcome, error) 
 		}
 		return Outcome{}, err
 	}
-	cost, err := v.Table.Price(ref.Origin, r.Usage)
+	cost, err := v.price(ref.Origin, r.Usage)
 	if err != nil {
 		return Outcome{}, err
 	}

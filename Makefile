@@ -81,6 +81,8 @@ cost:
 # fuzzes one target at a time). New interesting inputs stay in the build
 # cache; a failing input is written to the package's testdata/fuzz/:
 # commit it with the fix. `go test` replays testdata/fuzz/ without -fuzz.
+# store's tests start a redis-server first, so its target needs one
+# installed (.ci/deps), as make test does.
 FUZZTIME ?= 1m
 fuzz:
 	go test ./quota -run '^$$' -fuzz '^FuzzPrice$$' -fuzztime $(FUZZTIME)

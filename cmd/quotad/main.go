@@ -87,6 +87,7 @@ func realMain(ctx context.Context) error {
 	}
 	log := newLogger(cfg, os.Stderr)
 	redis.SetLogger(redisLogger{log})
+	log.Debug("Go garbage collector", "gc_percent", tuneGC(os.Getenv))
 	return run(ctx, cfg, log, nil)
 }
 

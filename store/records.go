@@ -44,17 +44,29 @@ func decodeRecord(raw string, l *schema.Layout) (record, error) {
 	return record{l: l, raw: raw, off: off}, nil
 }
 
-// unpackValues reads MessagePack values one after the other: a record,
-// or a packed reply (lua/core.lua, packed). It reads what Redis's
-// cmsgpack and lua/msgpack.lua write: integers, strings (or binary) and
-// nil. It counts the values first, so that the slice is allocated once,
-// and its strings share s's memory (no copy).
-func unpackValues(s string) ([]value, error) {
-	n, err := countValues(s)
-	if err != nil {
-		return nil, err
+// unpackValues reads the MessagePack values of parts, one after the
+// other: the parts of a packed reply (lua/core.lua, packed), in order. It
+// reads what Redis's cmsgpack and lua/msgpack.lua write: integers,
+// strings (or binary) and nil. It counts the values first, so that the
+// slice is allocated once, and its strings share the parts' memory (no
+// copy).
+func unpackValues(parts ...string) ([]value, error) {
+	n := 0
+	for _, s := range parts {
+		c, err := countValues(s)
+		if err != nil {
+			return nil, err
+		}
+		n += c
 	}
-	return readValues(make([]value, 0, n), s)
+	vals := make([]value, 0, n)
+	for _, s := range parts {
+		var err error
+		if vals, err = readValues(vals, s); err != nil {
+			return nil, err
+		}
+	}
+	return vals, nil
 }
 
 // countValues returns how many MessagePack values s holds.

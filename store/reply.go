@@ -32,25 +32,17 @@ func newReply(raw any) (*reply, error) {
 		if len(v) < 2 {
 			return nil, errors.New("a packed reply of no values")
 		}
-		// Counted first, so that the values' slice is allocated once.
-		n := 0
-		for _, p := range v[1:] {
+		parts := make([]string, len(v)-1)
+		for i, p := range v[1:] {
 			s, ok := p.(string)
 			if !ok {
 				return nil, fmt.Errorf("a packed reply of a %T", p)
 			}
-			c, err := countValues(s)
-			if err != nil {
-				return nil, err
-			}
-			n += c
+			parts[i] = s
 		}
-		vals := make([]value, 0, n)
-		for _, p := range v[1:] {
-			var err error
-			if vals, err = readValues(vals, p.(string)); err != nil {
-				return nil, err
-			}
+		vals, err := unpackValues(parts...)
+		if err != nil {
+			return nil, err
 		}
 		status := int64(schema.StatusOK)
 		if st == schema.StatusPackedReplay {

@@ -20,6 +20,7 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -242,14 +243,19 @@ func (s *Store) classify(ctx context.Context, err error) error {
 }
 
 // unavailable tells whether err means Redis could not be reached, did not
-// answer in time, or cannot take writes now: a retry may succeed.
+// answer in time, or cannot take writes now: a retry may succeed. A
+// connection whose TLS handshake failed (Redis's certificate not trusted;
+// or the client's refused by Redis, a net.Error) is Redis unreachable
+// too: a retry succeeds once the certificates are put right.
 func unavailable(err error) bool {
 	var nerr net.Error
+	var cerr *tls.CertificateVerificationError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout),
 		errors.Is(err, redis.ErrClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE), errors.Is(err, errNotReplicated), errors.As(err, &nerr):
+		errors.Is(err, syscall.EPIPE), errors.Is(err, errNotReplicated), errors.As(err, &nerr),
+		errors.As(err, &cerr):
 		return true
 	}
 	var rerr redis.Error

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +46,8 @@ func TestUnavailableTellsRetryableFailures(t *testing.T) {
 		{syscall.ECONNRESET, true},
 		{fmt.Errorf("store: %w", redis.ErrPoolTimeout), true},
 		{redis.ErrClosed, true},
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, true},
+		{&net.OpError{Op: "remote error", Err: tls.AlertError(48)}, true}, // unknown certificate authority
 		{redisErr("ERR user_script:1: attempt to index a nil value"), false},
 		{errors.New("MOVED, but not from Redis"), false},
 	} {

@@ -152,7 +152,7 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 			c.ReloadState(context.Background())
 		}
 	}}
-	rdb, closeRedis, err := openRedis(cfg, log, hook)
+	rdb, closeRedis, rtls, err := openRedis(cfg, log, hook)
 	if err != nil {
 		return err
 	}
@@ -262,13 +262,15 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 	if tlsFiles != nil {
 		bg.Go(func() {
 			watchFiles(bgCtx, cfg.ReloadInterval, tlsFiles.files(), func() {
-				err := tlsFiles.load()
-				m.reloads.WithLabelValues("tls", result(err)).Inc()
-				if err != nil {
-					log.Error("TLS files changed but cannot be loaded; the certificate in force stays", "err", err)
-					return
-				}
-				log.Info("TLS certificate reloaded")
+				reloadTLS("tls", "TLS files", tlsFiles.load, "the certificate in force stays", "TLS certificate reloaded", m, log)
+			})
+		})
+	}
+	if rtls != nil && len(rtls.files()) > 0 {
+		bg.Go(func() {
+			watchFiles(bgCtx, cfg.ReloadInterval, rtls.files(), func() {
+				reloadTLS("redis-tls", "Redis TLS files", rtls.load, "new Redis connections keep the files in force",
+					"Redis TLS files reloaded: new Redis connections use them", m, log)
 			})
 		})
 	}
@@ -356,6 +358,20 @@ func reloadTokens(cfg Config, auth *server.Authenticator, m *metrics, log *slog.
 		return
 	}
 	log.Info("bearer tokens reloaded", "count", len(creds))
+}
+
+// reloadTLS puts TLS files (kind "tls": the listener's, or "redis-tls";
+// what names them in the log) in force again with load after they
+// changed, counting and logging the result; kept says what stays in force
+// when they cannot be loaded, done what a reload did.
+func reloadTLS(kind, what string, load func() error, kept, done string, m *metrics, log *slog.Logger) {
+	err := load()
+	m.reloads.WithLabelValues(kind, result(err)).Inc()
+	if err != nil {
+		log.Error(what+" changed but cannot be loaded; "+kept, "err", err)
+		return
+	}
+	log.Info(done)
 }
 
 // newLogger returns quotad's logger on w: JSON, or text when cfg says so

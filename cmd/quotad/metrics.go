@@ -102,7 +102,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "quota_grpc_connections_rejected_total", Help: "gRPC connections closed at once because -max-connections were open.",
 		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "quota_config_reloads_total", Help: "Reloads of the tokens and TLS files, by file kind and result (ok, error).",
+			Name: "quota_config_reloads_total", Help: "Reloads of the tokens and TLS files, by file kind (tokens, tls, redis-tls) and result (ok, error).",
 		}, []string{"file", "result"}),
 		pricingRefresh: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quota_pricing_refreshes_total", Help: "Reloads of the price table from Redis, by result (ok, error).",
@@ -132,7 +132,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"ok", "error"} {
 		m.sweeps.WithLabelValues(r)
 		m.pricingRefresh.WithLabelValues(r)
-		for _, f := range []string{"tokens", "tls"} {
+		for _, f := range []string{"tokens", "tls", "redis-tls"} {
 			m.reloads.WithLabelValues(f, r)
 		}
 	}

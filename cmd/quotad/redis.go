@@ -16,20 +16,21 @@ import (
 
 // openRedis returns a client on the configured Redis or, with none, on a
 // fresh embedded server, with hook added. closeAll closes the client and
-// the server.
+// the server. rtls is the TLS to Redis, when there is one: its files may
+// be reloaded (redisTLSFiles.load), and new connections use them.
 //
 // Every kind of Redis gets the same settings: the ACL user and password,
 // TLS, the dial, read, write and pool timeouts, the pool size and the
 // retries, and ContextTimeoutEnabled, so that a call's deadline (the
 // store timeout) bounds its Redis commands.
-func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.UniversalClient, closeAll func(), err error) {
+func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.UniversalClient, closeAll func(), rtls *redisTLSFiles, err error) {
 	password, err := secret(cfg.RedisPassword, cfg.RedisPasswordFile, "-redis-password-file")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sentinelPassword, err := secret(cfg.SentinelPassword, cfg.SentinelPasswordFile, "-redis-sentinel-password-file")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pool := redisPoolSize(cfg)
 	maxRetries := cfg.RedisMaxRetries
@@ -47,7 +48,7 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 	case cfg.RedisURL != "":
 		opt, err := parseRedisURL(cfg.RedisURL)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if cfg.RedisUsername != "" {
 			opt.Username = cfg.RedisUsername
@@ -55,20 +56,21 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 		if password != "" {
 			opt.Password = password
 		}
-		if opt.TLSConfig, err = redisTLS(cfg, opt.TLSConfig); err != nil {
-			return nil, nil, err
+		if rtls, err = newRedisTLS(cfg, opt.TLSConfig); err != nil {
+			return nil, nil, nil, err
 		}
+		opt.TLSConfig, opt.Dialer = rtls.config(), rtls.dialer(cfg.RedisDialTimeout)
 		clientSettings(opt)
 		log.Info("using Redis", "url", redactURL(cfg.RedisURL), "tls", opt.TLSConfig != nil, "user", opt.Username)
 		rdb = redis.NewClient(opt)
 	case len(cfg.RedisCluster) > 0:
-		tlsCfg, err := redisTLS(cfg, nil)
-		if err != nil {
-			return nil, nil, err
+		if rtls, err = newRedisTLS(cfg, nil); err != nil {
+			return nil, nil, nil, err
 		}
-		log.Info("using Redis Cluster", "addrs", strings.Join(cfg.RedisCluster, ","), "tls", tlsCfg != nil, "user", cfg.RedisUsername)
+		log.Info("using Redis Cluster", "addrs", strings.Join(cfg.RedisCluster, ","), "tls", rtls != nil, "user", cfg.RedisUsername)
 		rdb = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: cfg.RedisCluster, Username: cfg.RedisUsername, Password: password, TLSConfig: tlsCfg,
+			Addrs: cfg.RedisCluster, Username: cfg.RedisUsername, Password: password,
+			TLSConfig: rtls.config(), Dialer: rtls.dialer(cfg.RedisDialTimeout),
 			DialTimeout: cfg.RedisDialTimeout, ReadTimeout: cfg.RedisReadTimeout, WriteTimeout: cfg.RedisWriteTimeout,
 			PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
 			ContextTimeoutEnabled:      true,
@@ -84,16 +86,16 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 			},
 		})
 	case cfg.SentinelMaster != "":
-		tlsCfg, err := redisTLS(cfg, nil)
-		if err != nil {
-			return nil, nil, err
+		if rtls, err = newRedisTLS(cfg, nil); err != nil {
+			return nil, nil, nil, err
 		}
 		log.Info("using Redis Sentinel", "master", cfg.SentinelMaster, "sentinels", strings.Join(cfg.SentinelAddrs, ","),
-			"tls", tlsCfg != nil, "user", cfg.RedisUsername)
+			"tls", rtls != nil, "user", cfg.RedisUsername)
 		rdb = redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: cfg.SentinelMaster, SentinelAddrs: cfg.SentinelAddrs,
 			SentinelUsername: cfg.SentinelUsername, SentinelPassword: sentinelPassword,
-			Username: cfg.RedisUsername, Password: password, TLSConfig: tlsCfg,
+			Username: cfg.RedisUsername, Password: password,
+			TLSConfig: rtls.config(), Dialer: rtls.dialer(cfg.RedisDialTimeout),
 			DialTimeout: cfg.RedisDialTimeout, ReadTimeout: cfg.RedisReadTimeout, WriteTimeout: cfg.RedisWriteTimeout,
 			PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
 			ContextTimeoutEnabled: true,
@@ -101,7 +103,7 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 	default:
 		e, err := store.StartEmbedded()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		log.Warn("using the embedded in-process store: NOT DURABLE, all data is lost when quotad stops; set -redis-url for production " +
 			"(it listens on no port: only this process reaches it)")
@@ -109,12 +111,12 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 		clientSettings(opt)
 		client := redis.NewClient(opt)
 		client.AddHook(hook)
-		return client, func() { client.Close(); e.Close() }, nil
+		return client, func() { client.Close(); e.Close() }, nil, nil
 	}
 	if _, ok := rdb.(*redis.ClusterClient); !ok {
 		rdb.AddHook(hook)
 	}
-	return rdb, func() { rdb.Close() }, nil
+	return rdb, func() { rdb.Close() }, rtls, nil
 }
 
 // redisPoolSize is the Redis connections per node: -redis-pool-size, or

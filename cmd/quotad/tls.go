@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/quota-svc/quota/internal/tlsfiles"
 )
@@ -67,12 +70,83 @@ func (s *serverTLS) config() *tls.Config {
 	}
 }
 
-// redisTLS returns the TLS configuration to Redis, or nil when cfg asks
-// for none; base is the one a rediss:// URL brought, if any.
-func redisTLS(cfg Config, base *tls.Config) (*tls.Config, error) {
+// redisTLSFiles is quotad's TLS to Redis, from files that may change
+// (-redis-tls-ca, -redis-tls-cert, -redis-tls-key): load reads them, and
+// every new connection is made with what was last loaded (dialer), so
+// that a renewed client certificate or Redis's certificate from a new CA
+// is used without a restart. Open connections keep the session they made.
+type redisTLSFiles struct {
+	cfg     Config
+	base    *tls.Config
+	current atomic.Pointer[tls.Config]
+}
+
+// newRedisTLS returns quotad's TLS to Redis, or nil when cfg asks for
+// none; base is the one a rediss:// URL brought, if any. It loads the
+// files once; an error names the setting.
+func newRedisTLS(cfg Config, base *tls.Config) (*redisTLSFiles, error) {
 	if !cfg.RedisTLS && cfg.RedisTLSCA == "" && cfg.RedisTLSCert == "" && base == nil {
 		return nil, nil
 	}
+	r := &redisTLSFiles{cfg: cfg, base: base}
+	return r, r.load()
+}
+
+// load reads the files and, if they are good, puts them in force for the
+// connections made from then on.
+func (r *redisTLSFiles) load() error {
+	t, err := redisTLS(r.cfg, r.base)
+	if err != nil {
+		return err
+	}
+	r.current.Store(t)
+	return nil
+}
+
+// files are the files load reads (none: nothing to reload).
+func (r *redisTLSFiles) files() []string {
+	var f []string
+	if r.cfg.RedisTLSCA != "" {
+		f = append(f, r.cfg.RedisTLSCA)
+	}
+	if r.cfg.RedisTLSCert != "" {
+		f = append(f, r.cfg.RedisTLSCert, r.cfg.RedisTLSKey)
+	}
+	return f
+}
+
+// config is the configuration last loaded (nil without TLS). go-redis is
+// given it as its TLSConfig (which tells it to speak TLS) and dialer to
+// make connections with: its own dialer would keep using the first
+// configuration.
+func (r *redisTLSFiles) config() *tls.Config {
+	if r == nil {
+		return nil
+	}
+	return r.current.Load()
+}
+
+// dialer dials Redis over TLS with the configuration last loaded, with
+// go-redis's default dial timeout and TCP keep-alives (probes after 30 s
+// idle, 3 probes 5 s apart). Without TLS it is nil: go-redis's own.
+func (r *redisTLSFiles) dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if r == nil {
+		return nil
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &tls.Dialer{
+			NetDialer: &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{
+				Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3,
+			}},
+			Config: r.current.Load(),
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// redisTLS builds the TLS configuration to Redis from cfg's files; base
+// is the one a rediss:// URL brought, if any.
+func redisTLS(cfg Config, base *tls.Config) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12}
 	if base != nil {
 		t = base.Clone()

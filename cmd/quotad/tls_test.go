@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,13 +12,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
@@ -129,23 +133,38 @@ func TestMutualTLS(t *testing.T) {
 // default user is off. It returns its address.
 func startTLSRedis(t *testing.T, ca *testCA) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server not found: install it with `apt-get install redis-server`")
-	}
-	dir := t.TempDir()
-	cert, key := ca.issue(t, "redis", 500)
-	writeFiles(t, dir, map[string][]byte{"redis.pem": cert, "redis-key.pem": key, "ca.pem": ca.PEM})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	startTLSRedisOn(t, port, ca, nil)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// startTLSRedisOn is startTLSRedis on port; with clientCAs (PEM), Redis
+// requires a client certificate of one of them (tls-auth-clients). It
+// returns a function that stops the server (also called when t ends).
+func startTLSRedisOn(t *testing.T, port int, ca *testCA, clientCAs []byte) (stop func()) {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server not found: install it with `apt-get install redis-server`")
+	}
+	dir := t.TempDir()
+	cert, key := ca.issue(t, "redis", 500)
+	auth := "no"
+	if clientCAs != nil {
+		auth = "yes"
+	} else {
+		clientCAs = ca.PEM
+	}
+	writeFiles(t, dir, map[string][]byte{"redis.pem": cert, "redis-key.pem": key, "ca.pem": clientCAs})
 	cmd := exec.Command(path,
 		"--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--tls-cert-file", filepath.Join(dir, "redis.pem"), "--tls-key-file", filepath.Join(dir, "redis-key.pem"),
-		"--tls-ca-cert-file", filepath.Join(dir, "ca.pem"), "--tls-auth-clients", "no",
+		"--tls-ca-cert-file", filepath.Join(dir, "ca.pem"), "--tls-auth-clients", auth,
 		"--save", "", "--appendonly", "no", "--dir", dir,
 		"--user", "default", "off",
 		"--user", "quotad", "on", ">s3cret-pass", "~*", "&*", "+@all",
@@ -158,17 +177,20 @@ func startTLSRedis(t *testing.T, ca *testCA) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 		out.Close()
 	})
+	t.Cleanup(stop)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	// Ready once its port answers a TLS handshake (Redis checks a client
+	// certificate after the handshake: no certificate needed here).
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool(), MinVersion: tls.VersionTLS12})
 		if err == nil {
 			c.Close()
-			return addr
+			return stop
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
@@ -223,5 +245,97 @@ func TestRedisOverTLSWithAnACLUser(t *testing.T) {
 	cfg.RedisTLSCA = ""
 	if err := run(context.Background(), cfg, slog.New(slog.DiscardHandler), nil); err == nil {
 		t.Error("run trusted Redis's certificate without -redis-tls-ca")
+	}
+}
+
+// A Redis whose certificate is renewed by a new CA, and that accepts
+// client certificates of the new CA only, is reached again once the
+// files of -redis-tls-ca, -redis-tls-cert and -redis-tls-key are
+// replaced, without restarting quotad; a broken file is not put in force.
+func TestRedisTLSFilesAreReloaded(t *testing.T) {
+	oldCA, newCA := newTestCA(t, "old Redis CA"), newTestCA(t, "new Redis CA")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	stopRedis := startTLSRedisOn(t, port, oldCA, oldCA.PEM)
+
+	dir := t.TempDir()
+	cert, key := oldCA.issue(t, "quotad", 600)
+	writeFiles(t, dir, map[string][]byte{"ca.pem": oldCA.PEM, "client.pem": cert, "client-key.pem": key})
+	cfg := testConfig(t, "embedded")
+	cfg.RedisURL = "rediss://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/0"
+	cfg.RedisTLSCA = filepath.Join(dir, "ca.pem")
+	cfg.RedisTLSCert, cfg.RedisTLSKey = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+	cfg.RedisUsername, cfg.RedisPassword = "quotad", "s3cret-pass"
+	cfg.AllowUnauthenticated = true
+	cfg.ReloadInterval = 50 * time.Millisecond
+	cfg.StoreTimeout, cfg.CallTimeout = 2*time.Second, 3*time.Second
+	q := startConfig(t, cfg)
+	c, _ := connect(t, q.Addrs.GRPC)
+	setWorkspace := func(id string) error {
+		_, err := c.admin.SetWorkspace(rpcCtx(t), &quotav1.SetWorkspaceRequest{
+			WorkspaceId: id, RequestId: "ws-" + id, SubscriptionStart: timestamppb.New(time.Date(2026, 1, 31, 9, 0, 0, 0, time.UTC)),
+		})
+		return err
+	}
+	// eventually retries f for up to 10 s: the pool's connections to the
+	// stopped Redis fail first, and go-redis backs off between dials.
+	eventually := func(f func() error) error {
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if err = f(); err == nil {
+				return nil
+			}
+		}
+		return err
+	}
+	if err := setWorkspace("acme"); err != nil {
+		t.Fatalf("SetWorkspace through Redis over mutual TLS: %v", err)
+	}
+
+	// Redis comes back with a certificate of the new CA, and takes client
+	// certificates of the new CA only: with the old files in force, no
+	// connection can be made.
+	stopRedis()
+	stopRedis = startTLSRedisOn(t, port, newCA, newCA.PEM)
+	time.Sleep(300 * time.Millisecond)
+	if err := setWorkspace("before-renewal"); status.Code(err) != codes.Unavailable {
+		t.Fatalf("SetWorkspace with the old CA and client certificate in force: %v, want UNAVAILABLE", err)
+	}
+	reloads := func(result string) float64 {
+		return sum(scrape(t, q.Addrs.Metrics), "quota_config_reloads_total", "file", "redis-tls", "result", result)
+	}
+	if n := reloads("ok"); n != 0 {
+		t.Fatalf("%v Redis TLS reloads before the files changed, want 0", n)
+	}
+
+	// The files are replaced: new connections use them.
+	cert, key = newCA.issue(t, "quotad", 700)
+	writeFiles(t, dir, map[string][]byte{"ca.pem": newCA.PEM, "client.pem": cert, "client-key.pem": key})
+	if err := eventually(func() error { return setWorkspace("renewed") }); err != nil {
+		t.Fatalf("SetWorkspace after the Redis TLS files were replaced: %v", err)
+	}
+	if n := reloads("ok"); n < 1 {
+		t.Errorf("quota_config_reloads_total{file=redis-tls,result=ok} = %v, want >= 1", n)
+	}
+
+	// A broken CA file is refused and counted; the files in force stay:
+	// connections made after it (Redis restarted) still work.
+	writeFiles(t, dir, map[string][]byte{"ca.pem": []byte("not a certificate")})
+	if err := eventually(func() error {
+		if reloads("error") < 1 {
+			return errors.New("no failed reload counted yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("after a broken CA file: %v", err)
+	}
+	stopRedis()
+	startTLSRedisOn(t, port, newCA, newCA.PEM)
+	if err := eventually(func() error { return setWorkspace("after-broken-file") }); err != nil {
+		t.Errorf("SetWorkspace after a broken CA file was refused: %v", err)
 	}
 }

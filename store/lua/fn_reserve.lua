@@ -26,8 +26,12 @@ local function reserve(keys, args)
   local hex = u.rhex
   -- One read for what a root Reserve needs: its own key (a retry), the
   -- request's idempotency record, the workspace and the owner's account.
-  local specs = {u.pre .. 'res:' .. hex, K.L_RES, u.kidem, false, u.kws, K.L_WS}
-  if args[8] ~= '' then specs[7], specs[8] = u.pre .. 'acct:' .. args[8], K.L_ACCT end
+  local rkey, akey = u.pre .. 'res:' .. hex, nil
+  local specs = {rkey, K.L_RES, u.kidem, false, u.kws, K.L_WS}
+  if args[8] ~= '' then
+    akey = u.pre .. 'acct:' .. args[8]
+    specs[7], specs[8] = akey, K.L_ACCT
+  end
   preload(u, specs)
   local r = res_get(u, hex)
   if r then
@@ -57,7 +61,7 @@ local function reserve(keys, args)
     if root.nres >= K.MAX_RUN_RES then return err_reply(K.E_LIMIT, K.LIMIT_RUN_RESERVATIONS) end
     if root.nheld >= K.MAX_RUN_HELD then return err_reply(K.E_LIMIT, K.LIMIT_RUN_HELD) end
   end
-  local w, a, ok = open_owner(u, owner)
+  local w, a, ok = open_owner(u, owner, owner == args[8] and akey or nil)
   if not w then return err_reply(K.E_WS_NOT_FOUND) end
   if not ok then return {K.ROLL, w.anchor} end
 
@@ -105,7 +109,7 @@ local function reserve(keys, args)
         return deny(u, w, a, K.DENY_SOURCES, want, least, free, 0)
       end
     end
-    rec_new(u, u.pre .. 'res:' .. hex, K.L_RES, r)
+    rec_new(u, rkey, K.L_RES, r)
     if take > 0 then carve(u, p, r, take) end
     carved = take
     if top > 0 then hold_add(u, r, draw(u, w, a, top, true)) end
@@ -129,7 +133,7 @@ local function reserve(keys, args)
         return deny(u, w, a, K.DENY_SOURCES, want, least, 0, 0)
       end
     end
-    rec_new(u, u.pre .. 'res:' .. hex, K.L_RES, r)
+    rec_new(u, rkey, K.L_RES, r)
     if want > 0 then hold_add(u, r, draw(u, w, a, min(want, avail), true)) end
   end
   -- The deadline as text, unless the parent's cut it.

@@ -551,10 +551,15 @@ local function open_ws(u, a)
   return w, true
 end
 
--- open_owner opens the workspace and the owner's account (see open_ws).
-local function open_owner(u, owner)
-  local key = u.pre .. 'acct:' .. owner
-  preload(u, {u.kws, K.L_WS, key, K.L_ACCT})
+-- open_owner opens the workspace and the owner's account (see open_ws);
+-- key, when the caller built it already, is the account's key. Both
+-- records read already (a Reserve's first read has them): no read, and no
+-- table for one.
+local function open_owner(u, owner, key)
+  key = key or u.pre .. 'acct:' .. owner
+  if u.recs[key] == nil or u.recs[u.kws] == nil then
+    preload(u, {u.kws, K.L_WS, key, K.L_ACCT})
+  end
   if not ws_get(u) then return nil, nil, false end
   local a = acct_get(u, owner, key)
   local w, ok = open_ws(u, a)

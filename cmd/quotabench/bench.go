@@ -201,11 +201,15 @@ func measured(ctx context.Context, rdb redis.UniversalClient, progress io.Writer
 	var before redisStats
 	var mem0 int64
 	var statErr error
+	var lat0 map[string]latencyHist
+	var latErr error
 	if rdb != nil {
 		before, statErr = readRedisStats(ctx, rdb)
 		if statErr == nil {
 			mem0, statErr = usedMemory(ctx, rdb)
 		}
+		// Optional: Redis 7 and later.
+		lat0, latErr = readLatency(ctx, rdb)
 	}
 	fmt.Fprintf(progress, "quotabench: %s: %d workers, up to %s", name, p.Workers, p.Duration)
 	if p.Count > 0 {
@@ -232,7 +236,15 @@ func measured(ctx context.Context, rdb redis.UniversalClient, progress io.Writer
 		fmt.Fprintf(progress, "quotabench: no Redis statistics for %s: %v\n", name, statErr)
 		return r, nil
 	}
-	return r, &redisRun{Scripts: scriptDelta(before, after), MemDelta: mem1 - mem0}
+	rr := &redisRun{Scripts: scriptDelta(before, after), MemDelta: mem1 - mem0}
+	if latErr == nil {
+		var lat1 map[string]latencyHist
+		if lat1, latErr = readLatency(ctx, rdb); latErr == nil {
+			l := latencyDelta(lat0, lat1)
+			rr.Latency = &l
+		}
+	}
+	return r, rr
 }
 
 // bearer returns an interceptor that sends "authorization: Bearer <token>"

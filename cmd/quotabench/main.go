@@ -19,7 +19,8 @@
 // per op (per cycle), and errors by gRPC code and ErrorInfo reason.
 //
 // Given the Redis quotad uses (-redis), it also reports Redis µs per
-// script call (INFO commandstats: EVALSHA, EVAL or FCALL), bytes of Redis
+// script call (INFO commandstats: EVALSHA, EVAL or FCALL) and their p50,
+// p99 and p99.9 (Redis 7's LATENCY HISTOGRAM), bytes of Redis
 // per run (used_memory), bytes per record kind (SCAN and MEMORY USAGE) and
 // the script calls of the slow log over 1 ms; -raw compares the Reserve
 // workload over gRPC with the same load sent straight to Redis through the

@@ -54,6 +54,10 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	if cpu := sum.MainRedis.Scripts.CPUUsec; cpu <= 0 || cpu > 60_000_000 {
 		t.Errorf("Redis CPU over 200 cycles = %d µs, want some and less than the test's time", cpu)
 	}
+	// Redis 7's own latency histogram has each of those script calls.
+	if l := sum.MainRedis.Latency; l == nil || l.Calls < 400 || l.Calls > 410 || l.Quantile(0.5) <= 0 {
+		t.Errorf("Redis's latency histogram of 200 cycles = %+v, want about 400 script calls", l)
+	}
 
 	c := sum.Compare
 	if c == nil {

@@ -146,6 +146,9 @@ type redisRun struct {
 	Scripts scriptUsage
 	// MemDelta is used_memory after less before, in bytes.
 	MemDelta int64
+	// Latency is Redis's own histogram of the time it spent in each
+	// script call (LATENCY HISTOGRAM); nil before Redis 7.
+	Latency *scriptLatency
 }
 
 // writeRedisRun prints the script cost and the memory of a phase.
@@ -155,6 +158,9 @@ func writeRedisRun(w io.Writer, r phaseResult, rr redisRun) {
 	fmt.Fprintf(w, "redis        %.1f µs per script call, %d script calls (%.2f per op) [%s]\n",
 		u.PerCall(), u.Calls, ratio(u.Calls, ops), u)
 	fmt.Fprintf(w, "redis cpu    %.1f µs of Redis CPU per script call (all of Redis's work, not waiting for a core)\n", u.CPUPerCall())
+	if l := rr.Latency; l != nil && l.Calls > 0 {
+		fmt.Fprintf(w, "redis time   %s in a script call (Redis's own histogram: the part of the latencies above spent in scripts)\n", l)
+	}
 	fmt.Fprintf(w, "redis memory used_memory %+d bytes, %.0f bytes per run (%d runs)\n", rr.MemDelta, ratio(rr.MemDelta, runs), runs)
 }
 

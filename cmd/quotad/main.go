@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -185,6 +186,10 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 		return fmt.Errorf("load the price table: %w", err)
 	}
 
+	var tokensSince [sha256.Size]byte
+	if cfg.TokensFile != "" {
+		tokensSince = fingerprint([]string{cfg.TokensFile}) // before the first load: see watchFiles
+	}
 	auth, err := newAuth(cfg, sm, log)
 	if err != nil {
 		return err
@@ -256,19 +261,19 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 	bg.Go(func() { health.run(bgCtx) })
 	if cfg.TokensFile != "" {
 		bg.Go(func() {
-			watchFiles(bgCtx, cfg.ReloadInterval, []string{cfg.TokensFile}, func() { reloadTokens(cfg, auth, m, log) })
+			watchFiles(bgCtx, cfg.ReloadInterval, []string{cfg.TokensFile}, tokensSince, func() { reloadTokens(cfg, auth, m, log) })
 		})
 	}
 	if tlsFiles != nil {
 		bg.Go(func() {
-			watchFiles(bgCtx, cfg.ReloadInterval, tlsFiles.files(), func() {
+			watchFiles(bgCtx, cfg.ReloadInterval, tlsFiles.files(), tlsFiles.since, func() {
 				reloadTLS("tls", "TLS files", tlsFiles.load, "the certificate in force stays", "TLS certificate reloaded", m, log)
 			})
 		})
 	}
 	if rtls != nil && len(rtls.files()) > 0 {
 		bg.Go(func() {
-			watchFiles(bgCtx, cfg.ReloadInterval, rtls.files(), func() {
+			watchFiles(bgCtx, cfg.ReloadInterval, rtls.files(), rtls.since, func() {
 				reloadTLS("redis-tls", "Redis TLS files", rtls.load, "new Redis connections keep the files in force",
 					"Redis TLS files reloaded: new Redis connections use them", m, log)
 			})

@@ -60,6 +60,9 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 			return nil, nil, nil, err
 		}
 		opt.TLSConfig, opt.Dialer = rtls.config(), rtls.dialer(cfg.RedisDialTimeout)
+		if opt.TLSConfig != nil && opt.TLSConfig.InsecureSkipVerify {
+			log.Warn("the Redis URL sets skip_verify: Redis's certificate is not verified, whatever -redis-tls-ca says")
+		}
 		clientSettings(opt)
 		log.Info("using Redis", "url", redactURL(cfg.RedisURL), "tls", opt.TLSConfig != nil, "user", opt.Username)
 		rdb = redis.NewClient(opt)
@@ -68,38 +71,14 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 			return nil, nil, nil, err
 		}
 		log.Info("using Redis Cluster", "addrs", strings.Join(cfg.RedisCluster, ","), "tls", rtls != nil, "user", cfg.RedisUsername)
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: cfg.RedisCluster, Username: cfg.RedisUsername, Password: password,
-			TLSConfig: rtls.config(), Dialer: rtls.dialer(cfg.RedisDialTimeout),
-			DialTimeout: cfg.RedisDialTimeout, ReadTimeout: cfg.RedisReadTimeout, WriteTimeout: cfg.RedisWriteTimeout,
-			PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
-			ContextTimeoutEnabled:      true,
-			ClusterStateReloadInterval: cfg.RedisClusterReload,
-			// The hook goes on every node's client, not on the Cluster
-			// client: the store also talks to a master's client directly
-			// (-redis-wait-replicas), and a node's client sees every
-			// command the Cluster client sends it.
-			NewClient: func(o *redis.Options) *redis.Client {
-				c := redis.NewClient(o)
-				c.AddHook(hook)
-				return c
-			},
-		})
+		rdb = redis.NewClusterClient(clusterOptions(cfg, password, pool, maxRetries, rtls, hook))
 	case cfg.SentinelMaster != "":
 		if rtls, err = newRedisTLS(cfg, nil); err != nil {
 			return nil, nil, nil, err
 		}
 		log.Info("using Redis Sentinel", "master", cfg.SentinelMaster, "sentinels", strings.Join(cfg.SentinelAddrs, ","),
 			"tls", rtls != nil, "user", cfg.RedisUsername)
-		rdb = redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: cfg.SentinelMaster, SentinelAddrs: cfg.SentinelAddrs,
-			SentinelUsername: cfg.SentinelUsername, SentinelPassword: sentinelPassword,
-			Username: cfg.RedisUsername, Password: password,
-			TLSConfig: rtls.config(), Dialer: rtls.dialer(cfg.RedisDialTimeout),
-			DialTimeout: cfg.RedisDialTimeout, ReadTimeout: cfg.RedisReadTimeout, WriteTimeout: cfg.RedisWriteTimeout,
-			PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
-			ContextTimeoutEnabled: true,
-		})
+		rdb = redis.NewFailoverClient(failoverOptions(cfg, password, sentinelPassword, pool, maxRetries, rtls))
 	default:
 		e, err := store.StartEmbedded()
 		if err != nil {
@@ -117,6 +96,44 @@ func openRedis(cfg Config, log *slog.Logger, hook redis.Hook) (rdb redis.Univers
 		rdb.AddHook(hook)
 	}
 	return rdb, func() { rdb.Close() }, rtls, nil
+}
+
+// clusterOptions are the options of a Redis Cluster client: the settings
+// every kind of Redis gets (openRedis), with hook on every node's client;
+// rtls (nil: no TLS) dials every connection.
+func clusterOptions(cfg Config, password string, pool, maxRetries int, rtls *redisTLSFiles, hook redis.Hook) *redis.ClusterOptions {
+	return &redis.ClusterOptions{
+		Addrs: cfg.RedisCluster, Username: cfg.RedisUsername, Password: password,
+		TLSConfig: rtls.config(), Dialer: rtls.dialer(cfg.RedisDialTimeout),
+		DialTimeout: cfg.RedisDialTimeout, ReadTimeout: cfg.RedisReadTimeout, WriteTimeout: cfg.RedisWriteTimeout,
+		PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
+		ContextTimeoutEnabled:      true,
+		ClusterStateReloadInterval: cfg.RedisClusterReload,
+		// The hook goes on every node's client, not on the Cluster
+		// client: the store also talks to a master's client directly
+		// (-redis-wait-replicas), and a node's client sees every
+		// command the Cluster client sends it.
+		NewClient: func(o *redis.Options) *redis.Client {
+			c := redis.NewClient(o)
+			c.AddHook(hook)
+			return c
+		},
+	}
+}
+
+// failoverOptions are the options of a client of a Redis that Sentinel
+// manages: the settings every kind of Redis gets (openRedis); rtls (nil:
+// no TLS) dials every connection, to the sentinels too.
+func failoverOptions(cfg Config, password, sentinelPassword string, pool, maxRetries int, rtls *redisTLSFiles) *redis.FailoverOptions {
+	return &redis.FailoverOptions{
+		MasterName: cfg.SentinelMaster, SentinelAddrs: cfg.SentinelAddrs,
+		SentinelUsername: cfg.SentinelUsername, SentinelPassword: sentinelPassword,
+		Username: cfg.RedisUsername, Password: password,
+		TLSConfig: rtls.config(), Dialer: rtls.dialer(cfg.RedisDialTimeout),
+		DialTimeout: cfg.RedisDialTimeout, ReadTimeout: cfg.RedisReadTimeout, WriteTimeout: cfg.RedisWriteTimeout,
+		PoolSize: pool, MaxActiveConns: pool, PoolTimeout: cfg.RedisPoolTimeout, MaxRetries: maxRetries,
+		ContextTimeoutEnabled: true,
+	}
 }
 
 // redisPoolSize is the Redis connections per node: -redis-pool-size, or

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -18,11 +19,15 @@ import (
 type serverTLS struct {
 	certFile, keyFile, clientCAFile string
 	current                         atomic.Pointer[tls.Config]
+	// since is the files' fingerprint taken before they were first
+	// loaded (watchFiles).
+	since [sha256.Size]byte
 }
 
 // newServerTLS loads the files once; an error names the file.
 func newServerTLS(certFile, keyFile, clientCAFile string) (*serverTLS, error) {
 	s := &serverTLS{certFile: certFile, keyFile: keyFile, clientCAFile: clientCAFile}
+	s.since = fingerprint(s.files())
 	return s, s.load()
 }
 
@@ -79,6 +84,9 @@ type redisTLSFiles struct {
 	cfg     Config
 	base    *tls.Config
 	current atomic.Pointer[tls.Config]
+	// since is the files' fingerprint taken before they were first
+	// loaded (watchFiles).
+	since [sha256.Size]byte
 }
 
 // newRedisTLS returns quotad's TLS to Redis, or nil when cfg asks for
@@ -89,6 +97,7 @@ func newRedisTLS(cfg Config, base *tls.Config) (*redisTLSFiles, error) {
 		return nil, nil
 	}
 	r := &redisTLSFiles{cfg: cfg, base: base}
+	r.since = fingerprint(r.files())
 	return r, r.load()
 }
 
@@ -116,9 +125,10 @@ func (r *redisTLSFiles) files() []string {
 }
 
 // config is the configuration last loaded (nil without TLS). go-redis is
-// given it as its TLSConfig (which tells it to speak TLS) and dialer to
-// make connections with: its own dialer would keep using the first
-// configuration.
+// given it as its TLSConfig, which it only checks is set (to know the
+// connections are TLS), and dialer, which makes every connection with
+// the configuration in force: go-redis's own dialer would keep using the
+// first one.
 func (r *redisTLSFiles) config() *tls.Config {
 	if r == nil {
 		return nil
@@ -126,9 +136,10 @@ func (r *redisTLSFiles) config() *tls.Config {
 	return r.current.Load()
 }
 
-// dialer dials Redis over TLS with the configuration last loaded, with
-// go-redis's default dial timeout and TCP keep-alives (probes after 30 s
-// idle, 3 probes 5 s apart). Without TLS it is nil: go-redis's own.
+// dialer dials Redis over TLS with the configuration last loaded, within
+// timeout (-redis-dial-timeout), with the TCP keep-alives of go-redis's
+// own dialer (probes after 30 s idle, 3 probes 5 s apart). Without TLS it
+// is nil: go-redis's own.
 func (r *redisTLSFiles) dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if r == nil {
 		return nil

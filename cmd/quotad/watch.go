@@ -7,13 +7,16 @@ import (
 	"time"
 )
 
-// watchFiles calls reload whenever the content of one of paths changes,
-// checking every interval until ctx ends. It reads the files rather than
-// watching for events, so that it follows every way a file is replaced:
-// an editor's rename, a Kubernetes Secret's symlink swap, a config
-// management tool's copy. The files are small (tokens, certificates).
-func watchFiles(ctx context.Context, interval time.Duration, paths []string, reload func()) {
-	last := fingerprint(paths)
+// watchFiles calls reload whenever the content of one of paths differs
+// from the last seen, since at first: the fingerprint taken before the
+// files were first loaded, so that a change made while quotad was
+// starting is loaded too. It checks every interval until ctx ends, and
+// reads the files rather than watching for events, so that it follows
+// every way a file is replaced: an editor's rename, a Kubernetes Secret's
+// symlink swap, a config management tool's copy. The files are small
+// (tokens, certificates).
+func watchFiles(ctx context.Context, interval time.Duration, paths []string, since [sha256.Size]byte, reload func()) {
+	last := since
 	every(ctx, interval, func(context.Context) {
 		if fp := fingerprint(paths); fp != last {
 			last = fp

@@ -4,7 +4,7 @@
 # buf, pinned, built by `go run` (the first run compiles it: a few minutes).
 BUF := go run github.com/bufbuild/buf/cmd/buf@v1.75.0
 
-.PHONY: gen lint test check-gen run bench load cost ci fuzz
+.PHONY: gen lint test check-gen run bench load cost hostcheck ci fuzz
 
 # gen regenerates gen/ from proto/.
 gen:
@@ -76,6 +76,18 @@ load:
 COST_N ?= 500
 cost:
 	bash cmd/quotabench/callgrind.sh $(COST_N)
+
+# hostcheck measures the machine's own latency, the floor under every
+# latency figure of make load: redis-cli's intrinsic-latency mode runs a
+# busy loop for HOSTCHECK_SECONDS on CPU HOSTCHECK_CPU (CPU 0: where
+# LOAD_PIN=1 puts redis-server) and prints the longest time it was kept
+# from running. Redis cannot answer faster than that; a machine whose
+# worst is over 1 ms puts script calls in the slow log whatever they do.
+# Run it with nothing else of yours running.
+HOSTCHECK_SECONDS ?= 10
+HOSTCHECK_CPU ?= 0
+hostcheck:
+	@taskset -c $(HOSTCHECK_CPU) redis-cli --intrinsic-latency $(HOSTCHECK_SECONDS) | tr '\r' '\n' | grep -v '^$$' | tail -3
 
 # fuzz runs each fuzz target for FUZZTIME, one after the other (go test
 # fuzzes one target at a time). New interesting inputs stay in the build

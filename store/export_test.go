@@ -21,3 +21,11 @@ var AppendStr = appendStr
 
 // MaxFolds is maxFolds: a usage report's bound of fold calls.
 const MaxFolds = maxFolds
+
+// SweepBatch is sweepBatch: the most expired holds one sweep call
+// releases.
+const SweepBatch = sweepBatch
+
+// RetainBatch is retainBatch: the most reservations one retention call
+// deletes (and the root of the last run it reaches).
+const RetainBatch = retainBatch

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store/internal/schema"
 )
 
 // lastLedger returns the fields of the workspace's newest ledger entry.
@@ -256,12 +257,14 @@ func TestReplaysAreMarked(t *testing.T) {
 	})
 }
 
-// TestNoExpiredHoldShowsInAMutationsReply: more holds are due than one
-// call releases (32); the mutation releases the rest before it answers.
+// TestNoExpiredHoldShowsInAMutationsReply: more holds are due than a call
+// releases before it decides (schema.ExpirePerCall); the mutation releases
+// the rest, up to schema.ExpireMore more, before it answers. (Beyond
+// that, the sweeper releases them: TestSweepWorksThroughInBatches.)
 func TestNoExpiredHoldShowsInAMutationsReply(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.seat("m1", quota.SeatPro)
-		for range 40 {
+		for range schema.ExpirePerCall + schema.ExpireMore {
 			e.mustReserve("m1", C) // a minute
 		}
 		r, err := e.svc.Reserve(e.ctx, quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", MemberID: "m1",

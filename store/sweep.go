@@ -8,21 +8,36 @@ import (
 	"github.com/quota-svc/quota/quota"
 )
 
-// retainRuns bounds how many settled runs one retention call deletes in a
-// workspace (each run is at most quota.MaxRunReservations records).
-const retainRuns = 100
-
-// retainDays bounds how many days of usage buckets one retention call
-// deletes in a workspace (each a hash and its index, unlinked).
-const retainDays = 8
+// The bounds of one call of the background work, so that no script call
+// keeps Redis from its other clients for long (issue 7: none over 1 ms);
+// a backlog is worked through in as many calls, each its own FCALL, with
+// other clients served in between.
+const (
+	// sweepBatch bounds how many expired holds (and, separately, due
+	// grant transitions) one sweep call releases in a workspace.
+	sweepBatch = 16
+	// retainBatch bounds how many reservations one retention call deletes
+	// in a workspace (and the root of the last run it reaches): a run
+	// larger than that is deleted over several calls.
+	retainBatch = 64
+	// retainCalls bounds the retention calls of one workspace in one
+	// sweep: up to retainCalls*retainBatch reservations (8,192) a sweep,
+	// the rest at the next.
+	retainCalls = 128
+	// retainDays bounds how many days of usage buckets one retention
+	// call deletes in a workspace (each a hash and its index, unlinked).
+	retainDays = 8
+)
 
 // Sweep does the background work due at now in every workspace: it
-// releases expired holds (up to limit in all) and applies grant
-// transitions, then deletes settled runs past the run retention and trims
-// the ledger and events streams past theirs (a consumer group that has
-// not acknowledged an entry keeps it). A workspace that cannot be reached
-// (its Cluster shard down) is counted in Failed and skipped: the others
-// are still swept, and the first failure is returned with the stats.
+// releases expired holds (up to limit in all, sweepBatch a call) and
+// applies grant transitions, then deletes settled runs past the run
+// retention (up to retainCalls*retainBatch reservations a workspace) and
+// trims the ledger and events streams past theirs (a consumer group that
+// has not acknowledged an entry keeps it). A workspace that cannot be
+// reached (its Cluster shard down) is counted in Failed and skipped: the
+// others are still swept, and the first failure is returned with the
+// stats.
 func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (quota.SweepStats, error) {
 	var st quota.SweepStats
 	ids, err := s.indexAll(ctx)
@@ -46,42 +61,64 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (quota.Swee
 	return st, firstErr
 }
 
-// sweepWorkspace sweeps one workspace.
+// sweepWorkspace sweeps one workspace: expired holds and grant
+// transitions in calls of sweepBatch while more are due and limit allows
+// (and no more calls than limit takes batches, plus one: a call that
+// applies grant transitions only releases no hold), then the retentions.
 func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, limit int, st *quota.SweepStats) error {
 	prefix := wsPrefix(ws)
-	base := []any{now.UnixMilli(), prefix, 0, 0, "", "", ""}
-	if limit > 0 {
-		raw, err := s.exec(ctx, fnSweep, []string{wsKey(ws)}, append(base, limit))
+	base := func(extra ...any) []any {
+		return append([]any{now.UnixMilli(), prefix, 0, 0, "", "", ""}, extra...)
+	}
+	for calls, most := 0, limit/sweepBatch+1; limit > 0 && calls <= most; calls++ {
+		raw, err := s.exec(ctx, fnSweep, []string{wsKey(ws)}, base(min(limit, sweepBatch)))
 		if err != nil {
 			return err
 		}
 		v, _ := raw.([]any)
-		if len(v) == 8 {
-			st.Released += int(asInt(v[0]))
-			st.ReleasedCredits += asInt(v[2])
-			for o := range 3 {
-				st.ReleasedByOrigin[o+1] += asInt(v[4+o])
+		if len(v) != 8 {
+			return fmt.Errorf("store: sweep reply of %d values, want 8", len(v))
+		}
+		n := int(asInt(v[0]))
+		st.Released += n
+		limit -= n
+		st.ReleasedCredits += asInt(v[2])
+		for o := range 3 {
+			st.ReleasedByOrigin[o+1] += asInt(v[4+o])
+		}
+		st.ForfeitedCredits += asInt(v[7])
+		if oldest := asInt(v[3]); oldest > 0 {
+			if lag := now.Sub(time.UnixMilli(oldest)); lag > st.Lag {
+				st.Lag = lag
 			}
-			st.ForfeitedCredits += asInt(v[7])
-			if oldest := asInt(v[3]); oldest > 0 {
-				if lag := now.Sub(time.UnixMilli(oldest)); lag > st.Lag {
-					st.Lag = lag
-				}
-			}
+		}
+		if asInt(v[1]) == 0 {
+			break
 		}
 	}
 	cut := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
-	raw, err := s.exec(ctx, fnRetain, []string{wsKey(ws)}, append(base,
-		cut(s.opts.RunRetention), retainRuns, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention),
-		quota.DayOf(now.Add(-s.opts.UsageRetention)), retainDays))
-	if err != nil {
-		return err
-	}
-	if v, _ := raw.([]any); len(v) == 7 {
+	// The first call also trims the streams and deletes usage days; the
+	// next ones, while runs are left, delete runs only (cutoffs of 0 keep
+	// everything).
+	args := base(cut(s.opts.RunRetention), retainBatch, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention),
+		quota.DayOf(now.Add(-s.opts.UsageRetention)), retainDays)
+	for range retainCalls {
+		raw, err := s.exec(ctx, fnRetain, []string{wsKey(ws)}, args)
+		if err != nil {
+			return err
+		}
+		v, _ := raw.([]any)
+		if len(v) != 7 {
+			return fmt.Errorf("store: retention reply of %d values, want 7", len(v))
+		}
 		st.Purged += int(asInt(v[0]))
 		st.Trimmed += int(asInt(v[2]) + asInt(v[3]))
 		st.Held += int(asInt(v[4]))
 		st.UsageDays += int(asInt(v[5]))
+		if asInt(v[1]) == 0 {
+			break
+		}
+		args = base(cut(s.opts.RunRetention), retainBatch, 0, 0, 0, 0)
 	}
 	return nil
 }

@@ -49,8 +49,9 @@ import (
 // pingTimeout bounds the PING that checks Redis at start.
 const pingTimeout = 5 * time.Second
 
-// sweepLimit is how many expired holds one sweep releases at most.
-const sweepLimit = 1000
+// sweepLimit is how many expired holds one sweep releases at most (in
+// calls of 32 holds a workspace: store.Sweep).
+const sweepLimit = 10_000
 
 // healthConnections caps the connections of -health-listen.
 const healthConnections = 64

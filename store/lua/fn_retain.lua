@@ -1,6 +1,9 @@
 -- fn_retain.lua: enforce a workspace's retentions. Settled runs whose root
 -- settled before a cutoff are deleted: the root, every child (run:<hex>)
--- and their indexes. The ledger and the events streams are trimmed to the
+-- and their indexes, at most a given number of reservations per call (and
+-- the root of the last run), so that no call runs long: a run larger than that is deleted over several
+-- calls, its children first (each deleted child leaves its run index in
+-- the same call), its root and the run index last. The ledger and the events streams are trimmed to the
 -- entries after their cutoffs, but never past an entry that a consumer
 -- group of the stream has not acknowledged yet (delivered and pending, or
 -- not delivered yet): an exporter reading the stream never misses one.
@@ -15,11 +18,12 @@
 --
 -- KEYS[1]  q:{ws:<id>}:ws
 -- args[1..2] common; [8] runs cutoff (ms): roots settled before it are
--- deleted; [9] the most runs to delete; [10] ledger cutoff (ms); [11]
+-- deleted; [9] the most reservations to delete; [10] ledger cutoff (ms); [11]
 -- events cutoff (ms); [12] usage cutoff (a UTC day number: the buckets of
 -- days before it are deleted); [13] the most days to delete. A cutoff of
 -- 0 keeps everything.
--- Reply: {runs deleted, more runs due (1/0), ledger entries trimmed,
+-- Reply: {runs deleted, more runs due (1/0: a run left part-deleted, or
+-- more settled before the cutoff), ledger entries trimmed,
 -- events trimmed, streams held above their cutoff by a consumer group,
 -- usage days deleted, more days due (1/0)}.
 
@@ -75,25 +79,37 @@ end
 local function retain(keys, args)
   local u = unit(keys, args)
   usage_fold(u.pre)
-  local cutoff, limit = tonumber(args[8]), tonumber(args[9])
+  local cutoff, budget = tonumber(args[8]), tonumber(args[9])
   local runs, more = 0, false
-  if cutoff > 0 then
-    local ids = redis.call('ZRANGEBYSCORE', u.pre .. 'settled', '-inf', '(' .. fmt(cutoff),
-      'LIMIT', 0, limit + 1)
-    more = #ids > limit
-    for i = 1, min(#ids, limit) do
+  if cutoff > 0 and budget > 0 then
+    local settled = u.pre .. 'settled'
+    -- Every run costs one reservation of the budget at least.
+    local ids = redis.call('ZRANGEBYSCORE', settled, '-inf', '(' .. fmt(cutoff), 'LIMIT', 0, budget + 1)
+    local i = 0
+    while i < #ids and budget > 0 do
+      i = i + 1
       local hex = ids[i]
       local s = redis.call('GET', u.pre .. 'res:' .. hex)
       if not s or K.L_RES.dec(s).state ~= K.HELD then
         local run = u.pre .. 'run:' .. hex
-        for _, kid in ipairs(redis.call('ZRANGE', run, 0, -1)) do
+        local kids = redis.call('ZRANGE', run, 0, budget - 1)
+        for _, kid in ipairs(kids) do
           redis.call('DEL', u.pre .. 'res:' .. kid, u.pre .. 'kids:' .. kid)
         end
+        budget = budget - #kids
+        if #kids > 0 then redis.call('ZREMRANGEBYRANK', run, 0, #kids - 1) end
+        if budget <= 0 and redis.call('EXISTS', run) == 1 then
+          -- Children are left: the next call goes on with this run.
+          more = true
+          break
+        end
         redis.call('DEL', u.pre .. 'res:' .. hex, u.pre .. 'kids:' .. hex, run)
+        budget = budget - 1
         runs = runs + 1
       end
-      redis.call('ZREM', u.pre .. 'settled', hex)
+      redis.call('ZREM', settled, hex)
     end
+    more = more or i < #ids
   end
   local nl, hl = trim(u.pre .. 'ledger', tonumber(args[10]))
   -- Audits replay the ledger only while it holds the whole history.

@@ -1,0 +1,148 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quota-svc/quota/quota"
+	"github.com/quota-svc/quota/store"
+	"github.com/quota-svc/quota/store/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// scriptHook records, for every FCALL of a function whose name ends with
+// one of its suffixes, the reply and how many keys the database lost in
+// the call (read by a client of its own).
+type scriptHook struct {
+	plain *redis.Client
+	mu    sync.Mutex
+	calls map[string][]scriptCall
+}
+
+// scriptCall is one call a scriptHook saw.
+type scriptCall struct {
+	reply   []any
+	deleted int64
+}
+
+func (h *scriptHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scriptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *scriptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		name, _ := args[min(1, len(args)-1)].(string)
+		entry := ""
+		if strings.EqualFold(fmt.Sprint(args[0]), "fcall") {
+			entry = name[strings.LastIndex(name, "_")+1:]
+		}
+		if entry != "sweep" && entry != "retain" {
+			return next(ctx, cmd)
+		}
+		before := h.plain.DBSize(ctx).Val()
+		err := next(ctx, cmd)
+		after := h.plain.DBSize(ctx).Val()
+		reply, _ := cmd.(*redis.Cmd).Val().([]any)
+		h.mu.Lock()
+		h.calls[entry] = append(h.calls[entry], scriptCall{reply: reply, deleted: before - after})
+		h.mu.Unlock()
+		return err
+	}
+}
+
+// TestBackgroundWorkIsDoneInBoundedCalls piles up background work, more
+// expired holds and a larger settled run than one call may take, and
+// checks that one sweep does all of it, in calls that each stay within
+// their bound (issue 7: no script call runs long; BenchmarkBackgroundWork
+// measures them).
+func TestBackgroundWorkIsDoneInBoundedCalls(t *testing.T) {
+	rdb := redistest.Backends()[0].New(t)
+	client, ok := rdb.(*redis.Client)
+	if !ok {
+		t.Fatalf("the real-Redis backend gave a %T", rdb)
+	}
+	opt := *client.Options() // its address and database
+	hook := &scriptHook{plain: redis.NewClient(&opt), calls: map[string][]scriptCall{}}
+	t.Cleanup(func() { hook.plain.Close() })
+	svc, now := clockedService(t, rdb, store.Options{RunRetention: time.Hour})
+	ctx := context.Background()
+	id := 0
+	idem := func() quota.Idem { id++; return quota.Idem{RequestID: fmt.Sprint("r", id), Fingerprint: "f"} }
+
+	// A run of 2 batches and a half of children, settled.
+	kids := 2*store.RetainBatch + store.RetainBatch/2
+	root, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: idem(), WorkspaceID: "bg", MemberID: "m1", Amount: 1000 * C,
+		Origin: quota.OriginConversation, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range kids {
+		c, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: idem(), WorkspaceID: "bg", ParentID: root.Reservation.ID, Amount: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Commit(ctx, quota.CommitRequest{Idem: idem(), WorkspaceID: "bg", ReservationID: c.Reservation.ID, Usage: agents("k", 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Commit(ctx, quota.CommitRequest{Idem: idem(), WorkspaceID: "bg", ReservationID: root.Reservation.ID, Usage: agents("main", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(2 * time.Hour)
+	// Holds of 3 batches and a half, expired together.
+	due := 3*store.SweepBatch + store.SweepBatch/2
+	for k := range due {
+		if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: idem(), WorkspaceID: "bg", MemberID: fmt.Sprint("m", k%50), Amount: C,
+			Origin: quota.OriginConversation, TTL: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	*now = now.Add(time.Minute)
+
+	rdb.AddHook(hook)
+	st, err := svc.Sweep(ctx, 10_000)
+	if err != nil || st.Released != due || st.Purged != 1 {
+		t.Fatalf("sweep: %+v, %v; want %d released and 1 run deleted", st, err, due)
+	}
+	sweeps, retains := hook.calls["sweep"], hook.calls["retain"]
+	if len(sweeps) < due/store.SweepBatch+1 {
+		t.Errorf("%d sweep calls for %d holds; want one a batch of %d at least", len(sweeps), due, store.SweepBatch)
+	}
+	for i, c := range sweeps {
+		if n, _ := c.reply[0].(int64); n > store.SweepBatch {
+			t.Errorf("sweep call %d released %d holds; the bound is %d", i, n, store.SweepBatch)
+		}
+	}
+	if len(retains) < kids/store.RetainBatch+1 {
+		t.Errorf("%d retention calls for a run of %d reservations; want one a batch of %d at least", len(retains), kids+1, store.RetainBatch)
+	}
+	var deleted int64
+	for i, c := range retains {
+		deleted += c.deleted
+		// The batch, the root of the run, its run index and the settled
+		// index once empty.
+		if c.deleted > store.RetainBatch+3 {
+			t.Errorf("retention call %d deleted %d keys; the bound is %d reservations", i, c.deleted, store.RetainBatch)
+		}
+	}
+	if deleted < int64(kids+1) {
+		t.Errorf("the retention calls deleted %d keys; the run had %d reservations", deleted, kids+1)
+	}
+	var qe *quota.Error
+	if _, err := svc.GetReservation(ctx, "bg", root.Reservation.ID); !errors.As(err, &qe) || qe.Code != quota.CodeReservationNotFound {
+		t.Errorf("the run's root after the sweep: %v, want NOT_FOUND", err)
+	}
+	// The holds that expired are settled now: they are all the settled
+	// index holds.
+	if n, err := rdb.ZCard(ctx, "q:{ws:bg}:settled").Result(); err != nil || n != int64(due) {
+		t.Errorf("the settled index after the sweep: %d entries, %v; want the %d expired holds", n, err, due)
+	}
+}

@@ -29,12 +29,17 @@ const (
 	// MaxRunHeld is the most child reservations a run may hold at once:
 	// what a root's Commit or Refund voids in one step.
 	MaxRunHeld = 256
-	// MaxRunAgents is the most agents one run may report across all its
-	// commits (each commit's usage tree counts its nodes).
+	// MaxRunAgents is the most agents the commits of one run's children
+	// may report in all (each commit's usage tree counts its nodes). The
+	// root's own Commit, which settles the run, is never refused for it,
+	// so that children at the limit cannot keep what they recorded from
+	// being charged: a run reports at most MaxRunAgents + MaxNodes.
 	MaxRunAgents = 10_000
-	// MaxRunCost is the most one run may cost in all (its root's own cost
-	// and every cost its children recorded): 10^15 µcredits, so that every
-	// sum stays exact.
+	// MaxRunCost is the most the children of one run may record in all,
+	// with the run's cost so far: 10^15 µcredits. The root's own Commit
+	// is never refused for it (its own cost is at most MaxAmount), so a
+	// run costs at most 2 × 10^15 µcredits, below 2^53: every sum stays
+	// exact.
 	MaxRunCost = MaxAmount
 	// MaxPoolGranted is the most a workspace's pool may be granted in all
 	// (2^52 µcredits), so that pool counters stay exact in Lua numbers.
@@ -47,8 +52,8 @@ var (
 		"reservations in one run (its root and every child)"}
 	LimitRunHeld = Limit{"run_held", "parent_reservation_id", MaxRunHeld,
 		"child reservations held at once in one run"}
-	LimitRunAgents = Limit{"run_agents", "usage", MaxRunAgents, "agents in one run, across all its commits"}
-	LimitRunCost   = Limit{"run_cost", "usage", MaxRunCost, "µcredits of cost in one run (its own and what its children recorded)"}
+	LimitRunAgents = Limit{"run_agents", "usage", MaxRunAgents, "agents reported by the commits of one run's children"}
+	LimitRunCost   = Limit{"run_cost", "usage", MaxRunCost, "µcredits of cost recorded by one run's children"}
 	LimitRunDepth  = Limit{"run_depth", "parent_reservation_id", MaxDepth, "levels of reservations in one run"}
 	LimitPool      = Limit{"pool_granted", "amount", MaxPoolGranted, "µcredits granted to one workspace's pool in all"}
 	LimitDepth     = Limit{"usage_depth", "usage", MaxDepth, "levels in one usage tree"}

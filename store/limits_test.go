@@ -132,6 +132,50 @@ func TestRunAgentsLimit(t *testing.T) {
 		before := e.digest()
 		_, err := e.commit(kids[len(kids)-1], agents("one-too-many", 1))
 		e.wantLimit(err, quota.LimitRunAgents, before)
+		// The root settles the run at its limit, with a usage tree of
+		// the most agents one request may report.
+		o, err := e.commit(root.ID, agents("main", quota.MaxNodes))
+		if err != nil || o.Reservation.State != quota.StateCommitted {
+			t.Fatalf("the root's Commit of a run at the agents limit: %+v, %v", o.Reservation, err)
+		}
+	})
+}
+
+// TestTheRootSettlesARunAtItsCostLimit: the children record 10^15
+// µcredits, the run's limit; the root's own Commit still charges it all,
+// its own cost too, exactly (a run costs at most 2 × 10^15).
+func TestTheRootSettlesARunAtItsCostLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		// One token of "dear" costs 10^6 µcredits.
+		if _, err := e.svc.SetPricing(e.ctx, e.id(), "test", quota.PriceTable{
+			Models: []quota.ModelPrice{{Model: "dear", InputRate: 1_000_000_000_000}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.seat("dan", quota.SeatPro)
+		root := e.mustReserve("dan", 10*C)
+		kids := []string{e.mustChild(root.ID, C).ID, e.mustChild(root.ID, C).ID, e.mustChild(root.ID, C).ID}
+		half := quota.AgentRun{AgentID: "half", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 500_000_000}}}
+		for _, k := range kids[:2] {
+			if _, err := e.commit(k, half); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := e.digest()
+		_, err := e.commit(kids[2], quota.AgentRun{AgentID: "over", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 1}}})
+		e.wantLimit(err, quota.LimitRunCost, before)
+		own := quota.AgentRun{AgentID: "main", Models: []quota.ModelUsage{{Model: "dear", InputTokens: 1_000_000_000}}}
+		o, err := e.commit(root.ID, own)
+		if err != nil {
+			t.Fatalf("the root's Commit of a run at the cost limit: %v", err)
+		}
+		r := o.Reservation
+		want := 2 * quota.MaxRunCost
+		if r.Cost.TotalCost != want || r.Charged+r.Shortfall != want || r.Charged != 8_000*C {
+			t.Fatalf("root commit: the run's cost %d, charged %d + shortfall %d; want %d = 8,000 credits + the rest",
+				r.Cost.TotalCost, r.Charged, r.Shortfall, want)
+		}
+		e.invariant(o.Balance)
 	})
 }
 

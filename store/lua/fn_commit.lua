@@ -41,8 +41,11 @@ local function commit(keys, args)
   local otok, oact, agents = cmsgpack.unpack(args[13])
   local own = otok + oact
   local root = res_root(u, r)
-  if not prev and root and (r.state == K.HELD or r.state == K.EXPIRED) then
-    -- Run limits, before anything changes.
+  if not prev and root and root ~= r and (r.state == K.HELD or r.state == K.EXPIRED) then
+    -- Run limits, before anything changes: on what children record.
+    -- The root's own Commit, which charges what they recorded, is never
+    -- refused for them (its own usage is within the per-commit limits),
+    -- so that a run at its limits can always be settled.
     if root.nag + agents > K.MAX_RUN_AGENTS then return err_reply(K.E_LIMIT, K.LIMIT_RUN_AGENTS) end
     if root.rtot + own > K.MAX_RUN_COST then return err_reply(K.E_LIMIT, K.LIMIT_RUN_COST) end
   end

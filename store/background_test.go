@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/quota-svc/quota/quota"
 	"github.com/quota-svc/quota/store"
+	"github.com/quota-svc/quota/store/internal/schema"
 	"github.com/quota-svc/quota/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -144,5 +146,49 @@ func TestBackgroundWorkIsDoneInBoundedCalls(t *testing.T) {
 	// index holds.
 	if n, err := rdb.ZCard(ctx, "q:{ws:bg}:settled").Result(); err != nil || n != int64(due) {
 		t.Errorf("the settled index after the sweep: %d entries, %v; want the %d expired holds", n, err, due)
+	}
+}
+
+// TestStreamTrimIsBounded: a ledger backlog past its retention (as a
+// consumer group that lagged leaves it) is trimmed over several sweeps,
+// at most schema.StreamTrimPerCall entries (and one node) a call, down to
+// the entries within the retention, exactly. Redis only: the embedded
+// server ignores XTRIM's LIMIT and trims all at once.
+func TestStreamTrimIsBounded(t *testing.T) {
+	rdb := redistest.Backends()[0].New(t)
+	svc, now := clockedService(t, rdb, store.Options{LedgerRetention: 2 * time.Hour})
+	ctx := context.Background()
+	const backlog, recent = 2*schema.StreamTrimPerCall + 500, 7
+	ledger := "q:{ws:bg}:ledger"
+	// The backlog (after the set-up's own entries), then 3 hours later,
+	// past the 2-hour retention, a few recent entries.
+	ms := now.Add(time.Millisecond).UnixMilli()
+	if err := rdb.Eval(ctx, `for i = 1, tonumber(ARGV[2]) do redis.call('XADD', KEYS[1], ARGV[1] .. '-' .. i, 'kind', 'old') end return 1`,
+		[]string{ledger}, ms, backlog).Err(); err != nil {
+		t.Fatal(err)
+	}
+	old := int(rdb.XLen(ctx, ledger).Val())
+	*now = now.Add(3 * time.Hour)
+	for range recent {
+		if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: quota.Idem{RequestID: fmt.Sprint("r", rand.Int64()), Fingerprint: "f"},
+			WorkspaceID: "bg", MemberID: "m1", Amount: C, Origin: quota.OriginConversation, TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := func() int64 { return rdb.XLen(ctx, ledger).Val() }
+	total := left()
+	trimmed, sweeps := 0, 0
+	for ; sweeps < 10 && left() > total-int64(old); sweeps++ {
+		st, err := svc.Sweep(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Trimmed > schema.StreamTrimPerCall+schema.StreamNodeEntries {
+			t.Errorf("sweep %d trimmed %d entries; the bound is %d and a node", sweeps, st.Trimmed, schema.StreamTrimPerCall)
+		}
+		trimmed += st.Trimmed
+	}
+	if sweeps < 3 || trimmed != old || left() != total-int64(old) {
+		t.Fatalf("%d sweeps trimmed %d entries, %d left; want 3 sweeps at least, %d trimmed and %d left", sweeps, trimmed, left(), old, total-int64(old))
 	}
 }

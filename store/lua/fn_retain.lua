@@ -57,7 +57,8 @@ local function keep_from(key)
 end
 
 -- trim trims the stream at key to the entries from cutoff (ms) on, or
--- from what a consumer group still needs. Returns the entries trimmed and
+-- from what a consumer group still needs, K.TRIM_PER_CALL entries at most
+-- (and one node). Returns the entries trimmed and
 -- whether a group held the stream above its cutoff.
 local function trim(key, cutoff)
   if cutoff <= 0 or redis.call('EXISTS', key) == 0 then return 0, false end
@@ -73,7 +74,12 @@ local function trim(key, cutoff)
       minid, held = need, true
     end
   end
-  return redis.call('XTRIM', key, 'MINID', minid), held
+  -- Whole nodes first, K.TRIM_PER_CALL entries at most (a backlog goes
+  -- over several calls); then, unless that bound stopped it, what is
+  -- left before minid is in one node, which the exact trim cuts into.
+  local n = redis.call('XTRIM', key, 'MINID', '~', minid, 'LIMIT', K.TRIM_PER_CALL)
+  if n <= K.TRIM_PER_CALL - K.TRIM_NODE then n = n + redis.call('XTRIM', key, 'MINID', minid) end
+  return n, held
 end
 
 local function retain(keys, args)

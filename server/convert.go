@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -275,7 +276,8 @@ func runCostToProto(c *quota.RunCost, budget *int) *quotav1.RunCost {
 
 // agentCostToProto converts the cost of one node and its sub-agents, in
 // the order they ran, while their encoded size fits in budget (the first
-// node always does); it reports whether any node was left out.
+// node always shows, its model lines and actions cut to the budget when
+// they alone pass it); it reports whether anything was left out.
 func agentCostToProto(a *quota.AgentCost, budget *int, first bool) (*quotav1.AgentCost, bool) {
 	out := &quotav1.AgentCost{
 		AgentId:       a.AgentID,
@@ -305,8 +307,17 @@ func agentCostToProto(a *quota.AgentCost, budget *int, first bool) (*quotav1.Age
 	if size > *budget && !first {
 		return nil, true
 	}
-	*budget -= size
 	truncated := false
+	if size > *budget {
+		// The first node, too large itself (thousands of model lines or
+		// actions): its lines and actions in order, while they fit; its
+		// totals stay whole.
+		size, truncated = cutLines(out, *budget)
+	}
+	*budget -= size
+	if truncated {
+		return out, true // nothing after a cut node: the agents in order up to the cut
+	}
 	for i := range a.SubAgents {
 		sub, cut := agentCostToProto(&a.SubAgents[i], budget, false)
 		if sub != nil {
@@ -318,6 +329,31 @@ func agentCostToProto(a *quota.AgentCost, budget *int, first bool) (*quotav1.Age
 		}
 	}
 	return out, truncated
+}
+
+// cutLines keeps the first of out's model lines, then of its actions, that
+// fit in budget bytes with the rest of the node (but no sub-agent), and
+// returns the node's size then and true: it was cut.
+func cutLines(out *quotav1.AgentCost, budget int) (int, bool) {
+	models, actions := out.Models, out.Actions
+	out.Models, out.Actions = nil, nil
+	size := proto.Size(out) + 4
+	line := func(m proto.Message) int { n := proto.Size(m); return n + 1 + protowire.SizeVarint(uint64(n)) }
+	for _, m := range models {
+		if n := line(m); size+n <= budget {
+			out.Models, size = append(out.Models, m), size+n
+		} else {
+			return size, true
+		}
+	}
+	for _, a := range actions {
+		if n := line(a); size+n <= budget {
+			out.Actions, size = append(out.Actions, a), size+n
+		} else {
+			break
+		}
+	}
+	return size, true
 }
 
 // sourceAmountsToProto converts amounts per source (and per pool grant);

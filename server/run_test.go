@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -387,5 +389,52 @@ func TestReservationConvertsTheRun(t *testing.T) {
 				t.Errorf("reservation (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestACostsFirstNodeIsCutToTheBudget: a usage tree whose main agent
+// alone passes the reply's budget (10,000 uncatalogued actions of
+// 128-byte tool names and 1,000 models, within the usage limits) is cut:
+// its lines in order while they fit, its totals whole, Truncated set, and
+// the reservation's reply stays under 64 KiB.
+func TestACostsFirstNodeIsCutToTheBudget(t *testing.T) {
+	long := func(prefix string, i int) string {
+		s := fmt.Sprintf("%s-%05d-", prefix, i)
+		return s + strings.Repeat("x", quota.MaxIDLen-len(s))
+	}
+	main := quota.AgentCost{AgentID: "main", OwnCost: 11_000, OwnActionCost: 10_000, OwnTokenCost: 1_000, TotalCost: 11_000}
+	for i := range 1_000 {
+		main.Models = append(main.Models, quota.ModelCost{Model: long("model", i), PricedAs: long("model", i), Tokens: 1, Cost: 1})
+	}
+	for i := range 10_000 {
+		main.Actions = append(main.Actions, quota.ActionCost{Tool: long("tool", i), Tier: quota.TierAdvanced, Cost: 1, Uncatalogued: true})
+	}
+	main.SubAgents = []quota.AgentCost{{AgentID: "sub"}}
+	r := &quota.Reservation{WorkspaceID: "ws-1", ID: convResID, State: quota.StateCommitted,
+		Cost: &quota.RunCost{Origin: quota.OriginConversation, Root: main, TotalCost: 11_000}}
+	out := reservationToProto(r)
+	if n := proto.Size(out); n > 64<<10 {
+		t.Fatalf("the reply is %d bytes; want at most 64 KiB", n)
+	}
+	c := out.GetCost()
+	root := c.GetRoot()
+	if !c.GetTruncated() || root.GetOwnCost() != 11_000 || c.GetTotalCost() != 11_000 || len(root.GetSubAgents()) != 0 {
+		t.Fatalf("cost: truncated %v, own %d, total %d, %d sub-agents; want true, 11,000, 11,000 and none",
+			c.GetTruncated(), root.GetOwnCost(), c.GetTotalCost(), len(root.GetSubAgents()))
+	}
+	if len(root.GetModels()) == 0 || len(root.GetModels()) == 1_000 || len(root.GetActions()) != 0 {
+		t.Fatalf("%d models and %d actions kept; want the first models that fit, and no action", len(root.GetModels()), len(root.GetActions()))
+	}
+	for i, m := range root.GetModels() {
+		if m.GetModel() != main.Models[i].Model {
+			t.Fatalf("model %d is %q; want the lines in order", i, m.GetModel())
+		}
+	}
+	// A smaller node keeps all its models and the first actions.
+	main.Models = main.Models[:10]
+	r.Cost.Root = main
+	root = reservationToProto(r).GetCost().GetRoot()
+	if len(root.GetModels()) != 10 || len(root.GetActions()) == 0 || len(root.GetActions()) == 10_000 || root.GetActions()[0].GetTool() != main.Actions[0].Tool {
+		t.Fatalf("%d models and %d actions kept; want 10 and the first actions that fit", len(root.GetModels()), len(root.GetActions()))
 	}
 }

@@ -71,6 +71,18 @@ func testReplays(t *testing.T, c *client) {
 	other := twice(t, "Reserve (to refund)", q.Reserve, &quotav1.ReserveRequest{WorkspaceId: ws, MemberId: "ann", RequestId: "other",
 		Amount: 5 * credit, Origin: quotav1.Origin_ORIGIN_AUTOMATION}).GetReservation().GetReservationId()
 	twice(t, "Refund", q.Refund, &quotav1.RefundRequest{WorkspaceId: ws, ReservationId: other, RequestId: "refund"})
+	forced := twice(t, "Reserve (to force a refund)", q.Reserve, &quotav1.ReserveRequest{WorkspaceId: ws, MemberId: "ann", RequestId: "forced",
+		Amount: 3 * credit, Origin: quotav1.Origin_ORIGIN_CONVERSATION}).GetReservation().GetReservationId()
+	twice(t, "RefundReservation", a.RefundReservation, &quotav1.RefundReservationRequest{WorkspaceId: ws, ReservationId: forced,
+		RequestId: "force-refund", Reason: "stuck run"})
+	twice(t, "AdjustBalance (member credit)", a.AdjustBalance, &quotav1.AdjustBalanceRequest{WorkspaceId: ws, MemberId: "ann",
+		RequestId: "adjust-ann", Amount: 2 * credit, Reason: "goodwill"})
+	twice(t, "AdjustBalance (member debit)", a.AdjustBalance, &quotav1.AdjustBalanceRequest{WorkspaceId: ws, MemberId: "ann",
+		RequestId: "adjust-ann-down", Amount: -credit, Reason: "correction"})
+	twice(t, "AdjustBalance (pool credit)", a.AdjustBalance, &quotav1.AdjustBalanceRequest{WorkspaceId: ws,
+		RequestId: "adjust-pool", Amount: 50 * credit, Reason: "top-up by hand"})
+	twice(t, "AdjustBalance (pool debit)", a.AdjustBalance, &quotav1.AdjustBalanceRequest{WorkspaceId: ws,
+		RequestId: "adjust-pool-down", Amount: -10 * credit, Reason: "correction"})
 	// Recorded errors replay as the same status.
 	twice(t, "Reserve (denied)", q.Reserve, &quotav1.ReserveRequest{WorkspaceId: ws, MemberId: "ann", RequestId: "too-much",
 		Amount: 1_000_000 * credit, Origin: quotav1.Origin_ORIGIN_CONVERSATION})

@@ -151,14 +151,15 @@ func TestBackgroundWorkIsDoneInBoundedCalls(t *testing.T) {
 
 // TestStreamTrimIsBounded: a ledger backlog past its retention (as a
 // consumer group that lagged leaves it) is trimmed over several sweeps,
-// at most schema.StreamTrimPerCall entries (and one node) a call, down to
-// the entries within the retention, exactly. Redis only: the embedded
+// at most twice schema.StreamTrimPerCall entries (and one node) a call,
+// down to the entries within the retention, exactly. Redis only: the embedded
 // server ignores XTRIM's LIMIT and trims all at once.
 func TestStreamTrimIsBounded(t *testing.T) {
 	rdb := redistest.Backends()[0].New(t)
 	svc, now := clockedService(t, rdb, store.Options{LedgerRetention: 2 * time.Hour})
 	ctx := context.Background()
-	const backlog, recent = 2*schema.StreamTrimPerCall + 500, 7
+	const backlog, recent = 4*schema.StreamTrimPerCall + 500, 7
+	const bound = 2*schema.StreamTrimPerCall + 100 // and a node of Redis's default stream-node-max-entries
 	ledger := "q:{ws:bg}:ledger"
 	// The backlog (after the set-up's own entries), then 3 hours later,
 	// past the 2-hour retention, a few recent entries.
@@ -183,12 +184,129 @@ func TestStreamTrimIsBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Trimmed > schema.StreamTrimPerCall+schema.StreamNodeEntries {
-			t.Errorf("sweep %d trimmed %d entries; the bound is %d and a node", sweeps, st.Trimmed, schema.StreamTrimPerCall)
+		if st.Trimmed > bound {
+			t.Errorf("sweep %d trimmed %d entries; the bound is %d", sweeps, st.Trimmed, bound)
 		}
 		trimmed += st.Trimmed
 	}
 	if sweeps < 3 || trimmed != old || left() != total-int64(old) {
 		t.Fatalf("%d sweeps trimmed %d entries, %d left; want 3 sweeps at least, %d trimmed and %d left", sweeps, trimmed, left(), old, total-int64(old))
 	}
+}
+
+// TestExpiringRunsCountTheirChildren: roots whose deadline came before
+// their children's expire together, each voiding its held children; a
+// call counts those against its bound too, so the sweep takes a call a
+// run here (each root and its 10 children pass half the batch), and every
+// credit comes back.
+func TestExpiringRunsCountTheirChildren(t *testing.T) {
+	rdb := redistest.Backends()[0].New(t)
+	client := rdb.(*redis.Client)
+	opt := *client.Options()
+	hook := &scriptHook{plain: redis.NewClient(&opt), calls: map[string][]scriptCall{}}
+	t.Cleanup(func() { hook.plain.Close() })
+	svc, now := clockedService(t, rdb, store.Options{})
+	ctx := context.Background()
+	id := 0
+	idem := func() quota.Idem { id++; return quota.Idem{RequestID: fmt.Sprint("r", id), Fingerprint: "f"} }
+	const runs, kids = 4, 10
+	if 2*(1+kids) <= store.SweepBatch {
+		t.Fatalf("a run of %d reservations fits twice in a batch of %d: the test needs larger runs", 1+kids, store.SweepBatch)
+	}
+	for r := range runs {
+		root, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: idem(), WorkspaceID: "bg", MemberID: fmt.Sprint("m", r), Amount: 100 * C,
+			Origin: quota.OriginConversation, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range kids {
+			if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: idem(), WorkspaceID: "bg", ParentID: root.Reservation.ID,
+				Amount: C, AllowTopUp: true, TTL: 30 * time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The root's deadline moves before its children's.
+		if _, err := svc.Extend(ctx, quota.ExtendRequest{Idem: idem(), WorkspaceID: "bg", ReservationID: root.Reservation.ID, TTL: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	*now = now.Add(2 * time.Minute)
+	rdb.AddHook(hook)
+	st, err := svc.Sweep(ctx, 10_000)
+	if err != nil || st.Released != runs {
+		t.Fatalf("sweep: %+v, %v; want the %d roots released", st, err, runs)
+	}
+	if n := len(hook.calls["sweep"]); n < runs {
+		t.Errorf("%d sweep calls for %d runs of %d reservations; want a call a run (the bound is %d)", n, runs, 1+kids, store.SweepBatch)
+	}
+	for r := range runs {
+		b, err := svc.GetBalance(ctx, "bg", fmt.Sprint("m", r))
+		if err != nil || b.Held != 0 {
+			t.Errorf("m%d after the sweep: held %d, %v; want 0", r, b.Held, err)
+		}
+	}
+}
+
+// TestARunPartDeletedShowsNoDroppedCost: the retention deletes a run's
+// reservations the last made first, so that a run it left part-deleted
+// (a run larger than a call's bound) still shows each remaining
+// reservation under its ancestors: a cost an ancestor dropped (refunded)
+// stays out of ListRunCosts.
+func TestARunPartDeletedShowsNoDroppedCost(t *testing.T) {
+	optionsEnv(t, store.Options{RunRetention: time.Hour}, func(t *testing.T, e *env) {
+		e.seat("ann", quota.SeatMax)
+		root := e.mustReserve("ann", 500*C)
+		for range store.RetainBatch - 1 {
+			if _, err := e.commit(e.mustChild(root.ID, 1).ID, agents("filler", 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A refunded child, whose own child's cost the refund dropped,
+		// made last: the first call's batch ends between the two.
+		a := e.mustChild(root.ID, 10*C)
+		b := e.mustChild(a.ID, C)
+		if _, err := e.commit(b.ID, tokens("dropped", 5)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.refund(a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.commit(root.ID, agents("main", 1)); err != nil {
+			t.Fatal(err)
+		}
+		listed := func() map[string]bool {
+			ids := map[string]bool{}
+			token := ""
+			for range 100 {
+				page, next, err := e.svc.ListRunCosts(e.ctx, "ws1", root.ID, 50, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, x := range page {
+					ids[x.ReservationID] = true
+				}
+				if token = next; token == "" {
+					break
+				}
+			}
+			return ids
+		}
+		whole := listed()
+		if whole[b.ID] || len(whole) != store.RetainBatch {
+			t.Fatalf("the run whole lists %d entries (the dropped one: %v); want the root and the %d fillers", len(whole), whole[b.ID], store.RetainBatch-1)
+		}
+		e.advance(2 * time.Hour)
+		if err := e.st.RetainOnce(e.ctx, "ws1", e.clock()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.GetReservation(e.ctx, "ws1", root.ID); err != nil {
+			t.Fatalf("the root after one retention call: %v; want it kept until its run's last call", err)
+		}
+		part := listed()
+		for id := range part {
+			if !whole[id] {
+				t.Errorf("the run part-deleted lists %s, which the whole run did not (its cost was dropped)", id)
+			}
+		}
+	})
 }

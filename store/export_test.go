@@ -1,5 +1,10 @@
 package store
 
+import (
+	"context"
+	"time"
+)
+
 // Exported for the tests of package store_test, which can use redistest
 // (redistest imports store, so store's own tests cannot).
 
@@ -29,3 +34,10 @@ const SweepBatch = sweepBatch
 // RetainBatch is retainBatch: the most reservations one retention call
 // deletes (and the root of the last run it reaches).
 const RetainBatch = retainBatch
+
+// RetainOnce makes one retention call of workspace ws at now (at most
+// RetainBatch reservations deleted), the first of a sweep.
+func (s *Store) RetainOnce(ctx context.Context, ws string, now time.Time) error {
+	_, err := s.retain(ctx, ws, now, true)
+	return err
+}

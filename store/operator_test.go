@@ -260,7 +260,7 @@ func TestReplaysAreMarked(t *testing.T) {
 // TestNoExpiredHoldShowsInAMutationsReply: more holds are due than a call
 // releases before it decides (schema.ExpirePerCall); the mutation releases
 // the rest, up to schema.ExpireMore more, before it answers. (Beyond
-// that, the sweeper releases them: TestSweepWorksThroughInBatches.)
+// that, the sweeper releases them: TestBackgroundWorkIsDoneInBoundedCalls.)
 func TestNoExpiredHoldShowsInAMutationsReply(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		e.seat("m1", quota.SeatPro)

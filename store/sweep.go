@@ -67,11 +67,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (quota.Swee
 // applies grant transitions only releases no hold), then the retentions.
 func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, limit int, st *quota.SweepStats) error {
 	prefix := wsPrefix(ws)
-	base := func(extra ...any) []any {
-		return append([]any{now.UnixMilli(), prefix, 0, 0, "", "", ""}, extra...)
-	}
 	for calls, most := 0, limit/sweepBatch+1; limit > 0 && calls <= most; calls++ {
-		raw, err := s.exec(ctx, fnSweep, []string{wsKey(ws)}, base(min(limit, sweepBatch)))
+		raw, err := s.exec(ctx, fnSweep, []string{wsKey(ws)}, []any{now.UnixMilli(), prefix, 0, 0, "", "", "", min(limit, sweepBatch)})
 		if err != nil {
 			return err
 		}
@@ -96,14 +93,8 @@ func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, li
 			break
 		}
 	}
-	cut := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
-	// The first call also trims the streams and deletes usage days; the
-	// next ones, while runs are left, delete runs only (cutoffs of 0 keep
-	// everything).
-	args := base(cut(s.opts.RunRetention), retainBatch, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention),
-		quota.DayOf(now.Add(-s.opts.UsageRetention)), retainDays)
-	for range retainCalls {
-		raw, err := s.exec(ctx, fnRetain, []string{wsKey(ws)}, args)
+	for i := range retainCalls {
+		raw, err := s.retain(ctx, ws, now, i == 0)
 		if err != nil {
 			return err
 		}
@@ -118,7 +109,23 @@ func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, li
 		if asInt(v[1]) == 0 {
 			break
 		}
-		args = base(cut(s.opts.RunRetention), retainBatch, 0, 0, 0, 0)
 	}
 	return nil
+}
+
+// retain makes one retention call of workspace ws at now: it deletes up
+// to retainBatch reservations of settled runs past the run retention and,
+// when first, trims the streams and deletes usage days too (the next
+// calls of a sweep, while runs are left, pass cutoffs of 0: keep
+// everything).
+func (s *Store) retain(ctx context.Context, ws string, now time.Time, first bool) (any, error) {
+	cut := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
+	args := []any{now.UnixMilli(), wsPrefix(ws), 0, 0, "", "", "", cut(s.opts.RunRetention), retainBatch}
+	if first {
+		args = append(args, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention),
+			quota.DayOf(now.Add(-s.opts.UsageRetention)), retainDays)
+	} else {
+		args = append(args, 0, 0, 0, 0)
+	}
+	return s.exec(ctx, fnRetain, []string{wsKey(ws)}, args)
 }

@@ -187,8 +187,12 @@ local function flush(u)
   end
   if n == 1 then
     redis.call('SET', kv[1], kv[2])
-  else
+  elseif n <= 1000 then
     redis.call('MSET', unpack(kv))
+  else
+    -- unpack has room for ~8,000 values: a root that voided its run's
+    -- children wrote up to 2 × 257 records and their accounts.
+    for i = 1, 2 * n, 2000 do redis.call('MSET', unpack(kv, i, min(i + 1999, 2 * n))) end
   end
   for i = n, 1, -1 do u.dirty[i] = nil end
 end

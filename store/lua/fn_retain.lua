@@ -2,8 +2,9 @@
 -- settled before a cutoff are deleted: the root, every child (run:<hex>)
 -- and their indexes, at most a given number of reservations per call (and
 -- the root of the last run), so that no call runs long: a run larger than that is deleted over several
--- calls, its children first (each deleted child leaves its run index in
--- the same call), its root and the run index last. The ledger and the events streams are trimmed to the
+-- calls, its children first, the last made first (each deleted child
+-- leaves its run index in the same call), its root and the run index
+-- last. The ledger and the events streams are trimmed to the
 -- entries after their cutoffs, but never past an entry that a consumer
 -- group of the stream has not acknowledged yet (delivered and pending, or
 -- not delivered yet): an exporter reading the stream never misses one.
@@ -57,8 +58,8 @@ local function keep_from(key)
 end
 
 -- trim trims the stream at key to the entries from cutoff (ms) on, or
--- from what a consumer group still needs, K.TRIM_PER_CALL entries at most
--- (and one node). Returns the entries trimmed and
+-- from what a consumer group still needs, 2 × K.TRIM_PER_CALL entries at
+-- most (and one node). Returns the entries trimmed and
 -- whether a group held the stream above its cutoff.
 local function trim(key, cutoff)
   if cutoff <= 0 or redis.call('EXISTS', key) == 0 then return 0, false end
@@ -74,12 +75,17 @@ local function trim(key, cutoff)
       minid, held = need, true
     end
   end
-  -- Whole nodes first, K.TRIM_PER_CALL entries at most (a backlog goes
-  -- over several calls); then, unless that bound stopped it, what is
-  -- left before minid is in one node, which the exact trim cuts into.
+  -- Whole nodes first, K.TRIM_PER_CALL entries at most, twice (a
+  -- backlog goes over several calls). Once no whole node before minid is
+  -- left, what is left before it is in one node, which the exact trim
+  -- cuts into; whatever the size of the stream's nodes.
   local n = redis.call('XTRIM', key, 'MINID', '~', minid, 'LIMIT', K.TRIM_PER_CALL)
-  if n <= K.TRIM_PER_CALL - K.TRIM_NODE then n = n + redis.call('XTRIM', key, 'MINID', minid) end
-  return n, held
+  if n > 0 then
+    local more = redis.call('XTRIM', key, 'MINID', '~', minid, 'LIMIT', K.TRIM_PER_CALL)
+    n = n + more
+    if more > 0 then return n, held end
+  end
+  return n + redis.call('XTRIM', key, 'MINID', minid), held
 end
 
 local function retain(keys, args)
@@ -98,12 +104,15 @@ local function retain(keys, args)
       local s = redis.call('GET', u.pre .. 'res:' .. hex)
       if not s or K.L_RES.dec(s).state ~= K.HELD then
         local run = u.pre .. 'run:' .. hex
-        local kids = redis.call('ZRANGE', run, 0, budget - 1)
+        -- The last made first: a reservation goes after its descendants,
+        -- so that a run left part-deleted still shows each one under
+        -- its ancestors (ListRunCosts).
+        local kids = redis.call('ZREVRANGE', run, 0, budget - 1)
         for _, kid in ipairs(kids) do
           redis.call('DEL', u.pre .. 'res:' .. kid, u.pre .. 'kids:' .. kid)
         end
         budget = budget - #kids
-        if #kids > 0 then redis.call('ZREMRANGEBYRANK', run, 0, #kids - 1) end
+        if #kids > 0 then redis.call('ZREMRANGEBYRANK', run, -#kids, -1) end
         if budget <= 0 and redis.call('EXISTS', run) == 1 then
           -- Children are left: the next call goes on with this run.
           more = true

@@ -437,21 +437,29 @@ local function expire(u, w, a, r)
   return released, forfeited
 end
 
--- expire_due releases up to limit holds of the workspace whose deadline
--- is <= now, oldest first, whoever holds them (they may hold pool,
--- overage and programmatic credits that everyone draws on). a, when given,
--- is the account the call works on. Returns how many it released, whether
--- more may be due, the credits they held, the oldest deadline met, and
--- the credits they held by origin and what of them was forfeited (in
--- u.expired, u.forfeited).
+-- expire_due releases holds of the workspace whose deadline is <= now,
+-- oldest first, whoever holds them (they may hold pool, overage and
+-- programmatic credits that everyone draws on), up to limit reservations
+-- in all: a hold's held descendants, voided with it, count too (at least
+-- one hold is released a call, whatever its descendants). a, when given,
+-- is the account the call works on. Returns how many holds it released,
+-- whether more may be due, the credits they held, the oldest deadline
+-- met, and the credits they held by origin and what of them was
+-- forfeited (in u.expired, u.forfeited).
 local function expire_due(u, w, a, limit)
   if w.d_next > u.now then return 0, false, 0, 0 end
   local key = u.pre .. 'deadlines'
   local ids = redis.call('ZRANGEBYSCORE', key, '-inf', u.nows, 'LIMIT', '0', fmt(limit))
-  local n, credits, oldest = 0, 0, 0
+  local n, credits, oldest, work, stopped = 0, 0, 0, 0, false
   for _, id in ipairs(ids) do
     local r = res_get(u, id)
     if r and r.state == K.HELD then
+      local cost = 1 + (is_root(r) and r.nheld or r.nk)
+      if work > 0 and work + cost > limit then
+        stopped = true
+        break
+      end
+      work = work + cost
       local owner = a
       if not owner or owner.member ~= r.owner then owner = acct_get(u, r.owner) end
       if oldest == 0 then oldest = r.dl end
@@ -467,13 +475,13 @@ local function expire_due(u, w, a, limit)
       redis.call('ZREM', key, id)
     end
   end
-  if #ids < limit then
+  if not stopped and #ids < limit then
     -- Nothing more is due: the next deadline is the hint.
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     w.d_next = tonumber(first[2]) or K.UNLIMITED
     touch(u, w)
   end
-  return n, #ids == limit, credits, oldest
+  return n, stopped or #ids == limit, credits, oldest
 end
 
 -- note_deadline indexes a held reservation's deadline (dl: a number, or

@@ -39,25 +39,23 @@ const (
 // Per-call bounds of the scripts' work on what is due now.
 const (
 	// ExpirePerCall is how many expired holds of its workspace each
-	// script releases, oldest deadline first. With ExpireMore it bounds
-	// a call's work on holds that expired together (a client that
-	// crashed with its runs held): releasing one costs Redis about as
-	// much as a Reserve, so 32 in all keep a call well under 1 ms (issue
-	// 7); the sweeper releases the rest, 32 a call.
+	// script releases, oldest deadline first, a hold's held descendants
+	// (voided with it) counting too. With ExpireMore it bounds a call's
+	// work on holds that expired together (a client that crashed with
+	// its runs held): releasing one costs Redis about a third of a
+	// Reserve, so 16 in all keep a call near 1 ms on a slow host (issue
+	// 7); the sweeper releases the rest, 16 a call (store.sweepBatch).
 	ExpirePerCall = 8
 	// ExpireMore is how many more a Reserve or Extend releases before it
 	// refuses a hold, and a read before it answers.
 	ExpireMore = 8
-	// StreamTrimPerCall bounds how many entries one retention call trims
-	// from a stream (the ledger, the events), in whole nodes of the
-	// stream: trimming costs Redis ~20 ns an entry, so a backlog that a
-	// lagging consumer group kept (millions of entries) goes over several
-	// sweeps, ~0.2 ms each, instead of in one long call.
+	// StreamTrimPerCall bounds how many entries one trim of a stream (the
+	// ledger, the events) takes in whole nodes of the stream; a retention
+	// call trims twice, then into one node: trimming costs Redis ~20 ns
+	// an entry, so a backlog that a lagging consumer group kept (millions
+	// of entries) goes over several sweeps, ~0.4 ms each, instead of in
+	// one long call.
 	StreamTrimPerCall = 10_000
-	// StreamNodeEntries is how many entries a node of a stream holds at
-	// most (Redis's stream-node-max-entries, 100 by default): past the
-	// whole nodes, the exact trim cuts into one node at most.
-	StreamNodeEntries = 100
 	// GrantTransitionsPerCall is how many grant starts and expiries that
 	// are due each script applies.
 	GrantTransitionsPerCall = 64
@@ -186,7 +184,7 @@ func Lua() []byte {
 	p("K.EXPIRE_PER_CALL = %d\n", ExpirePerCall)
 	p("K.EXPIRE_MORE = %d\n", ExpireMore)
 	p("K.GRANT_STEPS = %d\n", GrantTransitionsPerCall)
-	p("K.TRIM_PER_CALL, K.TRIM_NODE = %d, %d\n", StreamTrimPerCall, StreamNodeEntries)
+	p("K.TRIM_PER_CALL = %d\n", StreamTrimPerCall)
 	p("K.IDEM_TTL_MS_S = '%d'\n", IdempotencyRetention.Milliseconds())
 	p("K.FOLD_AT, K.FOLD_ENTRIES, K.FOLD_GROUPS = %d, %d, %d\n\n", UsageFoldAt, UsageFoldEntries, UsageFoldGroups)
 

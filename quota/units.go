@@ -8,8 +8,9 @@ const Credit int64 = 1_000_000
 // Bounds applied at the API edge so that every amount stays below 2^53 (Redis
 // Lua numbers are doubles) with room for sums.
 const (
-	// MaxAmount is the largest amount one request may carry, or one run may
-	// cost: 10^9 credits.
+	// MaxAmount is the largest amount one request may carry, or one
+	// commit may cost: 10^9 credits (what a run's children record is
+	// bounded by MaxRunCost, and a run costs at most twice this).
 	MaxAmount int64 = 1_000_000_000 * Credit
 	// MaxTokens is the largest token count of one kind for one model.
 	MaxTokens int64 = 1_000_000_000_000

@@ -259,6 +259,17 @@ const costBudget = 48 << 10
 // runCostToProto converts the cost of a chain within budget bytes of
 // agent nodes (see agentCostToProto): a tree cut short is Truncated.
 func runCostToProto(c *quota.RunCost, budget *int) *quotav1.RunCost {
+	// The models priced by fallback first, in order while they fit (a
+	// tree of thousands of unknown models would pass the budget alone).
+	fallback := c.FallbackModels
+	for i, m := range fallback {
+		n := len(m) + 1 + protowire.SizeVarint(uint64(len(m)))
+		if n > *budget {
+			fallback = fallback[:i]
+			break
+		}
+		*budget -= n
+	}
 	root, truncated := agentCostToProto(&c.Root, budget, true)
 	return &quotav1.RunCost{
 		Origin:             originToProto(c.Origin),
@@ -266,11 +277,11 @@ func runCostToProto(c *quota.RunCost, budget *int) *quotav1.RunCost {
 		TokenCost:          c.TokenCost,
 		ActionCost:         c.ActionCost,
 		TotalCost:          c.TotalCost,
-		FallbackModels:     c.FallbackModels,
+		FallbackModels:     fallback,
 		RecordedTokenCost:  c.Recorded.TokenCost,
 		RecordedActionCost: c.Recorded.ActionCost,
 		RecordedCost:       c.Recorded.TotalCost,
-		Truncated:          truncated,
+		Truncated:          truncated || len(fallback) < len(c.FallbackModels),
 	}
 }
 

@@ -430,6 +430,17 @@ func TestACostsFirstNodeIsCutToTheBudget(t *testing.T) {
 			t.Fatalf("model %d is %q; want the lines in order", i, m.GetModel())
 		}
 	}
+	// 10,000 models priced by fallback, named in the cost's list too:
+	// the list is cut as well.
+	for i := range 10_000 {
+		r.Cost.FallbackModels = append(r.Cost.FallbackModels, long("unknown", i))
+	}
+	out = reservationToProto(r)
+	if n := proto.Size(out); n > 64<<10 || !out.GetCost().GetTruncated() || len(out.GetCost().GetFallbackModels()) == 0 {
+		t.Fatalf("with 10,000 fallback models the reply is %d bytes, truncated %v, %d of them named; want at most 64 KiB, true and the first",
+			n, out.GetCost().GetTruncated(), len(out.GetCost().GetFallbackModels()))
+	}
+	r.Cost.FallbackModels = nil
 	// A smaller node keeps all its models and the first actions.
 	main.Models = main.Models[:10]
 	r.Cost.Root = main

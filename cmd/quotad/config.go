@@ -199,7 +199,7 @@ type Config struct {
 	// 1s; -max-ttl, default 24h.
 	MinTTL, MaxTTL time.Duration
 	// SweepInterval is how often the sweeper releases expired holds (up to
-	// 1000 a tick). Any number of replicas may sweep. -sweep-interval,
+	// 10,000 a tick, 16 a call). Any number of replicas may sweep. -sweep-interval,
 	// default 1s.
 	SweepInterval time.Duration
 	// AuditInterval is how often this replica audits every workspace

@@ -50,7 +50,7 @@ import (
 const pingTimeout = 5 * time.Second
 
 // sweepLimit is how many expired holds one sweep releases at most (in
-// calls of 32 holds a workspace: store.Sweep).
+// calls of 16 holds a workspace: store.Sweep).
 const sweepLimit = 10_000
 
 // healthConnections caps the connections of -health-listen.

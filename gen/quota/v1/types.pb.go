@@ -994,9 +994,10 @@ type RunCost struct {
 	RecordedActionCost int64 `protobuf:"varint,8,opt,name=recorded_action_cost,json=recordedActionCost,proto3" json:"recorded_action_cost,omitempty"`
 	// The costs they recorded in all.
 	RecordedCost int64 `protobuf:"varint,9,opt,name=recorded_cost,json=recordedCost,proto3" json:"recorded_cost,omitempty"`
-	// The usage tree was cut to keep the reply small: root lists agents in
-	// the order they ran, and an agent's model lines and actions in order,
-	// until the reply's budget (48 KiB); every total is whole. A run's other
+	// The usage tree was cut to keep the reply small: fallback_models
+	// lists models, root agents in the order they ran, and an agent's model
+	// lines and actions in order, until the reply's budget (48 KiB); every
+	// total is whole. A run's other
 	// commits are read with QuotaService.ListRunCosts, each cut the same
 	// way; the usage by agent, model and tool tier, whole, with
 	// AdminService.GetUsage.

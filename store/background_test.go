@@ -196,8 +196,9 @@ func TestStreamTrimIsBounded(t *testing.T) {
 
 // TestExpiringRunsCountTheirChildren: roots whose deadline came before
 // their children's expire together, each voiding its held children; a
-// call counts those against its bound too, so the sweep takes a call a
-// run here (each root and its 10 children pass half the batch), and every
+// call counts those against its bound too. A Reserve meeting them leaves
+// them to the sweeper (each root and its 20 children pass a Reserve's
+// bound), which takes one a call (they pass its batch too), and every
 // credit comes back.
 func TestExpiringRunsCountTheirChildren(t *testing.T) {
 	rdb := redistest.Backends()[0].New(t)
@@ -209,7 +210,7 @@ func TestExpiringRunsCountTheirChildren(t *testing.T) {
 	ctx := context.Background()
 	id := 0
 	idem := func() quota.Idem { id++; return quota.Idem{RequestID: fmt.Sprint("r", id), Fingerprint: "f"} }
-	const runs, kids = 4, 10
+	const runs, kids = 4, 20
 	if 2*(1+kids) <= store.SweepBatch {
 		t.Fatalf("a run of %d reservations fits twice in a batch of %d: the test needs larger runs", 1+kids, store.SweepBatch)
 	}
@@ -231,18 +232,26 @@ func TestExpiringRunsCountTheirChildren(t *testing.T) {
 		}
 	}
 	*now = now.Add(2 * time.Minute)
+	if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: idem(), WorkspaceID: "bg", MemberID: "m0", Amount: C,
+		Origin: quota.OriginConversation, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	rdb.AddHook(hook)
 	st, err := svc.Sweep(ctx, 10_000)
 	if err != nil || st.Released != runs {
-		t.Fatalf("sweep: %+v, %v; want the %d roots released", st, err, runs)
+		t.Fatalf("sweep: %+v, %v; want the %d roots released (by the sweeper, not the Reserve)", st, err, runs)
 	}
 	if n := len(hook.calls["sweep"]); n < runs {
 		t.Errorf("%d sweep calls for %d runs of %d reservations; want a call a run (the bound is %d)", n, runs, 1+kids, store.SweepBatch)
 	}
 	for r := range runs {
+		want := int64(0)
+		if r == 0 {
+			want = C // the Reserve's own hold
+		}
 		b, err := svc.GetBalance(ctx, "bg", fmt.Sprint("m", r))
-		if err != nil || b.Held != 0 {
-			t.Errorf("m%d after the sweep: held %d, %v; want 0", r, b.Held, err)
+		if err != nil || b.Held != want {
+			t.Errorf("m%d after the sweep: held %d, %v; want %d", r, b.Held, err, want)
 		}
 	}
 }

@@ -18,7 +18,7 @@ local function sweep(keys, args)
   if not w then return {0, 0, 0, 0, 0, 0, 0, 0} end
   u.expired, u.forfeited = {}, 0
   local more_grants = pool_tick(u, w, tonumber(args[8]))
-  local n, more, credits, oldest = expire_due(u, w, nil, tonumber(args[8]))
+  local n, more, credits, oldest = expire_due(u, w, nil, tonumber(args[8]), true)
   flush(u)
   return {n, (more or more_grants) and 1 or 0, credits, oldest, u.expired[1] or 0,
     u.expired[2] or 0, u.expired[3] or 0, u.forfeited}

@@ -440,13 +440,15 @@ end
 -- expire_due releases holds of the workspace whose deadline is <= now,
 -- oldest first, whoever holds them (they may hold pool, overage and
 -- programmatic credits that everyone draws on), up to limit reservations
--- in all: a hold's held descendants, voided with it, count too (at least
--- one hold is released a call, whatever its descendants). a, when given,
--- is the account the call works on. Returns how many holds it released,
+-- in all: a hold's held descendants, voided with it, count too. The
+-- sweeper (sweeping) releases one hold a call at least, whatever its
+-- descendants (up to K.MAX_RUN_HELD); other calls leave a hold with more
+-- than limit to it, and what is due after it (within -sweep-interval).
+-- a, when given, is the account the call works on. Returns how many holds it released,
 -- whether more may be due, the credits they held, the oldest deadline
 -- met, and the credits they held by origin and what of them was
 -- forfeited (in u.expired, u.forfeited).
-local function expire_due(u, w, a, limit)
+local function expire_due(u, w, a, limit, sweeping)
   if w.d_next > u.now then return 0, false, 0, 0 end
   local key = u.pre .. 'deadlines'
   local ids = redis.call('ZRANGEBYSCORE', key, '-inf', u.nows, 'LIMIT', '0', fmt(limit))
@@ -455,7 +457,7 @@ local function expire_due(u, w, a, limit)
     local r = res_get(u, id)
     if r and r.state == K.HELD then
       local cost = 1 + (is_root(r) and r.nheld or r.nk)
-      if work > 0 and work + cost > limit then
+      if work + cost > limit and (work > 0 or not sweeping) then
         stopped = true
         break
       end

@@ -319,3 +319,67 @@ func TestARunPartDeletedShowsNoDroppedCost(t *testing.T) {
 		}
 	})
 }
+
+// TestACallSkipsARunTooLargeForIt: an expired child whose held subtree
+// passes a call's bound (20 children of its own, or one child with 20),
+// and a plain hold that expired after it. A read releases the plain hold
+// and leaves the subtree to the sweeper, which releases it in one call.
+func TestACallSkipsARunTooLargeForIt(t *testing.T) {
+	for _, deep := range []bool{false, true} {
+		t.Run(map[bool]string{false: "wide", true: "deep"}[deep], func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, e *env) { testACallSkipsARunTooLargeForIt(t, e, deep) })
+		})
+	}
+}
+
+func testACallSkipsARunTooLargeForIt(t *testing.T, e *env, deep bool) {
+	e.seat("ann", quota.SeatMax)
+	e.seat("bob", quota.SeatPro)
+	reserve := func(r quota.ReserveRequest) string {
+		t.Helper()
+		r.Idem, r.WorkspaceID, r.TTL = e.id(), "ws1", time.Hour
+		o, err := e.svc.Reserve(e.ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Reservation.ID
+	}
+	root := reserve(quota.ReserveRequest{MemberID: "ann", Amount: 100 * C, Origin: quota.OriginConversation})
+	mid := reserve(quota.ReserveRequest{ParentID: root, Amount: 50 * C})
+	parent := mid
+	if deep {
+		// The middle child's direct children (1) undercount what it
+		// voids (21).
+		parent = reserve(quota.ReserveRequest{ParentID: mid, Amount: 30 * C})
+	}
+	var leaves []string
+	for range 20 {
+		leaves = append(leaves, reserve(quota.ReserveRequest{ParentID: parent, Amount: C}))
+	}
+	// The middle child's deadline moves before its children's.
+	if _, err := e.svc.Extend(e.ctx, quota.ExtendRequest{Idem: e.id(), WorkspaceID: "ws1", ReservationID: mid, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(30 * time.Second)
+	plain, err := e.svc.Reserve(e.ctx, quota.ReserveRequest{Idem: e.id(), WorkspaceID: "ws1", MemberID: "bob", Amount: 3 * C,
+		Origin: quota.OriginConversation, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Minute)
+	if b := e.balance("bob"); b.Held != 0 {
+		t.Errorf("bob's hold expired after the large subtree: the read shows it held (%d)", b.Held)
+	}
+	if r := e.get(leaves[0]); r.State != quota.StateHeld {
+		t.Errorf("a leaf of the subtree after a read: %v; want it held still, left to the sweeper", r.State)
+	}
+	if st, err := e.svc.Sweep(e.ctx, 100); err != nil || st.Released != 1 {
+		t.Fatalf("sweep: %+v, %v; want the middle child released", st, err)
+	}
+	if r := e.get(leaves[0]); r.State == quota.StateHeld {
+		t.Errorf("a leaf of the subtree after the sweep: still held")
+	}
+	if r := e.get(plain.Reservation.ID); r.State != quota.StateExpired {
+		t.Errorf("bob's hold: %v, want EXPIRED", r.State)
+	}
+}

@@ -453,7 +453,7 @@ func sweepLoop(ctx context.Context, interval time.Duration, svc *quota.Service, 
 		case err != nil:
 			failures++
 			if failures == 1 {
-				log.Warn("sweep of expired holds failed; retrying every -sweep-interval (expired holds stay free to every reader)", "err", err)
+				log.Warn("sweep of expired holds failed; retrying every -sweep-interval (calls still release up to 16 expired holds each; larger runs wait for the sweeper)", "err", err)
 			} else {
 				log.Debug("sweep of expired holds failed", "err", err, "failures", failures)
 			}

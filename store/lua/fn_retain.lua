@@ -78,7 +78,8 @@ local function trim(key, cutoff)
   -- Whole nodes first, K.TRIM_PER_CALL entries at most, twice (a
   -- backlog goes over several calls). Once no whole node before minid is
   -- left, what is left before it is in one node, which the exact trim
-  -- cuts into; whatever the size of the stream's nodes.
+  -- cuts into: bounded while a node holds at most K.TRIM_PER_CALL
+  -- entries (Redis's stream-node-max-entries: 100 by default; README).
   local n = redis.call('XTRIM', key, 'MINID', '~', minid, 'LIMIT', K.TRIM_PER_CALL)
   if n > 0 then
     local more = redis.call('XTRIM', key, 'MINID', '~', minid, 'LIMIT', K.TRIM_PER_CALL)

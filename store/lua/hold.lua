@@ -442,12 +442,13 @@ end
 -- programmatic credits that everyone draws on), up to limit reservations
 -- in all: a hold's held descendants, voided with it, count too. The
 -- sweeper (sweeping) releases one hold a call at least, whatever its
--- descendants (up to K.MAX_RUN_HELD); other calls leave a hold with more
--- than limit to it, and what is due after it (within -sweep-interval).
--- a, when given, is the account the call works on. Returns how many holds it released,
--- whether more may be due, the credits they held, the oldest deadline
--- met, and the credits they held by origin and what of them was
--- forfeited (in u.expired, u.forfeited).
+-- descendants (up to K.MAX_RUN_HELD); other calls skip a hold that would
+-- pass their limit, leaving it to the sweeper (within -sweep-interval),
+-- and go on with those due after it. a, when given, is the account the
+-- call works on. Returns how many holds it released, whether more may be
+-- due, the credits they held, the oldest deadline met, and the credits
+-- they held by origin and what of them was forfeited (in u.expired,
+-- u.forfeited).
 local function expire_due(u, w, a, limit, sweeping)
   if w.d_next > u.now then return 0, false, 0, 0 end
   local key = u.pre .. 'deadlines'
@@ -455,12 +456,21 @@ local function expire_due(u, w, a, limit, sweeping)
   local n, credits, oldest, work, stopped = 0, 0, 0, 0, false
   for _, id in ipairs(ids) do
     local r = res_get(u, id)
+    -- What releasing r takes: r and the held reservations it voids, its
+    -- whole held subtree (for a child with held children, at most the
+    -- run's held children: its root counts them).
+    local cost = 1
     if r and r.state == K.HELD then
-      local cost = 1 + (is_root(r) and r.nheld or r.nk)
-      if work + cost > limit and (work > 0 or not sweeping) then
-        stopped = true
-        break
+      if is_root(r) then
+        cost = 1 + r.nheld
+      elseif r.nk > 0 then
+        local root = res_root(u, r)
+        cost = 1 + (root and root.nheld or r.nk)
       end
+    end
+    if cost > 1 and work + cost > limit and (work > 0 or not sweeping) then
+      stopped = true -- left for a later call (or the sweeper); the next ones may fit
+    elseif r and r.state == K.HELD then
       work = work + cost
       local owner = a
       if not owner or owner.member ~= r.owner then owner = acct_get(u, r.owner) end

@@ -51,7 +51,8 @@ const (
 	ExpireMore = 8
 	// StreamTrimPerCall bounds how many entries one trim of a stream (the
 	// ledger, the events) takes in whole nodes of the stream; a retention
-	// call trims twice, then into one node: trimming costs Redis ~20 ns
+	// call trims twice, then into one node (of at most this many entries,
+	// assumed: Redis's stream-node-max-entries is 100 by default): trimming costs Redis ~20 ns
 	// an entry, so a backlog that a lagging consumer group kept (millions
 	// of entries) goes over several sweeps, ~0.4 ms each, instead of in
 	// one long call.

@@ -42,9 +42,8 @@ const (
 	// script releases, oldest deadline first, a hold's held descendants
 	// (voided with it) counting too. With ExpireMore it bounds a call's
 	// work on holds that expired together (a client that crashed with
-	// its runs held): releasing one costs Redis about a third of a
-	// Reserve, so 16 in all keep a call near 1 ms on a slow host (issue
-	// 7); the sweeper releases the rest, 16 a call (store.sweepBatch).
+	// its runs held): releasing one costs Redis about half a Reserve,
+	// so 16 in all keep a call near 1 ms on a slow host (issue 7); the sweeper releases the rest, 16 a call (store.sweepBatch).
 	ExpirePerCall = 8
 	// ExpireMore is how many more a Reserve or Extend releases before it
 	// refuses a hold, and a read before it answers.

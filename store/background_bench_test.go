@@ -84,8 +84,8 @@ func resetSlowLog(tb testing.TB, rdb redis.UniversalClient) {
 // -benchtime 3x.
 func BenchmarkBackgroundWork(b *testing.B) {
 	const due = 1000
+	ctx := context.Background()
 	expired := func(b *testing.B, svc *quota.Service, now *time.Time, i int) {
-		ctx := context.Background()
 		for k := range due {
 			member := fmt.Sprintf("m%d", k%50)
 			if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: quota.Idem{RequestID: fmt.Sprintf("r%d-%d", i, k), Fingerprint: "f"},
@@ -95,89 +95,77 @@ func BenchmarkBackgroundWork(b *testing.B) {
 		}
 		*now = now.Add(time.Minute)
 	}
-	b.Run("sweep_1000_expired", func(b *testing.B) {
-		rdb := redistest.Backends()[0].New(b)
-		svc, now := clockedService(b, rdb, store.Options{})
-		var stats scriptStats
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			expired(b, svc, now, i)
-			resetSlowLog(b, rdb)
-			b.StartTimer()
-			st, err := svc.Sweep(context.Background(), due)
-			if err != nil || st.Released != due {
-				b.Fatalf("sweep: %+v, %v", st, err)
-			}
-			b.StopTimer()
-			stats.add(b, rdb)
-			b.StartTimer()
+	bench(b, "sweep_1000_expired", store.Options{}, expired, func(b *testing.B, svc *quota.Service, i int) {
+		if st, err := svc.Sweep(ctx, due); err != nil || st.Released != due {
+			b.Fatalf("sweep: %+v, %v", st, err)
 		}
-		stats.report(b)
+	}, nil)
+	bench(b, "reserve_meets_1000_expired", store.Options{}, expired, func(b *testing.B, svc *quota.Service, i int) {
+		// It releases its bound of them before it decides and answers.
+		if _, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: quota.Idem{RequestID: fmt.Sprint("big", i), Fingerprint: "f"},
+			WorkspaceID: "bg", MemberID: "m0", Amount: C, Origin: quota.OriginConversation, TTL: time.Second}); err != nil {
+			b.Fatal(err)
+		}
+	}, func(b *testing.B, svc *quota.Service) {
+		if _, err := svc.Sweep(ctx, 100*due); err != nil { // the rest, before the next round
+			b.Fatal(err)
+		}
 	})
-	b.Run("reserve_meets_1000_expired", func(b *testing.B) {
-		rdb := redistest.Backends()[0].New(b)
-		svc, now := clockedService(b, rdb, store.Options{})
-		var stats scriptStats
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			expired(b, svc, now, i)
-			resetSlowLog(b, rdb)
-			b.StartTimer()
-			// m0 holds all of its credits in expired holds: the Reserve
-			// releases them before it decides.
-			if _, err := svc.Reserve(context.Background(), quota.ReserveRequest{Idem: quota.Idem{RequestID: fmt.Sprint("big", i), Fingerprint: "f"},
-				WorkspaceID: "bg", MemberID: "m0", Amount: C, Origin: quota.OriginConversation, TTL: time.Second}); err != nil {
+	settled := func(b *testing.B, svc *quota.Service, now *time.Time, i int) {
+		for r := range 2 {
+			req := func(s string, k int) quota.Idem {
+				return quota.Idem{RequestID: fmt.Sprintf("%d-%d-%s%d", i, r, s, k), Fingerprint: "f"}
+			}
+			o, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: req("root", 0), WorkspaceID: "bg", MemberID: "m1",
+				Amount: 1000 * C, Origin: quota.OriginConversation, TTL: time.Hour})
+			if err != nil {
 				b.Fatal(err)
 			}
-			b.StopTimer()
-			stats.add(b, rdb)
-			if _, err := svc.Sweep(context.Background(), 100*due); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-		}
-		stats.report(b)
-	})
-	b.Run("retain_2_full_runs", func(b *testing.B) {
-		rdb := redistest.Backends()[0].New(b)
-		svc, now := clockedService(b, rdb, store.Options{RunRetention: time.Hour})
-		ctx := context.Background()
-		var stats scriptStats
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			for r := range 2 {
-				req := func(s string, k int) quota.Idem {
-					return quota.Idem{RequestID: fmt.Sprintf("%d-%d-%s%d", i, r, s, k), Fingerprint: "f"}
-				}
-				o, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: req("root", 0), WorkspaceID: "bg", MemberID: "m1",
-					Amount: 1000 * C, Origin: quota.OriginConversation, TTL: time.Hour})
+			for k := range quota.MaxRunReservations - 1 {
+				c, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: req("kid", k), WorkspaceID: "bg", ParentID: o.Reservation.ID, Amount: 1})
 				if err != nil {
 					b.Fatal(err)
 				}
-				for k := range quota.MaxRunReservations - 1 {
-					c, err := svc.Reserve(ctx, quota.ReserveRequest{Idem: req("kid", k), WorkspaceID: "bg", ParentID: o.Reservation.ID, Amount: 1})
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := svc.Commit(ctx, quota.CommitRequest{Idem: req("kc", k), WorkspaceID: "bg", ReservationID: c.Reservation.ID,
-						Usage: agents("k", 1)}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if _, err := svc.Commit(ctx, quota.CommitRequest{Idem: req("commit", 0), WorkspaceID: "bg", ReservationID: o.Reservation.ID,
-					Usage: agents("main", 1)}); err != nil {
+				if _, err := svc.Commit(ctx, quota.CommitRequest{Idem: req("kc", k), WorkspaceID: "bg", ReservationID: c.Reservation.ID,
+					Usage: agents("k", 1)}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			*now = now.Add(2 * time.Hour)
+			if _, err := svc.Commit(ctx, quota.CommitRequest{Idem: req("commit", 0), WorkspaceID: "bg", ReservationID: o.Reservation.ID,
+				Usage: agents("main", 1)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		*now = now.Add(2 * time.Hour)
+	}
+	bench(b, "retain_2_full_runs", store.Options{RunRetention: time.Hour}, settled, func(b *testing.B, svc *quota.Service, i int) {
+		if st, err := svc.Sweep(ctx, due); err != nil || st.Purged != 2 {
+			b.Fatalf("sweep: %+v, %v", st, err)
+		}
+	}, nil)
+}
+
+// bench runs a sub-benchmark of BenchmarkBackgroundWork on a Redis of its
+// own: each iteration runs setup, then work, timed and with the slow log
+// recording every script call, then after (if any), and it reports the
+// script calls' times (scriptStats).
+func bench(b *testing.B, name string, o store.Options, setup func(*testing.B, *quota.Service, *time.Time, int),
+	work func(*testing.B, *quota.Service, int), after func(*testing.B, *quota.Service)) {
+	b.Run(name, func(b *testing.B) {
+		rdb := redistest.Backends()[0].New(b)
+		svc, now := clockedService(b, rdb, o)
+		var stats scriptStats
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			setup(b, svc, now, i)
 			resetSlowLog(b, rdb)
 			b.StartTimer()
-			st, err := svc.Sweep(ctx, due)
-			if err != nil || st.Purged != 2 {
-				b.Fatalf("sweep: %+v, %v", st, err)
-			}
+			work(b, svc, i)
 			b.StopTimer()
 			stats.add(b, rdb)
+			if after != nil {
+				after(b, svc)
+			}
 			b.StartTimer()
 		}
 		stats.report(b)

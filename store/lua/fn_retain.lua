@@ -1,11 +1,11 @@
 -- fn_retain.lua: enforce a workspace's retentions. Settled runs whose root
 -- settled before a cutoff are deleted: the root, every child (run:<hex>)
 -- and their indexes, at most a given number of reservations per call (and
--- the root of the last run), so that no call runs long: a run larger than that is deleted over several
--- calls, its children first, the last made first (each deleted child
--- leaves its run index in the same call), its root and the run index
--- last. The ledger and the events streams are trimmed to the
--- entries after their cutoffs, but never past an entry that a consumer
+-- the root of the last run), so that no call runs long: a run larger than
+-- that is deleted over several calls, its children first, the last made
+-- first (each deleted child leaves its run index in the same call), its
+-- root and the run index last. The ledger and the events streams are
+-- trimmed to the entries after their cutoffs, but never past an entry that a consumer
 -- group of the stream has not acknowledged yet (delivered and pending, or
 -- not delivered yet): an exporter reading the stream never misses one.
 -- The first trim of the ledger sets ledger_trimmed (the time, ms): from

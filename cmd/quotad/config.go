@@ -199,8 +199,8 @@ type Config struct {
 	// 1s; -max-ttl, default 24h.
 	MinTTL, MaxTTL time.Duration
 	// SweepInterval is how often the sweeper releases expired holds (up to
-	// 10,000 a tick, 16 a call). Any number of replicas may sweep. -sweep-interval,
-	// default 1s.
+	// 10,000 a tick, 16 a call). Any number of replicas may sweep.
+	// -sweep-interval, default 1s.
 	SweepInterval time.Duration
 	// AuditInterval is how often this replica audits every workspace
 	// (AdminService.AuditWorkspace: reads only), logging and counting any

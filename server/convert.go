@@ -263,7 +263,7 @@ func runCostToProto(c *quota.RunCost, budget *int) *quotav1.RunCost {
 	// tree of thousands of unknown models would pass the budget alone).
 	fallback := c.FallbackModels
 	for i, m := range fallback {
-		n := len(m) + 1 + protowire.SizeVarint(uint64(len(m)))
+		n := fieldSize(len(m))
 		if n > *budget {
 			fallback = fallback[:i]
 			break
@@ -349,7 +349,7 @@ func cutLines(out *quotav1.AgentCost, budget int) (int, bool) {
 	models, actions := out.Models, out.Actions
 	out.Models, out.Actions = nil, nil
 	size := proto.Size(out) + 4
-	line := func(m proto.Message) int { n := proto.Size(m); return n + 1 + protowire.SizeVarint(uint64(n)) }
+	line := func(m proto.Message) int { return fieldSize(proto.Size(m)) }
 	for _, m := range models {
 		if n := line(m); size+n <= budget {
 			out.Models, size = append(out.Models, m), size+n
@@ -366,6 +366,10 @@ func cutLines(out *quotav1.AgentCost, budget int) (int, bool) {
 	}
 	return size, true
 }
+
+// fieldSize is the encoded size of a length-delimited field of n bytes
+// whose number is below 16 (a one-byte tag).
+func fieldSize(n int) int { return 1 + protowire.SizeBytes(n) }
 
 // sourceAmountsToProto converts amounts per source (and per pool grant);
 // none is nil.

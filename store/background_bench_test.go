@@ -171,22 +171,3 @@ func bench(b *testing.B, name string, o store.Options, setup func(*testing.B, *q
 		stats.report(b)
 	})
 }
-
-// clockedService is a service on workspace "bg" with 50 Max members (m0,
-// m1, ...), whose clock the caller moves through the returned pointer.
-func clockedService(tb testing.TB, rdb redis.UniversalClient, o store.Options) (*quota.Service, *time.Time) {
-	tb.Helper()
-	ctx := context.Background()
-	now := new(time.Time)
-	*now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	svc := quota.NewService(store.New(rdb, o), quota.Config{Now: func() time.Time { return *now }})
-	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: "bg", SubscriptionStart: anchor}); err != nil {
-		tb.Fatal(err)
-	}
-	for _, m := range numbered("m", 50) {
-		if _, err := svc.SetSeat(ctx, quota.Idem{RequestID: "seat-" + m, Fingerprint: "s"}, "bg", m, quota.SeatMax); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return svc, now
-}

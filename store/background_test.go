@@ -26,6 +26,22 @@ type scriptHook struct {
 	calls map[string][]scriptCall
 }
 
+// newScriptHook returns a scriptHook on rdb, a client of the real-Redis
+// backend (its own client reads the same server and database), added to
+// rdb's hooks.
+func newScriptHook(t *testing.T, rdb redis.UniversalClient) *scriptHook {
+	t.Helper()
+	client, ok := rdb.(*redis.Client)
+	if !ok {
+		t.Fatalf("the real-Redis backend gave a %T", rdb)
+	}
+	opt := *client.Options() // its address and database
+	h := &scriptHook{plain: redis.NewClient(&opt), calls: map[string][]scriptCall{}}
+	t.Cleanup(func() { h.plain.Close() })
+	rdb.AddHook(h)
+	return h
+}
+
 // scriptCall is one call a scriptHook saw.
 type scriptCall struct {
 	reply   []any
@@ -67,13 +83,6 @@ func (h *scriptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // measures them).
 func TestBackgroundWorkIsDoneInBoundedCalls(t *testing.T) {
 	rdb := redistest.Backends()[0].New(t)
-	client, ok := rdb.(*redis.Client)
-	if !ok {
-		t.Fatalf("the real-Redis backend gave a %T", rdb)
-	}
-	opt := *client.Options() // its address and database
-	hook := &scriptHook{plain: redis.NewClient(&opt), calls: map[string][]scriptCall{}}
-	t.Cleanup(func() { hook.plain.Close() })
 	svc, now := clockedService(t, rdb, store.Options{RunRetention: time.Hour})
 	ctx := context.Background()
 	id := 0
@@ -109,7 +118,7 @@ func TestBackgroundWorkIsDoneInBoundedCalls(t *testing.T) {
 	}
 	*now = now.Add(time.Minute)
 
-	rdb.AddHook(hook)
+	hook := newScriptHook(t, rdb)
 	st, err := svc.Sweep(ctx, 10_000)
 	if err != nil || st.Released != due || st.Purged != 1 {
 		t.Fatalf("sweep: %+v, %v; want %d released and 1 run deleted", st, err, due)
@@ -202,10 +211,6 @@ func TestStreamTrimIsBounded(t *testing.T) {
 // credit comes back.
 func TestExpiringRunsCountTheirChildren(t *testing.T) {
 	rdb := redistest.Backends()[0].New(t)
-	client := rdb.(*redis.Client)
-	opt := *client.Options()
-	hook := &scriptHook{plain: redis.NewClient(&opt), calls: map[string][]scriptCall{}}
-	t.Cleanup(func() { hook.plain.Close() })
 	svc, now := clockedService(t, rdb, store.Options{})
 	ctx := context.Background()
 	id := 0
@@ -236,7 +241,7 @@ func TestExpiringRunsCountTheirChildren(t *testing.T) {
 		Origin: quota.OriginConversation, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	rdb.AddHook(hook)
+	hook := newScriptHook(t, rdb)
 	st, err := svc.Sweep(ctx, 10_000)
 	if err != nil || st.Released != runs {
 		t.Fatalf("sweep: %+v, %v; want the %d roots released (by the sweeper, not the Reserve)", st, err, runs)

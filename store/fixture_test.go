@@ -16,10 +16,26 @@ import (
 // the given members on Max seats: the set-up of the benchmarks and the
 // memory test.
 func fixedService(tb testing.TB, rdb redis.UniversalClient, ws string, members ...string) *quota.Service {
+	svc, _ := serviceAt(tb, rdb, store.Options{}, ws, members...)
+	return svc
+}
+
+// clockedService is a service with options o on workspace "bg" with 50
+// Max members (m0, m1, ...), whose clock the caller moves through the
+// returned pointer.
+func clockedService(tb testing.TB, rdb redis.UniversalClient, o store.Options) (*quota.Service, *time.Time) {
+	return serviceAt(tb, rdb, o, "bg", numbered("m", 50)...)
+}
+
+// serviceAt returns a service on rdb with options o, its clock at
+// 2026-03-10 12:00 UTC (the returned pointer moves it), the workspace ws
+// (subscribed at anchor) and the given members on Max seats.
+func serviceAt(tb testing.TB, rdb redis.UniversalClient, o store.Options, ws string, members ...string) (*quota.Service, *time.Time) {
 	tb.Helper()
 	ctx := context.Background()
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	svc := quota.NewService(store.New(rdb), quota.Config{Now: func() time.Time { return now }})
+	now := new(time.Time)
+	*now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	svc := quota.NewService(store.New(rdb, o), quota.Config{Now: func() time.Time { return *now }})
 	if _, err := svc.SetWorkspace(ctx, quota.Idem{RequestID: "ws", Fingerprint: "ws"}, quota.Workspace{ID: ws, SubscriptionStart: anchor}); err != nil {
 		tb.Fatal(err)
 	}
@@ -28,7 +44,7 @@ func fixedService(tb testing.TB, rdb redis.UniversalClient, ws string, members .
 			tb.Fatal(err)
 		}
 	}
-	return svc
+	return svc, now
 }
 
 // numbered returns n member ids: prefix0, prefix1, ...

@@ -66,9 +66,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (quota.Swee
 // (and no more calls than limit takes batches, plus one: a call that
 // applies grant transitions only releases no hold), then the retentions.
 func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, limit int, st *quota.SweepStats) error {
-	prefix := wsPrefix(ws)
 	for calls, most := 0, limit/sweepBatch+1; limit > 0 && calls <= most; calls++ {
-		raw, err := s.exec(ctx, fnSweep, []string{wsKey(ws)}, []any{now.UnixMilli(), prefix, 0, 0, "", "", "", min(limit, sweepBatch)})
+		raw, err := s.exec(ctx, fnSweep, []string{wsKey(ws)}, backgroundArgs(ws, now, min(limit, sweepBatch)))
 		if err != nil {
 			return err
 		}
@@ -120,7 +119,7 @@ func (s *Store) sweepWorkspace(ctx context.Context, ws string, now time.Time, li
 // everything).
 func (s *Store) retain(ctx context.Context, ws string, now time.Time, first bool) (any, error) {
 	cut := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
-	args := []any{now.UnixMilli(), wsPrefix(ws), 0, 0, "", "", "", cut(s.opts.RunRetention), retainBatch}
+	args := backgroundArgs(ws, now, cut(s.opts.RunRetention), retainBatch)
 	if first {
 		args = append(args, cut(s.opts.LedgerRetention), cut(s.opts.EventsRetention),
 			quota.DayOf(now.Add(-s.opts.UsageRetention)), retainDays)
@@ -128,4 +127,11 @@ func (s *Store) retain(ctx context.Context, ws string, now time.Time, first bool
 		args = append(args, 0, 0, 0, 0)
 	}
 	return s.exec(ctx, fnRetain, []string{wsKey(ws)}, args)
+}
+
+// backgroundArgs are the args of a background call of workspace ws at
+// now: the common args of lua/core.lua (no period to roll, no request),
+// then extra.
+func backgroundArgs(ws string, now time.Time, extra ...any) []any {
+	return append([]any{now.UnixMilli(), wsPrefix(ws), 0, 0, "", "", ""}, extra...)
 }

@@ -80,6 +80,11 @@ type Config struct {
 	// Samples is how many keys of each record kind are sized with MEMORY
 	// USAGE. -samples, default 200.
 	Samples int
+	// CPUProfile, when set, is a file quotabench writes its own Go CPU
+	// profile to (runtime/pprof), for the whole run, set-up included: how
+	// much of the load generator's core it spends itself. -cpuprofile,
+	// default none.
+	CPUProfile string
 }
 
 // defaultDuration is -duration's default; countDuration bounds a -count
@@ -138,6 +143,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.BoolVar(&cfg.Profile, "profile", false, "measure Redis µs per script call of Reserve, Commit, Extend and Refund in separate phases; needs -redis")
 	fs.IntVar(&cfg.ProfileN, "profile-n", cfg.ProfileN, "calls per -profile phase")
 	fs.IntVar(&cfg.Samples, "samples", cfg.Samples, "keys sized per record kind (MEMORY USAGE)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write quotabench's own Go CPU profile to `file` (go tool pprof reads it)")
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

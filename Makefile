@@ -42,7 +42,11 @@ bench:
 # on LOAD_ADDR with a random one-off admin token, runs quotabench with
 # LOAD_FLAGS, then stops both. LOAD_PIN=1 pins redis-server to CPU 0 and
 # quotad and quotabench to the others (as in production, where Redis has a
-# core of its own); needs taskset and 2 CPUs or more. quotad serves its
+# core of its own); needs taskset and 2 CPUs or more. LOAD_RT=1 with it
+# also runs redis-server at real-time priority (chrt -f 10, as root): no
+# other process of the machine preempts it on its core, so that the slow
+# log holds only what scripts themselves take (quotabench prints how often
+# Redis was preempted during the run). quotad serves its
 # metrics and Go profiles (-pprof) on LOAD_METRICS; LOAD_PPROF=file saves a
 # CPU profile of quotad there, LOAD_PPROF_SECONDS long, started
 # LOAD_PPROF_DELAY seconds after quotad (past quotabench's setup: give a
@@ -56,8 +60,9 @@ LOAD_PPROF_SECONDS ?= 8
 LOAD_PPROF_DELAY ?= 4
 LOAD_FLAGS ?= -workload cycle -duration 10s -raw -profile
 LOAD_PIN ?=
+LOAD_RT ?=
 ifeq ($(LOAD_PIN),1)
-REDIS_PIN := taskset -c 0
+REDIS_PIN := $(if $(filter 1,$(LOAD_RT)),chrt -f 10 )taskset -c 0
 QUOTA_PIN := taskset -c 1-$(shell echo $$(( $$(nproc) - 1 )))
 endif
 load:

@@ -70,6 +70,10 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 	}
 
 	var rdb redis.UniversalClient
+	// proc is Redis's process when it runs on this machine, and
+	// preemptedBefore its preemptions when the slow log was emptied.
+	var proc *redisProc
+	var preemptedBefore int64
 	if cfg.RedisURL != "" {
 		opt, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -89,6 +93,11 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 			fmt.Fprintf(progress, "quotabench: no slow log report: %v\n", err)
 		} else {
 			defer restore(context.WithoutCancel(ctx))
+		}
+		if p, ok := findRedisProc(ctx, rdb, opt.Addr, "/proc"); ok {
+			if n, err := p.Preemptions(); err == nil {
+				proc, preemptedBefore = &p, n
+			}
 		}
 	}
 
@@ -161,6 +170,11 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 		if err != nil {
 			fmt.Fprintf(out, "\nslow log: %v\n", err)
 		} else {
+			if proc != nil {
+				if n, err := proc.Preemptions(); err == nil {
+					slow.Preempted = &preempted{Pid: proc.Pid, Times: n - preemptedBefore}
+				}
+			}
 			sum.Slow = &slow
 			writeSlow(out, slow)
 		}

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +138,13 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	if sum.Slow == nil {
 		t.Fatal("no slow log report")
 	}
+	// This redis-server is a process of this machine: the report says how
+	// often it was preempted, by its own pid.
+	if runtime.GOOS == "linux" {
+		if p := sum.Slow.Preempted; p == nil || p.Pid != redisPid(t, rdb) || p.Times < 0 {
+			t.Errorf("preemptions of Redis = %+v, want its pid %d and a count", p, redisPid(t, rdb))
+		}
+	}
 	// The slow log settings are put back.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -143,5 +154,86 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	}
 	if got["slowlog-log-slower-than"] != strconv.Itoa(10000) {
 		t.Errorf("slowlog-log-slower-than after the run = %q, want Redis's default 10000 back", got["slowlog-log-slower-than"])
+	}
+}
+
+// redisPid is the process id INFO server gives.
+func redisPid(t *testing.T, rdb redis.UniversalClient) int {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := infoField(info, "process_id")
+	pid, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("INFO server process_id %q: %v", v, err)
+	}
+	return pid
+}
+
+// TestFindRedisProc finds the redis-server a client reaches among the
+// processes of a fake /proc, and only that one: a process of another name
+// (Redis under valgrind, a recycled pid), another port's Redis, or a Redis
+// reached at a host that is not this machine is not reported.
+func TestFindRedisProc(t *testing.T) {
+	srv, err := redistest.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	pid := redisPid(t, rdb)
+	_, port, _ := strings.Cut(srv.Addr(), ":")
+	ctx := context.Background()
+
+	fake := func(comm, cmdline, status string) string {
+		root := t.TempDir()
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, text := range map[string]string{"comm": comm, "cmdline": cmdline, "status": status} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return root
+	}
+	status := "Name:\tredis-server\nvoluntary_ctxt_switches:\t40580\nnonvoluntary_ctxt_switches:\t231\n"
+	title := "redis-server 127.0.0.1:" + port + "\x00\x00\x00"
+
+	p, ok := findRedisProc(ctx, rdb, srv.Addr(), fake("redis-server\n", title, status))
+	if !ok || p.Pid != pid {
+		t.Fatalf("findRedisProc = %+v, %v; want pid %d", p, ok, pid)
+	}
+	if n, err := p.Preemptions(); err != nil || n != 231 {
+		t.Errorf("Preemptions = %d, %v; want 231", n, err)
+	}
+	if _, err := (redisProc{Pid: pid, status: filepath.Join(t.TempDir(), "status")}).Preemptions(); err == nil {
+		t.Error("Preemptions of a process gone: no error")
+	}
+
+	for name, c := range map[string]struct{ addr, root string }{
+		"another program":       {srv.Addr(), fake("memcheck-amd64-\n", title, status)},
+		"another port":          {srv.Addr(), fake("redis-server\n", "redis-server 127.0.0.1:1"+port+"\x00", status)},
+		"no such process":       {srv.Addr(), t.TempDir()},
+		"not this machine":      {"10.1.2.3:" + port, fake("redis-server\n", title, status)},
+		"an address not parsed": {"nohostport", fake("redis-server\n", title, status)},
+	} {
+		if p, ok := findRedisProc(ctx, rdb, c.addr, c.root); ok {
+			t.Errorf("%s: findRedisProc = %+v, want none", name, p)
+		}
+	}
+
+	if runtime.GOOS == "linux" {
+		p, ok := findRedisProc(ctx, rdb, srv.Addr(), "/proc")
+		if !ok || p.Pid != pid {
+			t.Fatalf("findRedisProc in /proc = %+v, %v; want pid %d", p, ok, pid)
+		}
+		if n, err := p.Preemptions(); err != nil || n < 0 {
+			t.Errorf("Preemptions in /proc = %d, %v", n, err)
+		}
 	}
 }

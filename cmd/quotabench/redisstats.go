@@ -85,11 +85,8 @@ func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats,
 // microseconds) from INFO cpu and returns their sum in µs.
 func parseCPU(info string) int64 {
 	var sum int64
-	for line := range strings.SplitSeq(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || (k != "used_cpu_user" && k != "used_cpu_sys") {
-			continue
-		}
+	for _, k := range []string{"used_cpu_user", "used_cpu_sys"} {
+		v, _ := infoField(info, k)
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			sum += int64(f*1e6 + 0.5)
 		}
@@ -196,10 +193,8 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("INFO memory: %w", err)
 	}
-	for line := range strings.SplitSeq(s, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
+	if v, ok := infoField(s, "used_memory"); ok {
+		return strconv.ParseInt(v, 10, 64)
 	}
 	return 0, fmt.Errorf("INFO memory has no used_memory")
 }
@@ -245,6 +240,16 @@ type slowReport struct {
 	Entries int
 	// Scripts are the script calls over slowOver, slowest first.
 	Scripts []redis.SlowLog
+	// Preempted is how many times the kernel took the CPU from Redis's
+	// main thread over the same span, nil when Redis is not a process of
+	// this machine quotabench can read (findRedisProc).
+	Preempted *preempted
+}
+
+// preempted is how often Redis was preempted while the slow log filled.
+type preempted struct {
+	Pid   int   // Redis's process id
+	Times int64 // nonvoluntary context switches of its main thread
 }
 
 // readSlowlog returns the slow log's script calls over slowOver.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -200,5 +201,25 @@ func TestParseCPU(t *testing.T) {
 		"used_cpu_user_children:9.000000\r\n"
 	if got, want := parseCPU(info), int64(3_250_001); got != want {
 		t.Errorf("parseCPU = %d µs, want %d", got, want)
+	}
+}
+
+// TestWriteSlowSaysHowOftenRedisWasPreempted prints the preemptions of
+// Redis next to the slow log's script calls, and nothing of them when
+// Redis is not a process quotabench can read.
+func TestWriteSlowSaysHowOftenRedisWasPreempted(t *testing.T) {
+	r := slowReport{Entries: 1, Scripts: []redis.SlowLog{{Duration: 2 * time.Millisecond, Args: []string{"fcall", "quota_x_reserve", "1", "q:{ws:a}:ws"}}}}
+	var b strings.Builder
+	writeSlow(&b, r)
+	if strings.Contains(b.String(), "preempted") {
+		t.Errorf("report without a Redis process mentions preemptions:\n%s", b.String())
+	}
+	r.Preempted = &preempted{Pid: 4242, Times: 231}
+	b.Reset()
+	writeSlow(&b, r)
+	for _, want := range []string{"1 script calls over 1ms", "fcall 1", "redis-server (pid 4242) was preempted 231 times"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
 	}
 }

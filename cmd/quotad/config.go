@@ -162,6 +162,14 @@ type Config struct {
 	// MaxConcurrentStreams bounds the calls in flight on one connection.
 	// -max-concurrent-streams, default 100.
 	MaxConcurrentStreams int
+	// StreamWorkers is how many goroutines serve calls and stay, each
+	// taking the next call when it is done (grpc.NumStreamWorkers): a
+	// call's goroutine then keeps the stack it grew, rather than a new
+	// goroutine growing one per call (about 10% of quotad's CPU at half
+	// the maximum cycle rate; BENCHMARKS.md). A call that finds every
+	// worker busy gets a goroutine of its own, as with 0 (no workers).
+	// -stream-workers, default 64.
+	StreamWorkers int
 	// MaxHeaderListSize bounds a call's metadata, in bytes.
 	// -max-header-list-size, default 16KiB.
 	MaxHeaderListSize int
@@ -260,6 +268,7 @@ func defaultConfig() Config {
 		MaxRecvMsgSize:       4 << 20,
 		MaxSendMsgSize:       4 << 20,
 		MaxConcurrentStreams: 100,
+		StreamWorkers:        64,
 		MaxHeaderListSize:    16 << 10,
 		FDReserve:            256,
 		HandshakeTimeout:     5 * time.Second,
@@ -365,6 +374,7 @@ func (c Config) validate() error {
 	}{
 		{"-max-recv-msg-size", c.MaxRecvMsgSize, 1 << 10}, {"-max-send-msg-size", c.MaxSendMsgSize, 1 << 10},
 		{"-max-concurrent-streams", c.MaxConcurrentStreams, 1}, {"-max-header-list-size", c.MaxHeaderListSize, 1 << 10},
+		{"-stream-workers", c.StreamWorkers, 0},
 		{"-max-connections", c.MaxConnections, 0}, {"-fd-reserve", c.FDReserve, 16},
 		{"-redis-pool-size", c.RedisPoolSize, 0}, {"-redis-max-retries", c.RedisMaxRetries, 0},
 		{"-redis-wait-replicas", c.RedisWaitReplicas, 0},

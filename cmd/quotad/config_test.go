@@ -134,6 +134,8 @@ allow-unauthenticated: true
 		{name: "bad log format", args: []string{"-log-format", "xml"}, wantErr: "-log-format"},
 		{name: "bad size", args: []string{"-max-recv-msg-size", "lots"}, wantErr: "-max-recv-msg-size"},
 		{name: "tiny size", args: []string{"-max-recv-msg-size", "10"}, wantErr: "-max-recv-msg-size must be at least"},
+		{name: "stream workers", args: []string{"-stream-workers", "0"}, want: with(func(c *Config) { c.StreamWorkers = 0 })},
+		{name: "negative stream workers", args: []string{"-stream-workers", "-1"}, wantErr: "-stream-workers must be at least 0"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "-nope"},
 		{name: "no password flag", args: []string{"-redis-password", "hunter2"}, wantErr: "-redis-password"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},

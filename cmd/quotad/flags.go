@@ -92,6 +92,7 @@ Environment only (secrets are never flags):
 	fs.Var((*sizeValue)(&cfg.MaxSendMsgSize), "max-send-msg-size", "largest reply, in `bytes` (KiB, MiB allowed)")
 	fs.IntVar(&cfg.MaxConcurrentStreams, "max-concurrent-streams", cfg.MaxConcurrentStreams, "calls in flight on one connection")
 	fs.Var((*sizeValue)(&cfg.MaxHeaderListSize), "max-header-list-size", "largest call metadata, in `bytes`")
+	fs.IntVar(&cfg.StreamWorkers, "stream-workers", cfg.StreamWorkers, "goroutines that serve calls one after the other; 0: a new goroutine per call")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "open gRPC connections; 0: the file-descriptor limit less -fd-reserve")
 	fs.IntVar(&cfg.FDReserve, "fd-reserve", cfg.FDReserve, "file descriptors kept for Redis, metrics and files")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "bound of a new connection's TLS and HTTP/2 handshake")

@@ -199,6 +199,7 @@ func runClock(ctx context.Context, cfg Config, now func() time.Time, log *slog.L
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.MaxSendMsgSize),
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)),
+		grpc.NumStreamWorkers(uint32(cfg.StreamWorkers)),
 		grpc.MaxHeaderListSize(uint32(cfg.MaxHeaderListSize)),
 		grpc.ConnectionTimeout(cfg.HandshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -93,10 +94,9 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 			fmt.Fprintf(progress, "quotabench: no slow log report: %v\n", err)
 		} else {
 			defer restore(context.WithoutCancel(ctx))
-		}
-		if p, ok := findRedisProc(ctx, rdb, opt.Addr, "/proc"); ok {
-			if n, err := p.Preemptions(); err == nil {
-				proc, preemptedBefore = &p, n
+			proc, preemptedBefore = watchRedis(ctx, rdb, opt.Addr, progress)
+			if proc != nil {
+				defer proc.Close()
 			}
 		}
 	}
@@ -171,7 +171,13 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 			fmt.Fprintf(out, "\nslow log: %v\n", err)
 		} else {
 			if proc != nil {
-				if n, err := proc.Preemptions(); err == nil {
+				n, err := proc.Preemptions()
+				switch {
+				case err != nil:
+					fmt.Fprintf(progress, "quotabench: Redis's preemptions not read: %v\n", err)
+				case n < preemptedBefore:
+					fmt.Fprintf(progress, "quotabench: Redis's preemptions not read: the count went back from %d to %d\n", preemptedBefore, n)
+				default:
 					slow.Preempted = &preempted{Pid: proc.Pid, Times: n - preemptedBefore}
 				}
 			}
@@ -181,6 +187,25 @@ func run(ctx context.Context, cfg Config, out, progress io.Writer) (*summary, er
 	}
 
 	return sum, sum.failures()
+}
+
+// watchRedis finds the redis-server rdb reaches at addr among this
+// machine's processes and reads its preemptions so far. It returns nil,
+// and says why on progress, when it cannot; silently when Redis is not on
+// this machine.
+func watchRedis(ctx context.Context, rdb redis.UniversalClient, addr string, progress io.Writer) (*redisProc, int64) {
+	p, err := findRedisProc(ctx, rdb, addr, "/proc")
+	if err == nil {
+		var n int64
+		if n, err = p.Preemptions(); err == nil {
+			return p, n
+		}
+		p.Close()
+	}
+	if !errors.Is(err, errNotLocal) {
+		fmt.Fprintf(progress, "quotabench: Redis's preemptions not read: %v\n", err)
+	}
+	return nil, 0
 }
 
 // failures returns an error when an op of any phase failed unexpectedly.

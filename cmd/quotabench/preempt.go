@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,42 +24,74 @@ import (
 type redisProc struct {
 	// Pid is Redis's process id, as INFO server gives it.
 	Pid int
-	// status is the process's status file (/proc/<pid>/status).
-	status string
+	// status is the process's status file (/proc/<pid>/status), open
+	// from the start: once the process has gone its reads fail, so a pid
+	// the kernel gave to another process is never read.
+	status *os.File
 }
 
-// findRedisProc returns the redis-server that rdb reaches, when it is a
-// process of this machine: addr's host is a loopback address, INFO
-// server's process_id names a process called redis-server whose command
-// line ends with its tcp_port (Redis's default process title,
-// "redis-server 127.0.0.1:6379"). ok is false otherwise, and for a Redis
-// in another pid namespace (a container), so that quotabench never
-// reports another process's figures. procRoot is "/proc" outside tests.
-func findRedisProc(ctx context.Context, rdb redis.UniversalClient, addr, procRoot string) (p redisProc, ok bool) {
-	host, _, err := net.SplitHostPort(addr)
+// errNotLocal says that Redis is reached at an address that is not this
+// machine's loopback: its process, if any, is not one quotabench can read.
+var errNotLocal = errors.New("Redis is not at a loopback address")
+
+// findRedisProc returns the redis-server that rdb reaches at addr, when
+// it is a process of this machine: addr's host is a loopback address
+// (errNotLocal otherwise) and its port is INFO server's tcp_port; INFO
+// server's process_id names a process called redis-server whose title or
+// arguments name that port (Redis's process title is "redis-server
+// 127.0.0.1:6379", with " [cluster]" or " [sentinel]" after it in those
+// modes; with set-proc-title no, the arguments "--port 6379"). Any other
+// process, such as Redis in a container reached through a forwarded port,
+// is an error rather than a wrong figure. procRoot is "/proc" outside
+// tests. Close the result when done.
+func findRedisProc(ctx context.Context, rdb redis.UniversalClient, addr, procRoot string) (*redisProc, error) {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil || !isLoopback(host) {
-		return redisProc{}, false
+		return nil, errNotLocal
 	}
 	info, err := rdb.Info(ctx, "server").Result()
 	if err != nil {
-		return redisProc{}, false
+		return nil, fmt.Errorf("INFO server: %w", err)
 	}
-	pidText, ok1 := infoField(info, "process_id")
-	port, ok2 := infoField(info, "tcp_port")
-	pid, err := strconv.Atoi(pidText)
-	if !ok1 || !ok2 || err != nil || pid <= 0 {
-		return redisProc{}, false
+	if p, _ := infoField(info, "tcp_port"); p != port {
+		return nil, fmt.Errorf("INFO server's tcp_port is %q, not the port dialled (%s)", p, port)
+	}
+	v, _ := infoField(info, "process_id")
+	pid, err := strconv.Atoi(v)
+	if err != nil || pid <= 0 {
+		return nil, fmt.Errorf("INFO server's process_id %q is not a process id", v)
 	}
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	comm, err := os.ReadFile(filepath.Join(dir, "comm"))
-	if err != nil || strings.TrimSpace(string(comm)) != "redis-server" {
-		return redisProc{}, false
+	if err != nil {
+		return nil, err
+	}
+	if c := strings.TrimSpace(string(comm)); c != "redis-server" {
+		return nil, fmt.Errorf("process %d is %q, not redis-server", pid, c)
 	}
 	cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-	if err != nil || !strings.HasSuffix(strings.TrimRight(strings.ReplaceAll(string(cmdline), "\x00", " "), " "), ":"+port) {
-		return redisProc{}, false
+	if err != nil {
+		return nil, err
 	}
-	return redisProc{Pid: pid, status: filepath.Join(dir, "status")}, true
+	if !namesPort(strings.Fields(strings.ReplaceAll(string(cmdline), "\x00", " ")), port) {
+		return nil, fmt.Errorf("process %d's command line does not name port %s", pid, port)
+	}
+	f, err := os.Open(filepath.Join(dir, "status"))
+	if err != nil {
+		return nil, err
+	}
+	return &redisProc{Pid: pid, status: f}, nil
+}
+
+// namesPort reports whether a redis-server's title or arguments name
+// port: a word ending in ":port", or "--port port".
+func namesPort(words []string, port string) bool {
+	for i, w := range words {
+		if strings.HasSuffix(w, ":"+port) || (w == "--port" && i+1 < len(words) && words[i+1] == port) {
+			return true
+		}
+	}
+	return false
 }
 
 // isLoopback reports whether host is localhost or a loopback address.
@@ -71,14 +105,12 @@ func isLoopback(host string) bool {
 
 // Preemptions returns how many times the kernel has taken the CPU from
 // Redis's main thread, the one that runs scripts, so far: its
-// nonvoluntary_ctxt_switches.
-func (p redisProc) Preemptions() (int64, error) {
-	f, err := os.Open(p.status)
-	if err != nil {
+// nonvoluntary_ctxt_switches. It fails once the process has gone.
+func (p *redisProc) Preemptions() (int64, error) {
+	if _, err := p.status.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(p.status)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "nonvoluntary_ctxt_switches:"); ok {
 			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -87,15 +119,8 @@ func (p redisProc) Preemptions() (int64, error) {
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("%s has no nonvoluntary_ctxt_switches", p.status)
+	return 0, fmt.Errorf("%s has no nonvoluntary_ctxt_switches", p.status.Name())
 }
 
-// infoField returns the value of key in an INFO reply ("key:value" lines).
-func infoField(info, key string) (string, bool) {
-	for line := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+":"); ok {
-			return v, true
-		}
-	}
-	return "", false
-}
+// Close closes the status file.
+func (p *redisProc) Close() error { return p.status.Close() }

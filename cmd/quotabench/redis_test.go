@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -138,11 +140,13 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	if sum.Slow == nil {
 		t.Fatal("no slow log report")
 	}
-	// This redis-server is a process of this machine: the report says how
-	// often it was preempted, by its own pid.
-	if runtime.GOOS == "linux" {
-		if p := sum.Slow.Preempted; p == nil || p.Pid != redisPid(t, rdb) || p.Times < 0 {
-			t.Errorf("preemptions of Redis = %+v, want its pid %d and a count", p, redisPid(t, rdb))
+	// This redis-server is a process of this machine: where its status
+	// file can be read (Linux's /proc), the report says how often it was
+	// preempted, by its own pid.
+	pid := redisPid(t, rdb)
+	if _, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status")); err == nil {
+		if p := sum.Slow.Preempted; p == nil || p.Pid != pid || p.Times < 0 {
+			t.Errorf("preemptions of Redis = %+v, want its pid %d and a count", p, pid)
 		}
 	}
 	// The slow log settings are put back.
@@ -174,8 +178,9 @@ func redisPid(t *testing.T, rdb redis.UniversalClient) int {
 
 // TestFindRedisProc finds the redis-server a client reaches among the
 // processes of a fake /proc, and only that one: a process of another name
-// (Redis under valgrind, a recycled pid), another port's Redis, or a Redis
-// reached at a host that is not this machine is not reported.
+// (Redis under valgrind, a recycled pid), a Redis whose title names
+// another port, or a Redis reached at a host that is not this machine or
+// at a port that is not its own is not reported.
 func TestFindRedisProc(t *testing.T) {
 	srv, err := redistest.StartServer()
 	if err != nil {
@@ -204,36 +209,75 @@ func TestFindRedisProc(t *testing.T) {
 	status := "Name:\tredis-server\nvoluntary_ctxt_switches:\t40580\nnonvoluntary_ctxt_switches:\t231\n"
 	title := "redis-server 127.0.0.1:" + port + "\x00\x00\x00"
 
-	p, ok := findRedisProc(ctx, rdb, srv.Addr(), fake("redis-server\n", title, status))
-	if !ok || p.Pid != pid {
-		t.Fatalf("findRedisProc = %+v, %v; want pid %d", p, ok, pid)
-	}
-	if n, err := p.Preemptions(); err != nil || n != 231 {
-		t.Errorf("Preemptions = %d, %v; want 231", n, err)
-	}
-	if _, err := (redisProc{Pid: pid, status: filepath.Join(t.TempDir(), "status")}).Preemptions(); err == nil {
-		t.Error("Preemptions of a process gone: no error")
-	}
-
-	for name, c := range map[string]struct{ addr, root string }{
-		"another program":       {srv.Addr(), fake("memcheck-amd64-\n", title, status)},
-		"another port":          {srv.Addr(), fake("redis-server\n", "redis-server 127.0.0.1:1"+port+"\x00", status)},
-		"no such process":       {srv.Addr(), t.TempDir()},
-		"not this machine":      {"10.1.2.3:" + port, fake("redis-server\n", title, status)},
-		"an address not parsed": {"nohostport", fake("redis-server\n", title, status)},
+	for name, cmdline := range map[string]string{
+		"title":             title,
+		"title, cluster":    "redis-server *:" + port + " [cluster]\x00",
+		"title, IPv6":       "redis-server ::1:" + port + "\x00",
+		"no title, --port":  "redis-server\x00--port\x00" + port + "\x00--save\x00\x00",
+		"no title, a .conf": "/usr/bin/redis-server\x00/etc/redis.conf\x00--port\x00" + port + "\x00",
 	} {
-		if p, ok := findRedisProc(ctx, rdb, c.addr, c.root); ok {
-			t.Errorf("%s: findRedisProc = %+v, want none", name, p)
+		p, err := findRedisProc(ctx, rdb, srv.Addr(), fake("redis-server\n", cmdline, status))
+		if err != nil || p.Pid != pid {
+			t.Fatalf("%s: findRedisProc = %+v, %v; want pid %d", name, p, err, pid)
+		}
+		// Read twice: the file is read again from its start.
+		for range 2 {
+			if n, err := p.Preemptions(); err != nil || n != 231 {
+				t.Errorf("%s: Preemptions = %d, %v; want 231", name, n, err)
+			}
+		}
+		p.Close()
+	}
+
+	for name, c := range map[string]struct {
+		addr, root string
+		notLocal   bool // the error is errNotLocal: nothing to say of it
+	}{
+		"another program":       {srv.Addr(), fake("memcheck-amd64-\n", title, status), false},
+		"another port's title":  {srv.Addr(), fake("redis-server\n", "redis-server 127.0.0.1:1"+port+"\x00", status), false},
+		"no such process":       {srv.Addr(), t.TempDir(), false},
+		"a port not Redis's":    {"localhost:1" + port, fake("redis-server\n", "redis-server 127.0.0.1:1"+port+"\x00", status), false},
+		"not this machine":      {"10.1.2.3:" + port, fake("redis-server\n", title, status), true},
+		"an address not parsed": {"nohostport", fake("redis-server\n", title, status), true},
+	} {
+		p, err := findRedisProc(ctx, rdb, c.addr, c.root)
+		if err == nil {
+			p.Close()
+			t.Errorf("%s: findRedisProc = %+v, want an error", name, p)
+		} else if errors.Is(err, errNotLocal) != c.notLocal {
+			t.Errorf("%s: findRedisProc error %v; errNotLocal: %v, want %v", name, err, !c.notLocal, c.notLocal)
 		}
 	}
 
-	if runtime.GOOS == "linux" {
-		p, ok := findRedisProc(ctx, rdb, srv.Addr(), "/proc")
-		if !ok || p.Pid != pid {
-			t.Fatalf("findRedisProc in /proc = %+v, %v; want pid %d", p, ok, pid)
-		}
-		if n, err := p.Preemptions(); err != nil || n < 0 {
-			t.Errorf("Preemptions in /proc = %d, %v", n, err)
-		}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	p, err := findRedisProc(ctx, rdb, srv.Addr(), "/proc")
+	if err != nil || p.Pid != pid {
+		t.Fatalf("findRedisProc in /proc = %+v, %v; want pid %d", p, err, pid)
+	}
+	defer p.Close()
+	if n, err := p.Preemptions(); err != nil || n < 0 {
+		t.Errorf("Preemptions in /proc = %d, %v", n, err)
+	}
+	// Once a process has gone, its status file, opened before, reads no
+	// more: a pid the kernel recycles is never read as Redis's.
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := &redisProc{Pid: cmd.Process.Pid, status: f}
+	defer gone.Close()
+	if _, err := gone.Preemptions(); err != nil {
+		t.Fatalf("Preemptions of a running process: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if n, err := gone.Preemptions(); err == nil {
+		t.Errorf("Preemptions of a process gone = %d, want an error", n)
 	}
 }

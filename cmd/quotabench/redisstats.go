@@ -81,6 +81,16 @@ func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats,
 	return redisStats{cmds: parseCommandStats(s), cpuUsec: parseCPU(s)}, nil
 }
 
+// infoField returns the value of key in an INFO reply ("key:value" lines).
+func infoField(info, key string) (string, bool) {
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+":"); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // parseCPU reads used_cpu_user and used_cpu_sys (seconds, with
 // microseconds) from INFO cpu and returns their sum in µs.
 func parseCPU(info string) int64 {

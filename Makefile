@@ -44,11 +44,11 @@ bench:
 # quotad and quotabench to the others (as in production, where Redis has a
 # core of its own); needs taskset and 2 CPUs or more. LOAD_RT=1 with it
 # also runs redis-server at real-time priority (chrt -f 10, as root): no
-# other process of the machine preempts it on its core, so that the slow
+# process of normal priority preempts it on its core, so that the slow
 # log holds only what scripts themselves take (quotabench prints how often
-# Redis was preempted during the run). quotad serves its
-# metrics and Go profiles (-pprof) on LOAD_METRICS; LOAD_PPROF=file saves a
-# CPU profile of quotad there, LOAD_PPROF_SECONDS long, started
+# Redis was preempted during the run). quotad serves its metrics and Go
+# profiles (-pprof) on LOAD_METRICS; LOAD_PPROF=file saves a CPU profile
+# of quotad there, LOAD_PPROF_SECONDS long, started
 # LOAD_PPROF_DELAY seconds after quotad (past quotabench's setup: give a
 # -duration that covers both, and no -raw, whose phase would be profiled
 # too); `go tool pprof -top file` reads it.

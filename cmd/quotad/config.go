@@ -3,13 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/quota-svc/quota/store"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/quota-svc/quota/store"
 )
 
 // Config is quotad's configuration: one struct, every field a setting.
@@ -168,7 +170,7 @@ type Config struct {
 	// goroutine growing one per call (about 10% of quotad's CPU at half
 	// the maximum cycle rate; BENCHMARKS.md). A call that finds every
 	// worker busy gets a goroutine of its own, as with 0 (no workers).
-	// -stream-workers, default 64.
+	// -stream-workers, default 64, at most maxStreamWorkers.
 	StreamWorkers int
 	// MaxHeaderListSize bounds a call's metadata, in bytes.
 	// -max-header-list-size, default 16KiB.
@@ -246,6 +248,10 @@ type Config struct {
 	// -log-format, default auto.
 	LogFormat string
 }
+
+// maxStreamWorkers bounds -stream-workers: its goroutines are started at
+// once, each with a stack of a few KiB that grows with the calls it serves.
+const maxStreamWorkers = 1 << 16
 
 // defaultConfig returns the defaults.
 func defaultConfig() Config {
@@ -382,6 +388,17 @@ func (c Config) validate() error {
 	} {
 		if n.v < n.min {
 			bad("%s must be at least %d, got %d", n.name, n.min, n.v)
+		}
+	}
+	// Both are handed to gRPC as uint32; workers are goroutines started at
+	// once.
+	for _, n := range []struct {
+		name string
+		v    int
+		max  int
+	}{{"-stream-workers", c.StreamWorkers, maxStreamWorkers}, {"-max-concurrent-streams", c.MaxConcurrentStreams, math.MaxUint32}} {
+		if n.v > n.max {
+			bad("%s must be at most %d, got %d", n.name, n.max, n.v)
 		}
 	}
 	if c.StoreTimeout > c.CallTimeout {

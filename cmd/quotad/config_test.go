@@ -136,6 +136,8 @@ allow-unauthenticated: true
 		{name: "tiny size", args: []string{"-max-recv-msg-size", "10"}, wantErr: "-max-recv-msg-size must be at least"},
 		{name: "stream workers", args: []string{"-stream-workers", "0"}, want: with(func(c *Config) { c.StreamWorkers = 0 })},
 		{name: "negative stream workers", args: []string{"-stream-workers", "-1"}, wantErr: "-stream-workers must be at least 0"},
+		{name: "too many stream workers", args: []string{"-stream-workers", "65537"}, wantErr: "-stream-workers must be at most 65536"},
+		{name: "streams past uint32", args: []string{"-max-concurrent-streams", "4294967296"}, wantErr: "-max-concurrent-streams must be at most 4294967295"},
 		{name: "unknown flag", args: []string{"-nope"}, wantErr: "-nope"},
 		{name: "no password flag", args: []string{"-redis-password", "hunter2"}, wantErr: "-redis-password"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},

@@ -2,7 +2,7 @@
 -- no cmsgpack (the embedded server, miniredis). It is part of the
 -- stand-alone scripts only (store/lua.go); Redis Functions use Redis's
 -- built-in cmsgpack, which reads and writes the same format. It handles
--- what records hold: integers (magnitude below 2^53) and strings one
+-- what records hold: integers (magnitude up to 2^53) and strings one
 -- after the other, which cmsgpack.pack(a, b, ...) writes and
 -- cmsgpack.unpack returns as several values (records, counters, packed
 -- replies).
@@ -29,7 +29,14 @@ do
     if n >= -128 then return string.char(0xd0, 256 + n) end
     if n >= -32768 then return string.char(0xd1) .. be(65536 + n, 2) end
     if n >= -2147483648 then return string.char(0xd2) .. be(4294967296 + n, 4) end
-    error('msgpack.lua: integer out of range: ' .. n)
+    -- int64: the complement of -n - 1's bytes, so that every value down
+    -- to -2^53 stays exact in a double (2^64 + n would not).
+    local t, m = {}, -n - 1
+    for i = 8, 1, -1 do
+      t[i] = string.char(255 - m % 256)
+      m = math.floor(m / 256)
+    end
+    return string.char(0xd3) .. table.concat(t)
   end
 
   local function str(s)

@@ -129,3 +129,18 @@ return out`
 		})
 	}
 }
+
+// TestLuaPackRefusesFractions: lua/msgpack.lua writes integers and
+// strings only (records hold no fractions); a fraction is an error, not a
+// number silently cut to another.
+func TestLuaPackRefusesFractions(t *testing.T) {
+	for _, b := range redistest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			rdb := b.New(t)
+			err := rdb.Eval(context.Background(), store.MsgpackLua()+"\nreturn cmsgpack.pack(1.5)", nil).Err()
+			if err == nil || !strings.Contains(err.Error(), "not an integer: 1.5") {
+				t.Errorf("packing 1.5: %v, want a 'not an integer' error", err)
+			}
+		})
+	}
+}

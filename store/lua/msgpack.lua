@@ -18,6 +18,9 @@ do
   end
 
   local function int(n)
+    -- Records hold no fractions: fail loudly where cmsgpack would write a
+    -- float64 this codec does not, rather than write another number.
+    if n ~= math.floor(n) then error('msgpack.lua: not an integer: ' .. n) end
     if n >= 0 then
       if n < 128 then return string.char(n) end
       if n < 256 then return string.char(0xcc, n) end

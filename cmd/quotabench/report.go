@@ -269,7 +269,7 @@ func writeSlow(w io.Writer, r slowReport) {
 	fmt.Fprintln(w)
 	if p := r.Preempted; p != nil {
 		fmt.Fprintf(w, "  redis-server (pid %d) was preempted %d times meanwhile (involuntary context switches of its main thread):\n"+
-			"  a script call preempted for over %s is in the slow log whatever its own work (make load LOAD_PIN=1 LOAD_RT=1 runs Redis at real-time priority)\n",
+			"  a script call preempted for over %s is in the slow log whatever its own work (make load LOAD_PIN=2, or LOAD_PIN=1 LOAD_RT=1, runs Redis at real-time priority)\n",
 			p.Pid, p.Times, slowOver)
 	}
 	if byCmd["eval"] > 0 {

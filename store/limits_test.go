@@ -231,3 +231,49 @@ func TestRunCostLimitIsExact(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolGrantsLimit fills a pool with quota.MaxPoolGrants live grants
+// of 1 µcredit each: a spender's Reserve draws from every one of them in
+// one call, its reservation within 512 bytes; one grant more, added or
+// credited by an operator, is refused and changes nothing; a voided grant
+// makes room again.
+func TestPoolGrantsLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		// A first call that opens the workspace starts its period (the
+		// workspace record and a ledger entry): not part of what is checked.
+		e.seat("ada", quota.SeatMax)
+		var first quota.Grant
+		for i := range quota.MaxPoolGrants {
+			g := e.grant(1, 0, yearEnd)
+			if i == 0 {
+				first = g
+			}
+		}
+		before := e.digest()
+		_, err := e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: C, Expiry: yearEnd})
+		e.wantLimit(err, quota.LimitPoolGrants, before)
+		_, err = e.adjust("", C, "a pool credit past the grants limit")
+		e.wantLimit(err, quota.LimitPoolGrants, before)
+
+		o, err := e.spend("key-1", quota.MaxPoolGrants, 0)
+		if err != nil || o.Reservation.Held != quota.MaxPoolGrants {
+			t.Fatalf("a draw from %d grants: %+v, %v", quota.MaxPoolGrants, o.Reservation, err)
+		}
+		ref, _ := quota.ParseReservationID(o.Reservation.ID)
+		if size, err := e.rdb.MemoryUsage(e.ctx, "q:{ws:ws1}:res:"+ref.Hex, 0).Result(); err == nil && size > 512 {
+			t.Errorf("a reservation drawn from %d grants takes %d bytes, want at most 512", quota.MaxPoolGrants, size)
+		}
+		// Drawn empty, the grants are still live: still no room.
+		before = e.digest()
+		_, err = e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: C, Expiry: yearEnd})
+		e.wantLimit(err, quota.LimitPoolGrants, before)
+
+		if _, err := e.svc.VoidGrant(e.ctx, e.id(), "ws1", first.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: C, Expiry: yearEnd}); err != nil {
+			t.Fatalf("AddGrant after a void made room: %v", err)
+		}
+		e.pool()
+	})
+}

@@ -6,7 +6,8 @@
 -- args[1..7] common; [8] kind (quota.GrantKind); [9] amount (µcredits);
 -- [10] start (ms); [11] expiry (ms); [12] priority.
 -- Reply: {OK, K.G...}; {ERR, E_LIMIT, limit} when the pool would pass
--- K.MAX_POOL granted in all; {ERR, E_WS_NOT_FOUND}; {ERR, E_IDEM}.
+-- K.MAX_POOL granted in all or K.MAX_POOL_GRANTS live grants (gtimes
+-- holds every live grant); {ERR, E_WS_NOT_FOUND}; {ERR, E_IDEM}.
 local function add_grant(keys, args)
   local u = unit(keys, args)
   local prev = idem_get(u)
@@ -19,6 +20,7 @@ local function add_grant(keys, args)
   end
   local amount = tonumber(args[9])
   if w.p_granted + amount > K.MAX_POOL then return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTED) end
+  if pool_full(u) then return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTS) end
   local g = grant_add(u, w, tonumber(args[8]), amount, tonumber(args[10]), tonumber(args[11]),
     tonumber(args[12]))
   ledger(u, 'grant_add', '', '', {'grant', g.id, 'amount', g.amount, 'start', g.start,

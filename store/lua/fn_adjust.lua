@@ -56,6 +56,10 @@ local function adjust(keys, args)
       finish(u, w, nil)
       return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTED)
     end
+    if pool_full(u) then
+      finish(u, w, nil)
+      return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTS)
+    end
     g = grant_add(u, w, tonumber(args[13]), amount, u.now, tonumber(args[12]), 0)
     ledger(u, 'adjust', '', '', {'amount', amount, 'grant', g.id, 'actor', args[10], 'reason', args[11]})
     idem_put(u, 'K,' .. g.id)

@@ -88,6 +88,13 @@ local function pool_tick(u, w, limit)
   return #due > limit
 end
 
+-- pool_full reports whether the pool holds K.MAX_POOL_GRANTS live grants
+-- (gtimes: every grant pending or active), so that a draw from it
+-- touches at most that many.
+local function pool_full(u)
+  return redis.call('ZCARD', u.pre .. 'gtimes') >= K.MAX_POOL_GRANTS
+end
+
 -- grant_add adds a grant, pending or active as of now.
 local function grant_add(u, w, kind, amount, start, exp, prio)
   w.g_seq = w.g_seq + 1

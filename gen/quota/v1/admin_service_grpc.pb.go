@@ -70,7 +70,9 @@ type AdminServiceClient interface {
 	// SetMemberPoolCap sets or clears a member's personal pool cap override.
 	SetMemberPoolCap(ctx context.Context, in *SetMemberPoolCapRequest, opts ...grpc.CallOption) (*SetMemberPoolCapResponse, error)
 	// AddPoolGrant adds a grant (a top-up or a commitment) to a workspace's
-	// pool.
+	// pool. A pool holds at most 32 live grants, pending or active
+	// (INVALID_ARGUMENT, LIMIT_EXCEEDED, limit pool_grants): a draw touches
+	// at most that many.
 	AddPoolGrant(ctx context.Context, in *AddPoolGrantRequest, opts ...grpc.CallOption) (*AddPoolGrantResponse, error)
 	// VoidPoolGrant ends a grant now: what is left is forfeited at once, what
 	// is held is forfeited when released.
@@ -352,7 +354,9 @@ type AdminServiceServer interface {
 	// SetMemberPoolCap sets or clears a member's personal pool cap override.
 	SetMemberPoolCap(context.Context, *SetMemberPoolCapRequest) (*SetMemberPoolCapResponse, error)
 	// AddPoolGrant adds a grant (a top-up or a commitment) to a workspace's
-	// pool.
+	// pool. A pool holds at most 32 live grants, pending or active
+	// (INVALID_ARGUMENT, LIMIT_EXCEEDED, limit pool_grants): a draw touches
+	// at most that many.
 	AddPoolGrant(context.Context, *AddPoolGrantRequest) (*AddPoolGrantResponse, error)
 	// VoidPoolGrant ends a grant now: what is left is forfeited at once, what
 	// is held is forfeited when released.

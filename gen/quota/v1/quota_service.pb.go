@@ -31,8 +31,10 @@ type ReserveRequest struct {
 	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
 	// The member whose credits are held.
 	MemberId string `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// Caller-chosen id; a retry with the same id and request returns the first
-	// response and changes nothing.
+	// Caller-chosen id; a retry with the same id and request changes nothing
+	// and answers the first outcome again (the same reservation, or the same
+	// error), its reply rebuilt from the records as they stand: equal to the
+	// first while nothing else changed them (README, "API").
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// µcredits to hold (ignored for Sidekick, which is free).
 	Amount int64 `protobuf:"varint,4,opt,name=amount,proto3" json:"amount,omitempty"`

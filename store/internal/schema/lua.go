@@ -128,7 +128,8 @@ func Lua() []byte {
 	p("K.MAX_RUN_AGENTS = %d\n", quota.MaxRunAgents)
 	p("K.MAX_RUN_COST = %d\n", quota.MaxRunCost)
 	p("K.MAX_DEPTH = %d\n", quota.MaxDepth)
-	p("K.MAX_POOL = %d\n\n", quota.MaxPoolGranted)
+	p("K.MAX_POOL = %d\n", quota.MaxPoolGranted)
+	p("K.MAX_POOL_GRANTS = %d\n\n", quota.MaxPoolGrants)
 
 	p("-- Reservation states (quota.State).\n")
 	for _, s := range []quota.State{quota.StateHeld, quota.StateCommitted, quota.StateRefunded, quota.StateExpired} {

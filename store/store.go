@@ -48,7 +48,10 @@ type Options struct {
 	// GetReservation is NOT_FOUND after that. Default 72h: it covers the
 	// 48-hour idempotency window (a retried Reserve finds its reservation
 	// through the record itself) and late commits of expired holds (a
-	// hold lives at most 24h).
+	// hold lives at most 24h). Below IdempotencyWindow, a Reserve retried
+	// after its run was deleted would hold again under the same request
+	// id: quotad refuses such a -run-retention; tests with an injected
+	// clock use shorter ones.
 	RunRetention time.Duration
 	// LedgerRetention and EventsRetention are how long ledger and event
 	// stream entries are kept; a consumer group that has not acknowledged
@@ -73,6 +76,11 @@ type Options struct {
 	// CallTimeout and the Redis client's read timeout. Default 500ms.
 	WaitTimeout time.Duration
 }
+
+// IdempotencyWindow is how long a request id is remembered: a retry with
+// the same id within it changes nothing. A Reserve's record is its
+// reservation, so Options.RunRetention must not be shorter.
+const IdempotencyWindow = schema.IdempotencyRetention
 
 // Option defaults.
 const (

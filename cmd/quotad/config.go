@@ -401,6 +401,10 @@ func (c Config) validate() error {
 			bad("%s must be at most %d, got %d", n.name, n.max, n.v)
 		}
 	}
+	if c.RunRetention > 0 && c.RunRetention < store.IdempotencyWindow {
+		bad("-run-retention must be at least %s, the idempotency window (a retried Reserve finds its reservation through the run's records), got %s",
+			store.IdempotencyWindow, c.RunRetention)
+	}
 	if c.StoreTimeout > c.CallTimeout {
 		bad("-store-timeout (%s) must not exceed -call-timeout (%s)", c.StoreTimeout, c.CallTimeout)
 	}

@@ -134,6 +134,8 @@ allow-unauthenticated: true
 		{name: "bad log format", args: []string{"-log-format", "xml"}, wantErr: "-log-format"},
 		{name: "bad size", args: []string{"-max-recv-msg-size", "lots"}, wantErr: "-max-recv-msg-size"},
 		{name: "tiny size", args: []string{"-max-recv-msg-size", "10"}, wantErr: "-max-recv-msg-size must be at least"},
+		{name: "run retention below the idempotency window", args: []string{"-run-retention", "47h"}, wantErr: "-run-retention must be at least 48h0m0s"},
+		{name: "run retention at the idempotency window", args: []string{"-run-retention", "48h"}, want: with(func(c *Config) { c.RunRetention = 48 * time.Hour })},
 		{name: "stream workers", args: []string{"-stream-workers", "0"}, want: with(func(c *Config) { c.StreamWorkers = 0 })},
 		{name: "negative stream workers", args: []string{"-stream-workers", "-1"}, wantErr: "-stream-workers must be at least 0"},
 		{name: "too many stream workers", args: []string{"-stream-workers", "65537"}, wantErr: "-stream-workers must be at most 65536"},

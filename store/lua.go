@@ -180,8 +180,10 @@ const (
 type runner struct {
 	rdb  redis.UniversalClient
 	mode atomic.Int32
-	// mu serialises loading the library.
-	mu sync.Mutex
+	// mu serialises loading the library; loads counts its loads, so that
+	// calls that all found it missing load it once (loadAfter).
+	mu    sync.Mutex
+	loads atomic.Int64
 	// waitReplicas and waitTimeout: see Options.WaitReplicas.
 	waitReplicas int
 	waitTimeout  time.Duration
@@ -189,21 +191,33 @@ type runner struct {
 
 // load loads the library (on every master of a Cluster) or, where the
 // server has no Functions, settles on scripts.
-func (r *runner) load(ctx context.Context) error {
+func (r *runner) load(ctx context.Context) error { return r.loadAfter(ctx, -1) }
+
+// loadAfter loads the library as load does, unless it was loaded again
+// since the caller read r.loads as seen (-1: load it in any case). When
+// Redis loses the library (a restart, a failover, FUNCTION FLUSH), every
+// call in flight finds it missing: the first reloads it, and the others,
+// queued on mu behind it, only call again, rather than each blocking
+// Redis for the library's compilation in turn.
+func (r *runner) loadAfter(ctx context.Context, seen int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if seen >= 0 && r.loads.Load() != seen {
+		return nil
+	}
 	err := r.eachMaster(ctx, func(ctx context.Context, c redis.Cmdable) error {
 		return c.FunctionLoadReplace(ctx, lib.code).Err()
 	})
 	switch {
 	case err == nil:
 		r.mode.Store(modeFunctions)
-		return nil
 	case isUnknownCommand(err):
 		r.mode.Store(modeScripts)
-		return nil
+	default:
+		return err
 	}
-	return err
+	r.loads.Add(1)
+	return nil
 }
 
 // eachMaster runs f on every master of a Cluster, or on the client.
@@ -281,9 +295,10 @@ func (r *runner) run(ctx context.Context, e *entry, keys []string, args []any) (
 	if r.mode.Load() == modeScripts {
 		return e.script.Run(ctx, r.rdb, keys, args...).Result()
 	}
+	seen := r.loads.Load()
 	res, err := r.rdb.FCall(ctx, e.fn, keys, args...).Result()
 	if isFunctionNotFound(err) {
-		if err := r.load(ctx); err != nil {
+		if err := r.loadAfter(ctx, seen); err != nil {
 			return nil, err
 		}
 		res, err = r.rdb.FCall(ctx, e.fn, keys, args...).Result()
@@ -322,6 +337,7 @@ func (r *runner) runAndWait(ctx context.Context, e *entry, keys []string, args [
 	// WAIT 0 would block for ever: a timeout is at least 1 ms.
 	ms := max(r.waitTimeout.Milliseconds(), 1)
 	for attempt := 0; ; attempt++ {
+		seen := r.loads.Load()
 		var res, wait *redis.Cmd
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			if r.mode.Load() == modeScripts {
@@ -338,7 +354,7 @@ func (r *runner) runAndWait(ctx context.Context, e *entry, keys []string, args [
 			if r.mode.Load() == modeScripts {
 				err = e.script.Load(ctx, c).Err()
 			} else {
-				err = r.load(ctx)
+				err = r.loadAfter(ctx, seen)
 			}
 			if err != nil {
 				return nil, err

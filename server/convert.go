@@ -253,7 +253,8 @@ func balanceToProto(b *quota.Balance) *quotav1.Balance {
 }
 
 // costBudget bounds the bytes of agent nodes one cost carries in a reply,
-// so that replies stay well under 64 KiB whatever the usage tree.
+// so that replies stay under 64 KiB whatever the usage tree (a
+// ListRunCosts page: the store bounds the page, see store.ListRun).
 const costBudget = 48 << 10
 
 // runCostToProto converts the cost of a chain within budget bytes of

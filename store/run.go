@@ -10,16 +10,23 @@ import (
 )
 
 // runPageBytes bounds the encoded usage trees one ListRun page carries (at
-// least one reservation's, whatever its size); their protobuf form is at
-// most about three times larger.
-const runPageBytes = 16 << 10
+// least one reservation's, whatever its size), each entry counted with
+// runEntryBytes more for what its reply carries besides its tree (two
+// reservation ids, the totals): the protobuf form of a tree is at most
+// about three times larger, so a ListRunCosts page stays under 64 KiB
+// whether its entries are few and large or many and small (500 entries
+// of one model line each were 69,589 bytes before the allowance).
+const (
+	runPageBytes  = 16 << 10
+	runEntryBytes = 64
+)
 
 // ListRun returns a page of ref's run: its reservations in the order they
 // were made, the root first, after the cursor (-1: from the root), and
 // the cursor of the next page (-1: no more).
 func (s *Store) ListRun(ctx context.Context, ws string, ref quota.ReservationRef, now time.Time, after int64, limit int) ([]quota.RunEntry, int64, error) {
 	r, err := s.do(ctx, call{entry: fnListRun, ws: ws, now: now,
-		args: []any{ref.Hex, ref.Version, after, limit, runPageBytes, int(ref.Origin)}})
+		args: []any{ref.Hex, ref.Version, after, limit, runPageBytes, int(ref.Origin), runEntryBytes}})
 	if err != nil {
 		return nil, 0, err
 	}

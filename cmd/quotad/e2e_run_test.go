@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	quotav1 "github.com/quota-svc/quota/gen/quota/v1"
+	"github.com/quota-svc/quota/quota"
 )
 
 // End-to-end tests of runs: child reservations for sub-agents, settling a
@@ -371,4 +373,49 @@ func testRunCap(t *testing.T, c *client) {
 		t.Errorf("GetReservation(root): state %v held %d, want HELD %d", r.GetState(), r.GetHeld(), 500*credit)
 	}
 	checkInvariant(t, getBalance(t, c, ws, member))
+}
+
+// TestARunCostsPageStaysUnder64KiB pages, through gRPC, the costs of a
+// run at its reservations limit whose children each committed one model
+// line: at the largest page size, a page is under 64 KiB (a default
+// gRPC client's messages are up to 4 MiB, but issue 7 bounds replies at
+// 64 KiB), and the pages hold the whole run, every entry once.
+func TestARunCostsPageStaysUnder64KiB(t *testing.T) {
+	q := startQuotad(t, "redis")
+	c := &client{quota: quotav1.NewQuotaServiceClient(q.Conn), admin: quotav1.NewAdminServiceClient(q.Conn)}
+	runWorkspace(t, c, "pages", "ada", quotav1.Seat_SEAT_MAX)
+	root := reserveRoot(t, c, "pages", "ada", "root", 100*credit, nil).GetReservation().GetReservationId()
+	for i := range quota.MaxRunReservations - 1 {
+		child := mustReserveChild(t, c, "pages", root, fmt.Sprintf("child-%d", i), credit).GetReservation().GetReservationId()
+		commitRun(t, c, "pages", child, fmt.Sprintf("commit-%d", i), miniTokens(fmt.Sprintf("agent-%d", i), 1_000))
+	}
+	commitRun(t, c, "pages", root, "commit-root", miniTokens("main", 1_000))
+
+	seen := map[string]bool{}
+	token, pages := "", 0
+	for {
+		resp, err := c.quota.ListRunCosts(rpcCtx(t), &quotav1.ListRunCostsRequest{WorkspaceId: "pages", ReservationId: root, PageSize: 500, PageToken: token})
+		if err != nil {
+			t.Fatalf("ListRunCosts: %v", err)
+		}
+		pages++
+		if n := proto.Size(resp); n > 64<<10 {
+			t.Fatalf("page %d of %d entries is %d bytes; want at most 64 KiB", pages, len(resp.GetEntries()), n)
+		}
+		for _, e := range resp.GetEntries() {
+			if seen[e.GetReservationId()] {
+				t.Fatalf("%s on two pages", e.GetReservationId())
+			}
+			seen[e.GetReservationId()] = true
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > quota.MaxRunReservations {
+			t.Fatal("the pages do not end")
+		}
+	}
+	if len(seen) != quota.MaxRunReservations || !seen[root] {
+		t.Fatalf("%d reservations in %d pages, the root among them: %v; want %d", len(seen), pages, seen[root], quota.MaxRunReservations)
+	}
 }

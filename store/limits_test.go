@@ -236,7 +236,8 @@ func TestRunCostLimitIsExact(t *testing.T) {
 // of 1 µcredit each: a spender's Reserve draws from every one of them in
 // one call, its reservation within 512 bytes; one grant more, added or
 // credited by an operator, is refused and changes nothing; a voided grant
-// makes room again.
+// makes room again, and so does a grant that expired, in the very call
+// that adds one (no sweeper runs here).
 func TestPoolGrantsLimit(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		// A first call that opens the workspace starts its period (the
@@ -244,7 +245,11 @@ func TestPoolGrantsLimit(t *testing.T) {
 		e.seat("ada", quota.SeatMax)
 		var first quota.Grant
 		for i := range quota.MaxPoolGrants {
-			g := e.grant(1, 0, yearEnd)
+			expiry := yearEnd
+			if i == 1 {
+				expiry = e.clock().Add(time.Hour)
+			}
+			g := e.grant(1, 0, expiry)
 			if i == 0 {
 				first = g
 			}
@@ -273,6 +278,10 @@ func TestPoolGrantsLimit(t *testing.T) {
 		}
 		if _, err := e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: C, Expiry: yearEnd}); err != nil {
 			t.Fatalf("AddGrant after a void made room: %v", err)
+		}
+		e.advance(2 * time.Hour)
+		if _, err := e.svc.AddGrant(e.ctx, e.id(), quota.Grant{WorkspaceID: "ws1", Kind: quota.GrantTopUp, Amount: C, Expiry: yearEnd}); err != nil {
+			t.Fatalf("AddGrant once a grant expired: %v", err)
 		}
 		e.pool()
 	})

@@ -297,10 +297,16 @@ func (r *runner) run(ctx context.Context, e *entry, keys []string, args []any) (
 	}
 	seen := r.loads.Load()
 	res, err := r.rdb.FCall(ctx, e.fn, keys, args...).Result()
-	if isFunctionNotFound(err) {
+	// Lost again after another call's reload (twice in one round trip):
+	// the second time, load it whatever the count says.
+	for range 2 {
+		if !isFunctionNotFound(err) {
+			break
+		}
 		if err := r.loadAfter(ctx, seen); err != nil {
 			return nil, err
 		}
+		seen = -1
 		res, err = r.rdb.FCall(ctx, e.fn, keys, args...).Result()
 	}
 	return res, err

@@ -18,9 +18,19 @@ local function add_grant(keys, args)
     local g = grant_get(u, string.match(prev, '^K,(.*)$'))
     return put_grant({K.OK}, u, g)
   end
-  local amount = tonumber(args[9])
-  if w.p_granted + amount > K.MAX_POOL then return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTED) end
-  if pool_full(u) then return err_reply(K.E_LIMIT, K.LIMIT_POOL_GRANTS) end
+  -- Grants due to end end first, so that they make room (their writes
+  -- are flushed even when the grant is then refused).
+  pool_tick(u, w, K.GRANT_STEPS)
+  local amount, limit = tonumber(args[9]), nil
+  if w.p_granted + amount > K.MAX_POOL then
+    limit = K.LIMIT_POOL_GRANTED
+  elseif pool_full(u) then
+    limit = K.LIMIT_POOL_GRANTS
+  end
+  if limit then
+    flush(u)
+    return err_reply(K.E_LIMIT, limit)
+  end
   local g = grant_add(u, w, tonumber(args[8]), amount, tonumber(args[10]), tonumber(args[11]),
     tonumber(args[12]))
   ledger(u, 'grant_add', '', '', {'grant', g.id, 'amount', g.amount, 'start', g.start,

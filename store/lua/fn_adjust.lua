@@ -18,7 +18,8 @@
 -- Reply: {OK, 1, K.B..., K.W..., 0} for a member; {OK, 0, K.W..., 1,
 -- K.G...} for a pool credit; {OK, 0, K.W..., 0} for a pool debit;
 -- {ERR, E_ADJUST_EXCEEDS, available}; {ERR, E_MEMBER_NOT_FOUND};
--- {ERR, E_LIMIT, limit} when the pool would pass K.MAX_POOL granted;
+-- {ERR, E_LIMIT, limit} when the pool would pass K.MAX_POOL granted or
+-- K.MAX_POOL_GRANTS live grants;
 -- {ERR, E_WS_NOT_FOUND}; {ERR, E_IDEM}; {ROLL, anchor}.
 local function adjust(keys, args)
   local u = unit(keys, args)

@@ -350,22 +350,25 @@ func cutLines(out *quotav1.AgentCost, budget int) (int, bool) {
 	models, actions := out.Models, out.Actions
 	out.Models, out.Actions = nil, nil
 	size := proto.Size(out) + 4
-	line := func(m proto.Message) int { return fieldSize(proto.Size(m)) }
-	for _, m := range models {
-		if n := line(m); size+n <= budget {
-			out.Models, size = append(out.Models, m), size+n
-		} else {
-			return size, true
-		}
-	}
-	for _, a := range actions {
-		if n := line(a); size+n <= budget {
-			out.Actions, size = append(out.Actions, a), size+n
-		} else {
-			break
-		}
+	var all bool
+	if out.Models, all = fitLines(models, &size, budget); all {
+		out.Actions, _ = fitLines(actions, &size, budget)
 	}
 	return size, true
+}
+
+// fitLines returns the first of lines that fit in budget bytes after
+// *size, adding theirs to it, and whether all of them did.
+func fitLines[T proto.Message](lines []T, size *int, budget int) ([]T, bool) {
+	var kept []T
+	for _, l := range lines {
+		n := fieldSize(proto.Size(l))
+		if *size+n > budget {
+			return kept, false
+		}
+		kept, *size = append(kept, l), *size+n
+	}
+	return kept, true
 }
 
 // fieldSize is the encoded size of a length-delimited field of n bytes

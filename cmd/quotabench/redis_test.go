@@ -22,7 +22,8 @@ import (
 // figures that do not depend on speed: every raw and profile call
 // succeeded and reached Redis, and each record kind written was sized.
 func TestRawProfileAndRedisStats(t *testing.T) {
-	srv, rdb := startRedis(t)
+	srv := redistest.StartTestServer(t)
+	rdb := srv.Client()
 	addr := startQuotad(t, rdb)
 
 	cfg := testConfig(addr, workloadCycle, 200)
@@ -155,20 +156,6 @@ func TestRawProfileAndRedisStats(t *testing.T) {
 	}
 }
 
-// startRedis starts a redis-server of the test's own and a client of it,
-// both stopped when the test ends.
-func startRedis(t *testing.T) (*redistest.Server, *redis.Client) {
-	t.Helper()
-	srv, err := redistest.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	return srv, rdb
-}
-
 // redisPid is the process id INFO server gives.
 func redisPid(t *testing.T, rdb redis.UniversalClient) int {
 	t.Helper()
@@ -190,7 +177,8 @@ func redisPid(t *testing.T, rdb redis.UniversalClient) int {
 // another port, or a Redis reached at a host that is not this machine or
 // at a port that is not its own is not reported.
 func TestFindRedisProc(t *testing.T) {
-	srv, rdb := startRedis(t)
+	srv := redistest.StartTestServer(t)
+	rdb := srv.Client()
 	pid := redisPid(t, rdb)
 	_, port, _ := strings.Cut(srv.Addr(), ":")
 	ctx := context.Background()

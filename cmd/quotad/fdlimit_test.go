@@ -36,15 +36,12 @@ func freeAddr(t *testing.T) string {
 // then gets in.
 func TestFloodUnderALowFileLimit(t *testing.T) {
 	const flood = 1100
-	srv, err := redistest.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := redistest.StartTestServer(t)
 	addr := freeAddr(t)
 	cmd := quotadCommand(t, "-listen", addr, "-metrics-listen", "", "-redis-url", "redis://"+srv.Addr()+"/0",
 		"-allow-unauthenticated", "-handshake-timeout", "2s", "-shutdown-grace", "0s", "-log-format", "text")
 	cmd.Args = append([]string{"sh", "-c", `ulimit -Sn 1024 && ulimit -Hn 1024 && exec "$0" "$@"`}, cmd.Args...)
+	var err error
 	if cmd.Path, err = exec.LookPath("sh"); err != nil {
 		t.Fatal(err)
 	}

@@ -91,11 +91,7 @@ func testConfig(t *testing.T, backend string) Config {
 		// store timeout on a loaded machine.
 		cfg.StoreTimeout, cfg.CallTimeout = 20*time.Second, 30*time.Second
 	case "redis":
-		srv, err := redistest.StartServer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Close)
+		srv := redistest.StartTestServer(t)
 		cfg.RedisURL = "redis://" + srv.Addr() + "/3"
 		cfg.AllowUnauthenticated = true
 	case "Cluster":

@@ -169,11 +169,7 @@ func startModelRig(t *testing.T, backend string) *modelRig {
 	cfg.StoreTimeout, cfg.CallTimeout = 20*time.Second, 30*time.Second
 	cfg.RedisReadTimeout, cfg.RedisWriteTimeout = 15*time.Second, 15*time.Second
 	if backend != "embedded" {
-		srv, err := redistest.StartServer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Close)
+		srv := redistest.StartTestServer(t)
 		cfg.RedisURL = "redis://" + srv.Addr() + "/3"
 		cfg.AllowUnauthenticated = true
 		opt := srv.ClientOptions()

@@ -28,11 +28,7 @@ const outageSlack = 1500 * time.Millisecond
 // turns NOT_SERVING; once it is back, both recover. The measured times
 // are logged.
 func TestRedisPausedAndKilled(t *testing.T) {
-	srv, err := redistest.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := redistest.StartTestServer(t)
 	t.Cleanup(func() { srv.Resume() }) // never leave a stopped process behind
 	cfg := testConfig(t, "embedded")
 	cfg.RedisURL = "redis://" + srv.Addr() + "/0"

@@ -13,11 +13,7 @@ import (
 )
 
 func TestWarnsOfAMasterWithoutReplicaRequirement(t *testing.T) {
-	srv, err := redistest.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := redistest.StartTestServer(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	ctx := context.Background()

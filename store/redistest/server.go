@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -100,6 +101,18 @@ type process struct {
 // install it, if redis-server is not on PATH.
 func StartServer() (*Server, error) {
 	return StartServerWith(ServerOptions{Databases: Databases})
+}
+
+// StartTestServer is StartServer for one test: it fails t when the server
+// cannot start, and stops it when t ends.
+func StartTestServer(t testing.TB) *Server {
+	t.Helper()
+	srv, err := StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // StartServerWith starts a redis-server as opts say and returns once it
